@@ -1,0 +1,190 @@
+/**
+ * Boundary validation shared by every public tensor function.
+ *
+ * Messages follow one format, `fn: 'arg' expected <what>, got <given>`, so a caller can see which
+ * argument of which function is wrong and how. Internal helpers trust their inputs; only public
+ * functions call these, once, on entry.
+ *
+ * Value checks (a mask that is 0/1, finite rewards) read data back from the backend, which costs a
+ * synchronisation on GPU backends. They are on by default; {@link configureValidation} turns them off
+ * for production loops whose inputs are known to be well formed. Shape, rank and dtype checks are
+ * always on: they cost nothing.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+let valueChecks = true;
+
+/** Options of {@link configureValidation}. */
+export interface ValidationConfig {
+  /**
+   * Whether public functions read values back to check them (mask is 0/1, rewards are finite).
+   * Default `true`. Shape, rank and dtype checks cannot be turned off.
+   */
+  valueChecks?: boolean;
+}
+
+/**
+ * Turns the value checks of public functions on or off (process-wide) and returns the previous setting.
+ *
+ * Value checks read a scalar back from the backend per checked argument; in a tight training loop on
+ * `webgpu` that is a pipeline stall, so production code that builds its masks itself may turn them off.
+ *
+ * @param config.valueChecks check mask values and finiteness; default `true`.
+ * @returns the configuration in force before the call.
+ * @example
+ * const previous = configureValidation({valueChecks: false});
+ * // ... hot loop ...
+ * configureValidation(previous);
+ */
+export function configureValidation(config: ValidationConfig): Required<ValidationConfig> {
+  const previous = {valueChecks};
+  if (config.valueChecks !== undefined) valueChecks = config.valueChecks;
+  return previous;
+}
+
+/** @internal whether value checks are on. */
+export function valueChecksEnabled(): boolean {
+  return valueChecks;
+}
+
+/** @internal Formats a shape as `[8,1]`. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** @internal Throws `fn: message` when `cond` is false; the message is built lazily. */
+export function check(cond: boolean, fn: string, message: () => string): asserts cond {
+  if (!cond) throw new Error(`${fn}: ${message()}`);
+}
+
+/** @internal Asserts that `x` is a tfjs Tensor (not an array, not undefined). */
+export function assertTensor(x: unknown, fn: string, name: string): asserts x is tf.Tensor {
+  check(x instanceof tf.Tensor, fn, () =>
+    `'${name}' expected a tf.Tensor, got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x}`);
+  check(!(x as tf.Tensor).isDisposed, fn, () => `'${name}' expected a live tensor, got a disposed one`);
+}
+
+/**
+ * @internal Asserts rank, and optionally dtype. `axes` names the expected axes for the message,
+ * e.g. `['batch', 'time']`.
+ */
+export function assertRank(
+    x: unknown, rank: number, fn: string, name: string, axes?: readonly string[],
+    dtype?: tf.DataType | readonly tf.DataType[]): asserts x is tf.Tensor {
+  assertTensor(x, fn, name);
+  const want = axes ? `[${axes.join(', ')}]` : `rank ${rank}`;
+  check(x.rank === rank, fn, () => `'${name}' expected shape ${want} (rank ${rank}), got ${fmtShape(x.shape)}`);
+  if (dtype !== undefined) assertDtype(x, dtype, fn, name);
+}
+
+/** @internal Asserts the dtype of `x` is one of `dtype`. */
+export function assertDtype(
+    x: tf.Tensor, dtype: tf.DataType | readonly tf.DataType[], fn: string, name: string): void {
+  const allowed = typeof dtype === 'string' ? [dtype] : dtype;
+  check(allowed.includes(x.dtype), fn, () => `'${name}' expected dtype ${allowed.join(' or ')}, got ${x.dtype}`);
+}
+
+/**
+ * @internal Asserts the exact shape of `x`. `axes` names each axis for the message:
+ * `'advantages' expected shape [batch]=[8], got [8,1]`.
+ */
+export function assertShape(
+    x: unknown, shape: readonly number[], fn: string, name: string, axes?: readonly string[]): asserts x is tf.Tensor {
+  assertTensor(x, fn, name);
+  const same = x.rank === shape.length && x.shape.every((d, i) => d === shape[i]);
+  check(same, fn, () => {
+    const named = axes ? `[${axes.join(', ')}]=` : '';
+    return `'${name}' expected shape ${named}${fmtShape(shape)}, got ${fmtShape(x.shape)}`;
+  });
+}
+
+/** @internal Asserts `x` has the same shape as `ref` (named `refName`). */
+export function assertSameShape(
+    x: unknown, ref: tf.Tensor, fn: string, name: string, refName: string): asserts x is tf.Tensor {
+  assertTensor(x, fn, name);
+  const same = x.rank === ref.rank && x.shape.every((d, i) => d === ref.shape[i]);
+  check(same, fn, () =>
+    `'${name}' expected the shape of '${refName}' ${fmtShape(ref.shape)}, got ${fmtShape(x.shape)}`);
+}
+
+/** @internal Asserts a float tensor (float32). */
+export function assertFloat(x: tf.Tensor, fn: string, name: string): void {
+  assertDtype(x, 'float32', fn, name);
+}
+
+/**
+ * @internal Asserts every element of `mask` is exactly 0 or 1 (a value check: skipped when value
+ * checks are off). Reads one scalar back.
+ */
+export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): void {
+  if (!valueChecks) return;
+  const bad = tf.tidy(() => {
+    const m = tf.cast(mask, 'float32');
+    return tf.any(tf.logicalAnd(tf.notEqual(m, 0), tf.notEqual(m, 1)));
+  });
+  const isBad = bad.dataSync()[0] !== 0;
+  bad.dispose();
+  if (isBad) {
+    const vals = tf.tidy(() => tf.reshape(tf.cast(mask, 'float32'), [-1]));
+    const data = vals.dataSync();
+    vals.dispose();
+    let example = NaN;
+    for (const v of data) if (v !== 0 && v !== 1) { example = v; break; }
+    throw new Error(`${fn}: '${name}' expected values in {0, 1}, got ${example} (shape ${fmtShape(mask.shape)})`);
+  }
+}
+
+/**
+ * @internal Asserts every element of `x` is finite (a value check: skipped when value checks are off).
+ */
+export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
+  if (!valueChecks) return;
+  const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(tf.cast(x, 'float32')))));
+  const isBad = bad.dataSync()[0] !== 0;
+  bad.dispose();
+  if (isBad) {
+    const vals = tf.tidy(() => tf.reshape(tf.cast(x, 'float32'), [-1]));
+    const data = vals.dataSync();
+    vals.dispose();
+    let index = -1;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) { index = i; break; }
+    throw new Error(`${fn}: '${name}' expected finite values, got ${data[index]} at flat index ${index} ` +
+        `(shape ${fmtShape(x.shape)})`);
+  }
+}
+
+/** @internal Asserts a number option lies in a range; `lo`/`hi` inclusive unless stated. */
+export function assertNumber(
+    value: unknown, fn: string, name: string,
+    {min, max, minExclusive = false, integer = false}: {min?: number; max?: number; minExclusive?: boolean; integer?: boolean} = {}): asserts value is number {
+  check(typeof value === 'number' && Number.isFinite(value), fn, () =>
+    `'${name}' expected a finite number, got ${String(value)}`);
+  if (integer) check(Number.isInteger(value), fn, () => `'${name}' expected an integer, got ${value}`);
+  if (min !== undefined) {
+    const ok = minExclusive ? value > min : value >= min;
+    check(ok, fn, () => `'${name}' expected ${minExclusive ? '>' : '>='} ${min}, got ${value}`);
+  }
+  if (max !== undefined) check(value <= max, fn, () => `'${name}' expected <= ${max}, got ${value}`);
+}
+
+/** @internal Asserts a string option is one of `allowed`. */
+export function assertOneOf<T extends string>(
+    value: unknown, allowed: readonly T[], fn: string, name: string): asserts value is T {
+  check(typeof value === 'string' && (allowed as readonly string[]).includes(value), fn, () =>
+    `'${name}' expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * @internal Rejects option names that are not in `known` (typos such as `clip_low` or `betta` would
+ * otherwise be ignored silently).
+ */
+export function assertKnownOptions(
+    options: object | undefined, known: readonly string[], fn: string): void {
+  if (options === undefined) return;
+  check(typeof options === 'object' && options !== null, fn, () => `'options' expected an object, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    check(known.includes(key), fn, () =>
+      `unknown option '${key}'; expected one of ${known.map((k) => `'${k}'`).join(', ')}`);
+  }
+}
