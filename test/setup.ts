@@ -1,5 +1,7 @@
-// Selects the tfjs backend for a test file from TFJS_BACKEND (set per vitest project).
+// Selects the tfjs backend for a test file from TFJS_BACKEND (set per vitest project), and registers
+// tfjs's gradient functions (tfjs-core alone registers none; `@tensorflow/tfjs` does for users).
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import {beforeAll} from 'vitest';

@@ -118,7 +118,8 @@ export function assertFloat(x: tf.Tensor, fn: string, name: string): void {
  * checks are off). Reads one scalar back.
  */
 export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): void {
-  if (!valueChecks) return;
+  // An empty tensor has no bad value (and `tf.any` of an empty tensor is true on wasm).
+  if (!valueChecks || mask.size === 0) return;
   const bad = tf.tidy(() => {
     const m = tf.cast(mask, 'float32');
     return tf.any(tf.logicalAnd(tf.notEqual(m, 0), tf.notEqual(m, 1)));
@@ -139,7 +140,7 @@ export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): vo
  * @internal Asserts every element of `x` is finite (a value check: skipped when value checks are off).
  */
 export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
-  if (!valueChecks) return;
+  if (!valueChecks || x.size === 0) return;
   const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(tf.cast(x, 'float32')))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
@@ -152,6 +153,18 @@ export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
     throw new Error(`${fn}: '${name}' expected finite values, got ${data[index]} at flat index ${index} ` +
         `(shape ${fmtShape(x.shape)})`);
   }
+}
+
+/**
+ * @internal Asserts that tfjs has gradient functions registered. `@tensorflow/tfjs-core` alone
+ * registers none; `@tensorflow/tfjs` (or, in a bundler, `@tensorflow/tfjs-core/dist/register_all_gradients`)
+ * does. Training code calls this before `tf.grad`/`optimizer.minimize` so that the user gets a fix,
+ * not tfjs's "gradient function not found for Sum".
+ */
+export function assertGradientsRegistered(fn: string): void {
+  check(tf.getGradient('Sum') !== undefined && tf.getGradient('Exp') !== undefined, fn, () =>
+    "tfjs gradients are not registered: import '@tensorflow/tfjs' (which registers them) before " +
+    "training, or '@tensorflow/tfjs-core/dist/register_all_gradients' in a bundler build");
 }
 
 /** @internal Asserts a number option lies in a range; `lo`/`hi` inclusive unless stated. */

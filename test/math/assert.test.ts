@@ -34,3 +34,12 @@ describe('assert', () => {
     m.dispose();
   });
 });
+
+describe('assert on empty tensors', () => {
+  it('accepts an empty mask and empty values (tf.any of empty is true on wasm)', () => {
+    const e = tf.zeros([2, 0]);
+    expect(() => assertBinaryMask(e, 'f')).not.toThrow();
+    expect(() => assertFinite(e, 'f', 'x')).not.toThrow();
+    e.dispose();
+  });
+});

@@ -1,0 +1,193 @@
+// Benchmark cases: every public tensor function of tfjs-grpo, at shapes from small to large.
+// Each case names its PyTorch twin in bench/torch_reference.py (same math, same shapes), or null.
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  clippedPolicyLoss, gae, groupAdvantages, grpoLoss, klPenalty, linearTokenLogProbs, tokenLogProbs,
+} from '../src/index.js';
+
+/** One measurable workload on the active backend. */
+export interface BenchCase {
+  /** Display name, e.g. `grpoLoss fwd+bwd (fused)`. */
+  name: string;
+  /** Key of the PyTorch twin in torch_reference.py, or null. */
+  ref: string | null;
+  /** Named sizes, e.g. {B: 256, T: 2048}. */
+  shape: Record<string, number>;
+  /** Tokens processed (B * T) for the tokens/s column. */
+  tokens: number;
+  /** Minimal bytes read + written (inputs once, outputs once) for the effective GB/s column. */
+  bytes: number;
+  /** Creates the inputs; returns the step to time (returns tensors to sync and dispose) and a disposer. */
+  setup: () => {step: () => tf.Tensor[]; readScalar: boolean; dispose: () => void};
+}
+
+export interface Shape2 { B: number; T: number }
+export interface LogProbShape { B: number; T: number; V: number; H: number }
+
+const F32 = 4;
+
+/**
+ * RL-like inputs: log-probs in [-3, 0]; old and reference log-probs within 0.3 of them (ratios in
+ * [0.74, 1.35], so both clip sides are hit but most tokens are not clipped); 90 % of tokens unmasked.
+ * torch_reference.py draws the same distributions.
+ */
+function lossInputs({B, T}: Shape2) {
+  return tf.tidy(() => {
+    const logProbs = tf.randomUniform([B, T], -3, 0, 'float32', 1) as tf.Tensor2D;
+    return {
+      logProbs,
+      oldLogProbs: tf.add(logProbs, tf.randomUniform([B, T], -0.3, 0.3, 'float32', 2)) as tf.Tensor2D,
+      refLogProbs: tf.add(logProbs, tf.randomUniform([B, T], -0.3, 0.3, 'float32', 3)) as tf.Tensor2D,
+      advantages: tf.randomNormal([B], 0, 1, 'float32', 4) as tf.Tensor1D,
+      mask: tf.cast(tf.greater(tf.randomUniform([B, T], 0, 1, 'float32', 5), 0.1), 'float32') as tf.Tensor2D,
+    };
+  });
+}
+
+/** The grpoLoss options measured everywhere: clipped loss with a k3 KL term (beta 0.04), token-mean. */
+export const GRPO_OPTIONS = {beta: 0.04, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.28} as const;
+
+function grpoCases(s: Shape2): BenchCase[] {
+  const shape = {B: s.B, T: s.T};
+  const n = s.B * s.T;
+  const cases: BenchCase[] = [];
+  for (const implementation of ['fused', 'composed'] as const) {
+    cases.push({
+      name: `grpoLoss fwd (${implementation})`, ref: 'grpo_loss_fwd', shape, tokens: n, bytes: 4 * n * F32,
+      setup: () => {
+        const x = lossInputs(s);
+        return {
+          step: () => [grpoLoss(x, {...GRPO_OPTIONS, implementation})],
+          readScalar: true, dispose: () => tf.dispose(Object.values(x)),
+        };
+      },
+    });
+    cases.push({
+      name: `grpoLoss fwd+bwd (${implementation})`, ref: 'grpo_loss_fwd_bwd', shape, tokens: n, bytes: 5 * n * F32,
+      setup: () => {
+        const x = lossInputs(s);
+        const f = tf.valueAndGrad((lp: tf.Tensor) => grpoLoss({...x, logProbs: lp}, {...GRPO_OPTIONS, implementation}));
+        return {
+          step: () => {
+            const {value, grad} = f(x.logProbs);
+            return [value, grad];
+          },
+          readScalar: true, dispose: () => tf.dispose(Object.values(x)),
+        };
+      },
+    });
+  }
+  return cases;
+}
+
+function elementwiseCases(s: Shape2): BenchCase[] {
+  const shape = {B: s.B, T: s.T};
+  const n = s.B * s.T;
+  return [
+    {
+      name: 'klPenalty k3', ref: 'kl_k3', shape, tokens: n, bytes: 3 * n * F32,
+      setup: () => {
+        const x = lossInputs(s);
+        return {step: () => [klPenalty(x.logProbs, x.refLogProbs, {estimator: 'k3'})], readScalar: false,
+          dispose: () => tf.dispose(Object.values(x))};
+      },
+    },
+    {
+      name: 'clippedPolicyLoss', ref: 'clipped_policy_loss', shape, tokens: n, bytes: 4 * n * F32,
+      setup: () => {
+        const x = lossInputs(s);
+        return {step: () => [clippedPolicyLoss(x, {clipLow: 0.2, clipHigh: 0.28})], readScalar: false,
+          dispose: () => tf.dispose(Object.values(x))};
+      },
+    },
+    {
+      name: 'gae', ref: 'gae', shape, tokens: n, bytes: 5 * n * F32,
+      setup: () => {
+        const x = lossInputs(s);
+        return {
+          step: () => {
+            const {advantages, returns} = gae({rewards: x.logProbs, values: x.refLogProbs, mask: x.mask}, {gamma: 1, lambda: 0.95});
+            return [advantages, returns];
+          },
+          readScalar: false, dispose: () => tf.dispose(Object.values(x)),
+        };
+      },
+    },
+  ];
+}
+
+function advantageCases(batch: number): BenchCase[] {
+  return [{
+    name: 'groupAdvantages', ref: 'group_advantages', shape: {B: batch, G: 16}, tokens: batch, bytes: 2 * batch * F32,
+    setup: () => {
+      const r = tf.randomUniform([batch], 0, 1, 'float32', 9) as tf.Tensor1D;
+      return {step: () => [groupAdvantages(r, {groupSize: 16})], readScalar: false, dispose: () => r.dispose()};
+    },
+  }];
+}
+
+function logProbCases(s: LogProbShape): BenchCase[] {
+  const {B, T, V, H} = s;
+  const n = B * T;
+  const tokens = () => tf.randomUniform([B, T], 0, V, 'int32', 7) as tf.Tensor2D;
+  const naiveLogProbs = (logits: tf.Tensor3D, tok: tf.Tensor2D) => tf.tidy(() => {
+    const lsm = tf.logSoftmax(tf.reshape(logits, [n, V]));
+    const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), tf.reshape(tok, [n]));
+    return tf.reshape(tf.gather(tf.reshape(lsm, [n * V]), flat), [B, T]);
+  });
+  const cases: BenchCase[] = [];
+  for (const variant of ['chunked', 'naive'] as const) {
+    cases.push({
+      name: `tokenLogProbs fwd+bwd (${variant})`, ref: 'token_log_probs_fwd_bwd', shape: {B, T, V}, tokens: n,
+      bytes: 2 * n * V * F32,
+      setup: () => {
+        const logits = tf.randomNormal([B, T, V], 0, 2, 'float32', 6) as tf.Tensor3D;
+        const tok = tokens();
+        const f = tf.valueAndGrad((x: tf.Tensor) => tf.sum(variant === 'chunked' ?
+          tokenLogProbs(x as tf.Tensor3D, tok) : naiveLogProbs(x as tf.Tensor3D, tok)));
+        return {
+          step: () => {
+            const {value, grad} = f(logits);
+            return [value, grad];
+          },
+          readScalar: true, dispose: () => tf.dispose([logits, tok]),
+        };
+      },
+    });
+  }
+  for (const variant of ['chunked', 'naive'] as const) {
+    cases.push({
+      name: `linearTokenLogProbs fwd+bwd (${variant})`, ref: 'linear_token_log_probs_fwd_bwd', shape: {B, T, H, V},
+      tokens: n, bytes: (H * V + 2 * n * H + H * V) * F32,
+      setup: () => {
+        const hidden = tf.randomNormal([B, T, H], 0, 1, 'float32', 11) as tf.Tensor3D;
+        const weight = tf.randomNormal([H, V], 0, 0.05, 'float32', 12) as tf.Tensor2D;
+        const tok = tokens();
+        const f = tf.grads((h: tf.Tensor, w: tf.Tensor) => tf.sum(variant === 'chunked' ?
+          linearTokenLogProbs(h as tf.Tensor3D, w as tf.Tensor2D, tok) :
+          naiveLogProbs(tf.reshape(tf.matMul(tf.reshape(h, [n, H]), w), [B, T, V]) as tf.Tensor3D, tok)));
+        return {step: () => f([hidden, weight]), readScalar: false, dispose: () => tf.dispose([hidden, weight, tok])};
+      },
+    });
+  }
+  return cases;
+}
+
+/** Sizes per mode. The log-prob shapes are chosen so the naive path's [B*T, V] logits fit memory. */
+export function benchPlan(quick: boolean, backend: string): BenchCase[] {
+  const gpu = backend === 'webgpu';
+  const lossShapes: Shape2[] = quick ? [{B: 64, T: 512}, {B: 256, T: 2048}] :
+    [{B: 64, T: 512}, {B: 256, T: 2048}, {B: 512, T: 8192}];
+  const otherShapes: Shape2[] = quick ? [{B: 64, T: 512}] : lossShapes;
+  const gaeShapes: Shape2[] = quick ? [{B: 64, T: 128}] : gpu ? [{B: 64, T: 512}] : [{B: 64, T: 512}, {B: 256, T: 2048}];
+  const logProbShapes: LogProbShape[] = quick ? [{B: 1, T: 64, V: 32000, H: 256}] : gpu ?
+    [{B: 4, T: 512, V: 32000, H: 1024}, {B: 2, T: 512, V: 152000, H: 1024}] :
+    [{B: 1, T: 256, V: 32000, H: 256}, {B: 1, T: 64, V: 152000, H: 256}];
+  const cases: BenchCase[] = [];
+  cases.push(...advantageCases(quick ? 256 : 4096));
+  for (const s of otherShapes) cases.push(...elementwiseCases(s).filter((c) => c.name !== 'gae'));
+  for (const s of gaeShapes) cases.push(...elementwiseCases(s).filter((c) => c.name === 'gae'));
+  for (const s of lossShapes) cases.push(...grpoCases(s));
+  for (const s of logProbShapes) cases.push(...logProbCases(s));
+  return cases;
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""PyTorch twins of the tfjs-grpo benchmark cases (bench/cases.ts): same math, same shapes, float32.
+
+Reads a JSON list of {"ref": key, "shape": {...}} on stdin, runs each case on CUDA when available (else
+CPU, all of torch's threads), and prints {"device", "results": [{key, shape, name, medianMs}]}.
+Method as bench/run.ts: one warm-up, repeated steps (7, or 5 with --quick) within a 4 s budget, at
+least 3, median. A step ends when its results are ready: scalar losses are read with .item(),
+otherwise torch.cuda.synchronize() on CUDA. Eager mode (no torch.compile).
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+QUICK = "--quick" in sys.argv
+DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+REPEATS = 5 if QUICK else 7
+BUDGET_S = 4.0
+BETA, CLIP_LOW, CLIP_HIGH = 0.04, 0.2, 0.28
+
+
+def sync():
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def loss_inputs(B, T):
+    g = torch.Generator(device=DEV).manual_seed(0)
+    u = lambda lo, hi: torch.rand(B, T, generator=g, device=DEV) * (hi - lo) + lo
+    lp = u(-3, 0)  # as bench/cases.ts: old/ref within 0.3 of lp, 90 % of tokens unmasked
+    return dict(lp=lp, old=lp + u(-0.3, 0.3), ref=lp + u(-0.3, 0.3),
+                adv=torch.randn(B, generator=g, device=DEV), mask=(u(0, 1) > 0.1).float())
+
+
+def grpo_loss(lp, old, ref, adv, mask):
+    # Clipped surrogate (asymmetric clip) + beta * k3 KL, token-mean over the mask (TRL bnpo / verl token-mean).
+    ratio = torch.exp(lp - old)
+    a = adv.unsqueeze(1)
+    pg = -torch.min(ratio * a, torch.clamp(ratio, 1 - CLIP_LOW, 1 + CLIP_HIGH) * a)
+    d = ref - lp
+    kl = torch.exp(d) - d - 1
+    per_token = pg + BETA * kl
+    return (per_token * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def case(key, s):
+    """Returns (name, step) where step() runs one measured step and blocks until it is done."""
+    if key == "group_advantages":
+        r = torch.rand(s["B"], device=DEV)
+
+        def step():
+            x = r.view(-1, s["G"])
+            out = ((x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-4)).view(-1)
+            sync()
+            return out
+        return "torch group-normalized advantages", step
+    if key in ("kl_k3", "clipped_policy_loss", "grpo_loss_fwd", "grpo_loss_fwd_bwd", "gae"):
+        x = loss_inputs(s["B"], s["T"])
+        if key == "kl_k3":
+            def step():
+                d = x["ref"] - x["lp"]
+                out = torch.exp(d) - d - 1
+                sync()
+                return out
+            return "torch k3 KL", step
+        if key == "clipped_policy_loss":
+            def step():
+                ratio = torch.exp(x["lp"] - x["old"])
+                a = x["adv"].unsqueeze(1)
+                out = -torch.min(ratio * a, torch.clamp(ratio, 1 - CLIP_LOW, 1 + CLIP_HIGH) * a) * x["mask"]
+                sync()
+                return out
+            return "torch clipped surrogate", step
+        if key == "grpo_loss_fwd":
+            def step():
+                with torch.no_grad():
+                    return grpo_loss(x["lp"], x["old"], x["ref"], x["adv"], x["mask"]).item()
+            return "torch grpo loss fwd (eager)", step
+        if key == "grpo_loss_fwd_bwd":
+            lp = x["lp"].clone().requires_grad_(True)
+
+            def step():
+                lp.grad = None
+                loss = grpo_loss(lp, x["old"], x["ref"], x["adv"], x["mask"])
+                loss.backward()
+                return loss.item()
+            return "torch grpo loss fwd+bwd (eager)", step
+        if key == "gae":
+            rewards, values, mask = x["lp"], x["ref"], x["mask"] > 0
+            gamma, lam = 1.0, 0.95
+
+            def step():
+                B, T = rewards.shape
+                adv = torch.zeros_like(rewards)
+                next_v = torch.zeros(B, device=DEV)
+                next_a = torch.zeros(B, device=DEV)
+                for t in range(T - 1, -1, -1):
+                    on = mask[:, t]
+                    delta = rewards[:, t] + gamma * next_v - values[:, t]
+                    a = delta + gamma * lam * next_a
+                    adv[:, t] = torch.where(on, a, torch.zeros_like(a))
+                    next_v = torch.where(on, values[:, t], next_v)
+                    next_a = torch.where(on, a, next_a)
+                out = adv + values
+                sync()
+                return out
+            return "torch gae (python loop over time)", step
+    if key == "token_log_probs_fwd_bwd":
+        B, T, V = s["B"], s["T"], s["V"]
+        logits = torch.randn(B, T, V, device=DEV, requires_grad=True)
+        tok = torch.randint(0, V, (B, T), device=DEV)
+
+        def step():
+            logits.grad = None
+            out = torch.log_softmax(logits, -1).gather(-1, tok.unsqueeze(-1)).squeeze(-1).sum()
+            out.backward()
+            return out.item()
+        return "torch log_softmax+gather fwd+bwd", step
+    if key == "linear_token_log_probs_fwd_bwd":
+        B, T, H, V = s["B"], s["T"], s["H"], s["V"]
+        h = torch.randn(B, T, H, device=DEV, requires_grad=True)
+        w = (torch.randn(H, V, device=DEV) * 0.05).requires_grad_(True)
+        tok = torch.randint(0, V, (B, T), device=DEV)
+
+        def step():
+            h.grad = None
+            w.grad = None
+            out = torch.log_softmax(h @ w, -1).gather(-1, tok.unsqueeze(-1)).squeeze(-1).sum()
+            out.backward()
+            sync()
+            return None
+        return "torch matmul+log_softmax+gather fwd+bwd", step
+    raise KeyError(key)
+
+
+def shape_string(s):
+    return ",".join(f"{k}={v}" for k, v in s.items())
+
+
+def main():
+    cases = json.load(sys.stdin)
+    results = []
+    for c in cases:
+        key, s = c["ref"], c["shape"]
+        try:
+            name, step = case(key, s)
+            step()
+            times = []
+            start = time.perf_counter()
+            while len(times) < REPEATS and (len(times) < 3 or time.perf_counter() - start < BUDGET_S):
+                t0 = time.perf_counter()
+                step()
+                times.append((time.perf_counter() - t0) * 1000)
+            med = statistics.median(times)
+            results.append(dict(key=key, shape=shape_string(s), name=name, medianMs=float(f"{med:.4g}")))
+            print(f"  torch {key} [{shape_string(s)}] on {DEV}: {med:.4g} ms", file=sys.stderr)
+        except Exception as e:  # a case that does not fit memory is reported and skipped
+            print(f"  torch {key} [{shape_string(s)}]: ERROR {e}", file=sys.stderr)
+        if DEV.type == "cuda":
+            torch.cuda.empty_cache()
+    print(json.dumps(dict(device=str(DEV) + (f" ({torch.cuda.get_device_name()})" if DEV.type == "cuda" else
+                                               f" ({torch.get_num_threads()} threads)"), results=results)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+// Self-check of the fused grpoLoss kernels against the composed tfjs ops on one backend (run on the GPU
+// machine before the benchmark, so one call gives correctness and timings):
+//   node dist-bench/webgpu_check.mjs [--backend webgpu|cpu|wasm]
+// Prints the max abs / relative error of the loss and of d loss / d logProbs per option combination,
+// and exits 1 when one is off by more than float32 tolerance.
+import '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
+
+async function activate(name: string): Promise<void> {
+  if (name === 'webgpu') {
+    const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
+    Object.assign(globalThis, webgpu.globals);
+    Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create([])}, configurable: true});
+    await import('@tensorflow/tfjs-backend-webgpu');
+  } else if (name === 'wasm') {
+    await import('@tensorflow/tfjs-backend-wasm');
+  }
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialize`);
+  await tf.ready();
+}
+
+async function main(): Promise<void> {
+  const i = process.argv.indexOf('--backend');
+  const backend = i >= 0 ? process.argv[i + 1]! : 'webgpu';
+  await activate(backend);
+  configureValidation({valueChecks: false});
+  const adapter = (tf.backend() as unknown as {adapterInfo?: unknown}).adapterInfo;
+  console.log(`backend ${tf.getBackend()}, fused available: ${fusedGrpoLossAvailable()}`,
+      adapter !== undefined ? JSON.stringify(adapter) : '');
+  let worst = 0;
+  let failures = 0;
+  const shapes: Array<[number, number]> = [[5, 37], [3, 700], [64, 1000]];
+  const combos: GrpoLossOptions[] = [];
+  for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const) {
+    for (const ratioLevel of ['token', 'sequence'] as const) {
+      combos.push({aggregation, ratioLevel, beta: 0.04, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.28});
+    }
+  }
+  for (const klEstimator of ['k1', 'k2', 'abs'] as const) combos.push({beta: 0.3, klEstimator, dualClip: 3});
+  combos.push({normalizer: 1000}, {aggregation: 'seq-mean-token-sum-norm', maxLength: 2048, normalizer: 7});
+  let seed = 1;
+  for (const [B, T] of shapes) {
+    for (const o of combos) {
+      for (const variant of ['plain', 'perTokenAdv+int32Mask', 'noOld']) {
+        seed++;
+        const lp = tf.randomUniform([B, T], -3, 0, 'float32', seed);
+        const old = tf.add(lp, tf.randomUniform([B, T], -0.6, 0.6, 'float32', seed + 1000));
+        const ref = tf.add(lp, tf.randomUniform([B, T], -1, 1, 'float32', seed + 2000));
+        const adv = variant === 'perTokenAdv+int32Mask' ? tf.randomNormal([B, T], 0, 1, 'float32', seed + 3000) :
+          tf.randomNormal([B], 0, 1, 'float32', seed + 3000);
+        const maskF = tf.cast(tf.greater(tf.randomUniform([B, T], 0, 1, 'float32', seed + 4000), 0.3), 'float32');
+        const mask = variant === 'perTokenAdv+int32Mask' ? tf.cast(maskF, 'int32') : maskF;
+        const inputs = {logProbs: lp, oldLogProbs: variant === 'noOld' ? undefined : old, refLogProbs: ref, advantages: adv, mask};
+        const run = async (implementation: 'fused' | 'composed') => {
+          const {value, grad} = tf.valueAndGrad((x: tf.Tensor) => grpoLoss({...inputs, logProbs: x}, {...o, implementation}))(lp);
+          const out = {loss: (await value.data())[0]!, grad: await grad.data()};
+          tf.dispose([value, grad]);
+          return out;
+        };
+        const f = await run('fused');
+        const c = await run('composed');
+        const plain = tf.tidy(() => grpoLoss(inputs, {...o, implementation: 'fused'}));
+        const plainLoss = (await plain.data())[0]!;
+        plain.dispose();
+        const lossErr = Math.max(Math.abs(f.loss - c.loss), Math.abs(plainLoss - c.loss)) / Math.max(1e-3, Math.abs(c.loss));
+        let gradScale = 0;
+        for (const v of c.grad) gradScale = Math.max(gradScale, Math.abs(v));
+        let gradErr = 0;
+        for (let k = 0; k < c.grad.length; k++) gradErr = Math.max(gradErr, Math.abs(f.grad[k]! - c.grad[k]!));
+        gradErr /= Math.max(gradScale, 1e-12);
+        const bad = !(lossErr < 1e-4 && gradErr < 1e-4);
+        if (bad) failures++;
+        worst = Math.max(worst, lossErr, gradErr);
+        if (bad || (B === 64 && variant === 'plain')) {
+          console.log(`${bad ? 'FAIL' : 'ok  '} [${B},${T}] ${variant} ${JSON.stringify(o)}: loss ${f.loss} vs ${c.loss} ` +
+              `(rel ${lossErr.toExponential(2)}), grad max err / max |grad| ${gradErr.toExponential(2)}`);
+        }
+        tf.dispose([lp, old, ref, adv, maskF, mask]);
+      }
+    }
+  }
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3} comparisons, ` +
+      `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

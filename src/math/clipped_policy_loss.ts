@@ -1,0 +1,261 @@
+/**
+ * Clipped importance-ratio policy loss (PPO / GRPO / DAPO clip-higher / dual-clip / GSPO).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  assertBinaryMask, assertDtype, assertFinite, assertKnownOptions, assertNumber, assertOneOf, assertRank,
+  assertSameShape, check, fmtShape,
+} from './assert.js';
+
+/** Where the importance ratio is formed; see {@link clippedPolicyLoss}. */
+export type RatioLevel = 'token' | 'sequence';
+
+/** Tensors of {@link clippedPolicyLoss}, by name so that the log-probs cannot be swapped silently. */
+export interface PolicyLossInputs {
+  /** `[batch, time]` float32 log pi_theta(y_t) of the sampled tokens (the policy being trained). */
+  logProbs: tf.Tensor;
+  /** `[batch, time]` float32 log pi_old(y_t) under the policy that sampled the batch (no gradient). */
+  oldLogProbs: tf.Tensor;
+  /**
+   * `[batch]` (one advantage per sequence, broadcast over time) or `[batch, time]` (per token)
+   * float32 advantages, finite where `mask` is 1.
+   */
+  advantages: tf.Tensor;
+  /** `[batch, time]` 1 for completion tokens, 0 for padding (holes allowed); float32, int32 or bool. */
+  mask: tf.Tensor;
+}
+
+/** Options of {@link clippedPolicyLoss}. */
+export interface ClippedPolicyLossOptions {
+  /** Lower clip epsilon: the ratio is clipped below at 1 - clipLow. Default `0.2`; must be >= 0. */
+  clipLow?: number;
+  /**
+   * Upper clip epsilon: the ratio is clipped above at 1 + clipHigh. Default `clipLow` (symmetric
+   * PPO clip); DAPO's clip-higher uses 0.28 with clipLow 0.2. Must be >= 0.
+   */
+  clipHigh?: number;
+  /**
+   * Dual-clip bound c > 1: for negative advantages the loss is capped at -c * A. Default: off.
+   * verl's `clip_ratio_c` (3.0 there, always on); TRL's `delta` is the same bound when delta > 1 + clipHigh.
+   */
+  dualClip?: number;
+  /**
+   * `'token'` (default): r_t = exp(logProbs_t - oldLogProbs_t). `'sequence'`: GSPO's ratio
+   * s = exp(masked mean over the sequence of the log-ratio), with GSPO-token gradients.
+   */
+  ratioLevel?: RatioLevel;
+}
+
+/** @internal Resolved clip options (defaults filled in, validated). */
+export interface ResolvedClipOptions {
+  clipLow: number;
+  clipHigh: number;
+  dualClip: number | undefined;
+  ratioLevel: RatioLevel;
+}
+
+/** @internal The pieces of the clipped loss, for the loss itself and for statistics. */
+export interface ClippedLossParts {
+  /** `[batch, time]` per-token loss, exactly 0 where masked. */
+  perToken: tf.Tensor2D;
+  /** `[batch, time]` the ratio the clip acts on (meaningless where masked: use the mask). */
+  ratio: tf.Tensor2D;
+}
+
+/** @internal Where each clip is active (bool `[batch, time]`, false where masked). */
+export interface ClipIndicators {
+  /** A < 0 and ratio < 1 - clipLow. */
+  lowClipped: tf.Tensor2D;
+  /** A > 0 and ratio > 1 + clipHigh. */
+  highClipped: tf.Tensor2D;
+  /** A < 0 and ratio > dualClip (all false when dual-clip is off). */
+  dualClipped: tf.Tensor2D;
+}
+
+const FN = 'clippedPolicyLoss';
+const KNOWN = ['clipLow', 'clipHigh', 'dualClip', 'ratioLevel'];
+const RATIO_LEVELS: readonly RatioLevel[] = ['token', 'sequence'];
+const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
+
+/**
+ * Per-token clipped surrogate policy loss (PPO's objective, negated), with DAPO's asymmetric clip,
+ * the dual-clip bound and GSPO's sequence-level ratio.
+ *
+ * L_t = -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t), r_t = exp(logProbs_t - oldLogProbs_t);
+ * with `dualClip` c: L_t = min(L_t, -c A_t) where A_t < 0. Where the clip is active (A > 0 and
+ * r > 1 + clipHigh, or A < 0 and r < 1 - clipLow) or the dual bound is active (A < 0 and r > c) the
+ * token's gradient is exactly 0; inside the clip range L_t = -r_t A_t.
+ * Schulman et al. 2017, PPO, arXiv:1707.06347; Shao et al. 2024, GRPO, arXiv:2402.03300;
+ * Yu et al. 2025, DAPO (clip-higher), arXiv:2503.14476; Ye et al. 2020, dual-clip PPO, arXiv:1912.09729.
+ *
+ * `ratioLevel: 'sequence'` (GSPO, Zheng et al. 2025, arXiv:2507.18071): s_i = exp(sum_t m_t (lp_t -
+ * old_t) / sum_t m_t) and the per-token ratio is GSPO-token's s_i,t = sg[s_i] pi(y_t) / sg[pi(y_t)]:
+ * every token's value is s_i while its gradient flows through its own log-prob only. With `[batch]`
+ * advantages this gives GSPO's gradient exactly; GSPO uses much tighter clips (3e-4 / 4e-4).
+ *
+ * Padding: tokens with mask 0 have loss exactly 0 and gradient exactly 0 even if their log-probs are
+ * NaN or infinite (the inputs are replaced by 0 there before any arithmetic, with `tf.where`).
+ * No clamp of the log-ratio (verl clamps it to ±20): a ratio that overflows gives an infinite loss
+ * for A < 0 without `dualClip`.
+ *
+ * @param inputs.logProbs `[batch, time]` float32, log pi_theta (gradients flow here).
+ * @param inputs.oldLogProbs `[batch, time]` float32, log pi_old (treated as a constant).
+ * @param inputs.advantages `[batch]` or `[batch, time]` float32 (`[batch, 1]` is rejected unless time is 1).
+ * @param inputs.mask `[batch, time]` 0/1 (float32, int32 or bool).
+ * @param options.clipLow default `0.2`.
+ * @param options.clipHigh default `clipLow`.
+ * @param options.dualClip default off; must be > 1.
+ * @param options.ratioLevel `'token'` (default) or `'sequence'`.
+ * @returns `[batch, time]` float32 per-token loss, 0 where masked; reduce it with {@link aggregateLoss}.
+ * @throws on a wrong rank, shape or dtype, a mask that is not 0/1, non-finite advantages, a negative
+ *   clip, `dualClip <= 1`, an unknown `ratioLevel` or an unknown option name.
+ * @example
+ * const loss = clippedPolicyLoss({
+ *   logProbs: tf.tensor2d([[Math.log(1.5), 0]]),
+ *   oldLogProbs: tf.tensor2d([[0, 0]]),
+ *   advantages: tf.tensor1d([2]),
+ *   mask: tf.tensor2d([[1, 0]]),
+ * }, {clipLow: 0.2, clipHigh: 0.28});
+ * // r = 1.5 > 1.28 and A > 0: clipped, L = -1.28 * 2 = -2.56; padding: 0  =>  [[-2.56, 0]]
+ */
+export function clippedPolicyLoss(inputs: PolicyLossInputs, options: ClippedPolicyLossOptions = {}): tf.Tensor2D {
+  const resolved = resolveClipOptions(options, FN);
+  validatePolicyLossInputs(inputs, FN, false);
+  return tf.tidy(() => {
+    const {maskB, lp, old, adv} = sanitizePolicyInputs(inputs);
+    const parts = clippedLossParts(lp, old, adv, maskB, resolved);
+    return parts.perToken;
+  });
+}
+
+/** @internal Validates and fills in clip options; `fn` names the public function in errors. */
+export function resolveClipOptions(options: ClippedPolicyLossOptions | undefined, fn: string): ResolvedClipOptions {
+  const o = options ?? {};
+  if (fn === FN) assertKnownOptions(o, KNOWN, fn);
+  const clipLow = o.clipLow ?? 0.2;
+  assertNumber(clipLow, fn, 'clipLow', {min: 0});
+  const clipHigh = o.clipHigh ?? clipLow;
+  assertNumber(clipHigh, fn, 'clipHigh', {min: 0});
+  const dualClip = o.dualClip;
+  if (dualClip !== undefined) assertNumber(dualClip, fn, 'dualClip', {min: 1, minExclusive: true});
+  const ratioLevel = o.ratioLevel ?? 'token';
+  assertOneOf(ratioLevel, RATIO_LEVELS, fn, 'ratioLevel');
+  return {clipLow, clipHigh, dualClip, ratioLevel};
+}
+
+/**
+ * @internal Checks the policy-loss tensors: `logProbs` `[batch, time]` float32; `oldLogProbs` the same
+ * (optional when `oldOptional`); `mask` the same shape, 0/1; `advantages` `[batch]` or `[batch, time]`,
+ * finite where the mask is 1.
+ */
+export function validatePolicyLossInputs(
+    inputs: Partial<PolicyLossInputs> | undefined, fn: string, oldOptional: boolean): void {
+  check(typeof inputs === 'object' && inputs !== null, fn, () =>
+    `'inputs' expected an object {logProbs, oldLogProbs, advantages, mask}, got ${String(inputs)}`);
+  const {logProbs, oldLogProbs, advantages, mask} = inputs;
+  assertRank(logProbs, 2, fn, 'logProbs', ['batch', 'time'], 'float32');
+  if (oldLogProbs !== undefined || !oldOptional) {
+    assertSameShape(oldLogProbs, logProbs, fn, 'oldLogProbs', 'logProbs');
+    assertDtype(oldLogProbs, 'float32', fn, 'oldLogProbs');
+  }
+  assertSameShape(mask, logProbs, fn, 'mask', 'logProbs');
+  assertDtype(mask, MASK_DTYPES, fn, 'mask');
+  const [batch, time] = logProbs.shape as [number, number];
+  check(advantages instanceof tf.Tensor && !advantages.isDisposed, fn, () =>
+    `'advantages' expected a live tf.Tensor, got ${advantages === undefined ? 'undefined' : typeof advantages}`);
+  const ok = (advantages.rank === 1 && advantages.shape[0] === batch) ||
+      (advantages.rank === 2 && advantages.shape[0] === batch && advantages.shape[1] === time);
+  check(ok, fn, () => `'advantages' expected shape [batch]=[${batch}] or [batch, time]=[${batch},${time}], ` +
+      `got ${fmtShape(advantages.shape)}`);
+  assertDtype(advantages, 'float32', fn, 'advantages');
+  assertBinaryMask(mask, fn, 'mask');
+  if (advantages.rank === 1) {
+    assertFinite(advantages, fn, 'advantages');
+  } else {
+    const masked = tf.tidy(() => tf.where(tf.cast(mask, 'bool'), advantages, tf.zerosLike(advantages)));
+    try {
+      assertFinite(masked, fn, 'advantages');
+    } finally {
+      masked.dispose();
+    }
+  }
+}
+
+/**
+ * @internal Replaces padded positions by 0 (so that NaN/Inf there can reach neither values nor
+ * gradients) and broadcasts `[batch]` advantages to `[batch, time]`. `old` is undefined when
+ * `oldLogProbs` was not given (meaning stop-gradient(logProbs)). Call inside `tf.tidy`.
+ */
+export function sanitizePolicyInputs(inputs: Partial<PolicyLossInputs>): {
+  maskB: tf.Tensor2D; lp: tf.Tensor2D; old: tf.Tensor2D | undefined; adv: tf.Tensor2D;
+} {
+  const logProbs = inputs.logProbs as tf.Tensor2D;
+  const maskB = tf.cast(inputs.mask as tf.Tensor, 'bool') as tf.Tensor2D;
+  const zeros = tf.zerosLike(logProbs);
+  const lp = tf.where(maskB, logProbs, zeros) as tf.Tensor2D;
+  const old = inputs.oldLogProbs === undefined ? undefined : tf.where(maskB, inputs.oldLogProbs, zeros) as tf.Tensor2D;
+  const a = inputs.advantages as tf.Tensor;
+  const adv2d = a.rank === 1 ? tf.broadcastTo(tf.expandDims(a, 1), logProbs.shape) : a;
+  const adv = tf.where(maskB, adv2d, zeros) as tf.Tensor2D;
+  return {maskB, lp, old, adv};
+}
+
+/**
+ * @internal Stop-gradient: the value of `x`, with a zero gradient (tfjs has no `stopGradient` op).
+ */
+const stopGradient = tf.customGrad((x) => ({
+  value: tf.clone(x as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as <T extends tf.Tensor>(x: T) => T;
+
+/**
+ * @internal The clipped loss on sanitized inputs (see {@link sanitizePolicyInputs}): padded
+ * positions of `lp`, `old` and `adv` are 0. `old` undefined means stop-gradient(`lp`): ratio 1 with
+ * the gradient of the current policy (one update per batch). Call inside `tf.tidy`.
+ *
+ * Written with max/min/clip only, no boolean ops on the path from the inputs to the loss: tfjs has no
+ * gradient for comparisons, so `tf.where` on a condition computed from `logProbs` (or `advantages`)
+ * would make `tf.grad` throw. Max/min route the gradient to the selected branch only, and clip's
+ * gradient is 0 outside its range, so clipped tokens get exactly 0 gradient.
+ */
+export function clippedLossParts(
+    lp: tf.Tensor2D, old: tf.Tensor2D | undefined, adv: tf.Tensor2D, maskB: tf.Tensor2D,
+    {clipLow, clipHigh, dualClip, ratioLevel}: ResolvedClipOptions): ClippedLossParts {
+  const oldLp = old ?? stopGradient(lp);
+  let logRatio: tf.Tensor = tf.sub(lp, oldLp);
+  if (ratioLevel === 'sequence') {
+    // GSPO-token: log s_i,t = sg[mean_t m_t (lp_t - old_t)] + lp_t - sg[lp_t]. Padded log-ratios are 0.
+    const count = tf.maximum(tf.sum(tf.cast(maskB, 'float32'), 1, true), 1);
+    const seqLogRatio = tf.div(tf.sum(logRatio, 1, true), count);
+    logRatio = tf.add(stopGradient(seqLogRatio), tf.sub(lp, stopGradient(lp)));
+  }
+  const ratio = tf.exp(logRatio);
+  const surrogate = tf.neg(tf.mul(ratio, adv));
+  // clip() as max/min, not tf.clipByValue: the wasm backend (XNNPACK) rejects an empty range
+  // (clipLow = clipHigh = 0). The gradient is the same: 1 inside [lo, hi] (ends included), 0 outside.
+  const clipped = tf.neg(tf.mul(tf.minimum(tf.maximum(ratio, 1 - clipLow), 1 + clipHigh), adv));
+  // -min(rA, clip(r)A) = max(-rA, -clip(r)A); at a tie (r inside the range) the gradient goes to -rA.
+  let loss = tf.maximum(surrogate, clipped);
+  if (dualClip !== undefined) {
+    // min(loss, -c A) for A < 0 only: the bound is pushed to 1e30 where A >= 0 (step() has a zero gradient).
+    const nonNegative = tf.sub(1, tf.step(tf.neg(adv)));
+    const bound = tf.add(tf.mul(-dualClip, adv), tf.mul(nonNegative, 1e30));
+    loss = tf.minimum(loss, bound);
+  }
+  const perToken = tf.where(maskB, loss, tf.zerosLike(loss));
+  return {perToken, ratio} as ClippedLossParts;
+}
+
+/** @internal Which clip is active per token (for statistics; not differentiable). Call inside `tf.tidy`. */
+export function clipIndicators(
+    ratio: tf.Tensor2D, adv: tf.Tensor2D, maskB: tf.Tensor2D,
+    {clipLow, clipHigh, dualClip}: ResolvedClipOptions): ClipIndicators {
+  const negA = tf.logicalAnd(maskB, tf.less(adv, 0));
+  const posA = tf.logicalAnd(maskB, tf.greater(adv, 0));
+  return {
+    lowClipped: tf.logicalAnd(negA, tf.less(ratio, 1 - clipLow)),
+    highClipped: tf.logicalAnd(posA, tf.greater(ratio, 1 + clipHigh)),
+    dualClipped: dualClip === undefined ? tf.zerosLike(maskB) : tf.logicalAnd(negA, tf.greater(ratio, dualClip)),
+  } as ClipIndicators;
+}

@@ -1,0 +1,61 @@
+/**
+ * The policy's outputs at the completion positions of prompt + completion sequences.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {assertRank, assertShape, check} from '../math/assert.js';
+import type {PolicyOutput, TransformerPolicy} from './transformer_policy.js';
+
+/** Inputs of {@link completionForward}. */
+export interface CompletionForwardInputs {
+  /** `[batch, promptTime]` int32 left-padded prompt ids. */
+  promptTokens: tf.Tensor2D;
+  /** `[batch, promptTime]` 1 on prompt tokens, 0 on padding. */
+  promptMask: tf.Tensor2D;
+  /** `[batch, completionTime]` int32 completion ids (padding after the stop token is fine). */
+  completionTokens: tf.Tensor2D;
+}
+
+/**
+ * Runs the policy on `prompt ++ completion[:-1]` and returns the logits and hidden states that
+ * predict each completion token: row t of the result is the model's output at the position just
+ * before completion token t (the last prompt token for t = 0). Feed `logits` and
+ * `completionTokens` to `tokenLogProbs`, and `hidden` to a value head (V of the state in which
+ * token t is chosen).
+ *
+ * @param policy the policy.
+ * @param inputs see {@link CompletionForwardInputs}.
+ * @returns `{logits: [batch, completionTime, vocab], hidden: [batch, completionTime, width]}`.
+ * @throws when shapes disagree or prompt + completion - 1 exceeds the context.
+ * @example
+ * const policy = TransformerPolicy.create({vocabSize: 8, contextLength: 8, layers: 1, width: 8, heads: 2});
+ * const promptTokens = tf.tensor2d([[2, 3]], [1, 2], 'int32');
+ * const promptMask = tf.ones([1, 2]) as tf.Tensor2D;
+ * const completionTokens = tf.tensor2d([[4, 5, 1]], [1, 3], 'int32');
+ * const {logits, hidden} = completionForward(policy, {promptTokens, promptMask, completionTokens}); // [1,3,8], [1,3,8]
+ * tf.dispose([logits, hidden, promptTokens, promptMask, completionTokens]);
+ * policy.dispose();
+ */
+export function completionForward(
+    policy: TransformerPolicy, {promptTokens, promptMask, completionTokens}: CompletionForwardInputs): PolicyOutput {
+  const fn = 'completionForward';
+  assertRank(promptTokens, 2, fn, 'promptTokens', ['batch', 'promptTime'], 'int32');
+  assertShape(promptMask, promptTokens.shape, fn, 'promptMask', ['batch', 'promptTime']);
+  assertRank(completionTokens, 2, fn, 'completionTokens', ['batch', 'completionTime'], 'int32');
+  const [B, P] = promptTokens.shape;
+  const [Bc, C] = completionTokens.shape;
+  check(Bc === B, fn, () => `'completionTokens' expected batch ${B} (of 'promptTokens'), got ${Bc}`);
+  check(C >= 1, fn, () => `'completionTokens' expected at least one token, got shape [${Bc},${C}]`);
+  check(P + C - 1 <= policy.config.contextLength, fn, () =>
+    `prompt (${P}) + completion (${C}) - 1 tokens exceed the policy's contextLength ${policy.config.contextLength}`);
+  const {width: D, vocabSize: V} = policy.config;
+  return tf.tidy(() => {
+    const input = C > 1 ? tf.concat([promptTokens, tf.slice(completionTokens, [0, 0], [B, C - 1])], 1) : promptTokens;
+    const mask = C > 1 ? tf.concat([tf.cast(promptMask, 'float32'), tf.ones([B, C - 1])], 1) : tf.cast(promptMask, 'float32');
+    const {logits, hidden} = policy.apply(input as tf.Tensor2D, {attentionMask: mask as tf.Tensor2D});
+    return {
+      logits: tf.slice(logits, [0, P - 1, 0], [B, C, V]),
+      hidden: tf.slice(hidden, [0, P - 1, 0], [B, C, D]),
+    };
+  });
+}

@@ -1,0 +1,165 @@
+import {
+  assertFunctionOption, assertKnownOptionNames, assertNumberOption, assertSamples, checkOption, describeValue,
+} from './assert_option.js';
+import {answerNeedsEngine, compareAnswers, type EquivalenceResult} from './answers_equivalent.js';
+import {attachBreakdown} from './composed_reward.js';
+import {completionText} from './completion_text.js';
+import {extractAnswer, type AnswerSource} from './extract_answer.js';
+import {loadMathEngine, type MathEngine} from './math_engine.js';
+import type {ComposedReward, RewardBreakdown, RewardFn, Sample} from './types.js';
+
+/** A problem `accuracyReward` reports instead of silently scoring 0. */
+export interface AccuracyWarning {
+  /**
+   * `'unparsable-reference'`: the math engine could not parse the reference (the sample scores 1
+   * only on an exact string match); `'time-budget-exceeded'`: the batch's symbolic-comparison budget
+   * was spent, so this sample was compared as strings/numbers only.
+   */
+  code: 'unparsable-reference' | 'time-budget-exceeded';
+  /** Index of the sample in the batch. */
+  index: number;
+  /** The sample's reference. */
+  reference: string;
+  /** A human-readable description. */
+  message: string;
+}
+
+/** Options of {@link accuracyReward}. */
+export interface AccuracyRewardOptions {
+  /**
+   * Where the final answer is read: `'auto'` (default: last `<answer>` tag, preferring a `\boxed{}`
+   * inside it, else the last `\boxed{}`), `'boxed'` or `'answer-tag'`. Ignored with `extractAnswer`.
+   */
+  source?: AnswerSource;
+  /** Answer tag name for `'auto'` / `'answer-tag'`. Default `'answer'`. */
+  answerTag?: string;
+  /**
+   * Custom extractor: returns the final answer of a completion, or `null` when there is none
+   * (scores 0). Replaces `source`/`answerTag`. Must not throw.
+   */
+  extractAnswer?: (completion: string, sample: Sample) => string | null;
+  /** Longest answer (characters, after normalization) handed to the symbolic engine. Default `256`. */
+  maxExpressionLength?: number;
+  /**
+   * Wall-clock budget in milliseconds for symbolic comparisons per batch. Once spent, the rest of
+   * the batch is compared as strings and numbers only (and counted, and reported). Default `2000`.
+   */
+  timeBudgetMs?: number;
+  /** Called for each unparsable reference and each sample compared over budget. Default: none. */
+  onWarning?: (warning: AccuracyWarning) => void;
+}
+
+const CACHE_SIZE = 4096;
+
+/**
+ * Verifiable-answer reward (DeepSeek-R1's accuracy reward): 1 if the final answer of the completion
+ * is mathematically equivalent to `sample.reference`, else 0.
+ *
+ * The answer is the last `\boxed{...}` (nested braces) and/or `<answer>...</answer>` (see
+ * {@link extractAnswer}) or what a custom extractor returns; there is no fallback to "the last number
+ * in the text" (it rewards truncated and unboxed answers, which RL learns to exploit). Comparison:
+ * {@link answersEquivalent} (normalization, numbers, tuples/intervals/sets, then symbolic
+ * equivalence with the Compute Engine, loaded on first need). DeepSeek-AI 2025, arXiv:2501.12948.
+ *
+ * Untrusted completions (empty, huge, unbalanced, not a string) score 0 and never throw. A missing
+ * or empty `reference` throws (it is a data bug). A reference the engine cannot parse is counted
+ * (`accuracyReward.unparsableReference` in the breakdown's counters) and passed to `onWarning`.
+ * Equivalence of huge or hostile answers is bounded by `maxExpressionLength`, structural limits and
+ * the per-batch `timeBudgetMs`. Results are cached per (answer, reference) pair.
+ *
+ * @param options.source answer location; default `'auto'`.
+ * @param options.answerTag answer tag; default `'answer'`.
+ * @param options.extractAnswer custom extractor; default none.
+ * @param options.maxExpressionLength engine input cap; default `256`.
+ * @param options.timeBudgetMs symbolic-comparison budget per batch; default `2000`.
+ * @param options.onWarning warning callback; default none.
+ * @returns an async {@link ComposedReward} with values in {0, 1}.
+ * @example
+ * const accuracy = accuracyReward();
+ * await accuracy([{prompt: 'Simplify sqrt(8).', completion: '... \\boxed{2\\sqrt{2}}', reference: '\\sqrt{8}'}]); // [1]
+ */
+export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedReward {
+  const fn = 'accuracyReward';
+  assertKnownOptionNames(options,
+      ['source', 'answerTag', 'extractAnswer', 'maxExpressionLength', 'timeBudgetMs', 'onWarning'], fn);
+  const {source = 'auto', answerTag = 'answer', maxExpressionLength = 256, timeBudgetMs = 2000, onWarning} = options;
+  assertNumberOption(maxExpressionLength, fn, 'maxExpressionLength', {min: 1, integer: true});
+  assertNumberOption(timeBudgetMs, fn, 'timeBudgetMs', {min: 0});
+  if (onWarning !== undefined) assertFunctionOption(onWarning, fn, 'onWarning');
+  let extract: (completion: string, sample: Sample) => string | null;
+  if (options.extractAnswer !== undefined) {
+    assertFunctionOption(options.extractAnswer, fn, 'extractAnswer');
+    extract = options.extractAnswer;
+  } else {
+    extractAnswer('', {source, answerTag}); // validates the options now, not on the first batch
+    extract = (completion) => extractAnswer(completion, {source, answerTag});
+  }
+  const cache = new Map<string, EquivalenceResult>();
+
+  const breakdown = async (samples: readonly Sample[]): Promise<RewardBreakdown> => {
+    assertSamples(samples, fn);
+    const references = samples.map((s, i) => {
+      if (s === null || typeof s !== 'object') return null; // not even a sample: a bad completion, scored 0
+      const ref = (s as Sample).reference;
+      checkOption((typeof ref === 'string' && ref.trim() !== '') || (typeof ref === 'number' && Number.isFinite(ref)),
+          fn, () => `sample ${i} expected a non-empty 'reference' (string), got ${describeValue(ref)}`);
+      return String(ref);
+    });
+    const answers = samples.map((s) => {
+      const c = completionText(s);
+      if (c === null) return null;
+      let a: unknown;
+      try {
+        a = extract(c, s);
+      } catch {
+        a = null; // a custom extractor choking on hostile output is a bad completion, not a crash
+      }
+      return typeof a === 'string' && a.trim() !== '' ? a : null;
+    });
+    let engine: MathEngine | null = null;
+    const needsEngine = (r: string | null, i: number): boolean =>
+      r !== null && (answerNeedsEngine(r) || (answers[i] !== null && answerNeedsEngine(answers[i]!)));
+    if (references.some(needsEngine)) {
+      engine = await loadMathEngine();
+    }
+    const start = performance.now();
+    let unparsable = 0;
+    let overBudget = 0;
+    const warned = new Set<string>();
+    const values = samples.map((_, i) => {
+      const ref = references[i];
+      if (ref === null || ref === undefined) return 0;
+      // With no answer, still check the reference so that unparsable ones are always reported.
+      const predicted = answers[i] ?? '';
+      const key = `${ref}\u0000${predicted}`;
+      let result = cache.get(key);
+      if (result === undefined) {
+        const inBudget = performance.now() - start <= timeBudgetMs;
+        result = compareAnswers(predicted, ref, inBudget ? engine : null, maxExpressionLength);
+        if (!result.skipped && key.length <= 1024) {
+          if (cache.size >= CACHE_SIZE) cache.clear();
+          cache.set(key, result);
+        }
+      }
+      if (result.unparsableReference) {
+        unparsable++;
+        if (onWarning && !warned.has(ref)) {
+          warned.add(ref);
+          onWarning({code: 'unparsable-reference', index: i, reference: ref,
+            message: `${fn}: the reference of sample ${i} could not be parsed: ${JSON.stringify(ref.slice(0, 100))}`});
+        }
+      }
+      if (result.skipped) {
+        overBudget++;
+        onWarning?.({code: 'time-budget-exceeded', index: i, reference: ref,
+          message: `${fn}: time budget of ${timeBudgetMs} ms spent; sample ${i} compared without the math engine`});
+      }
+      return answers[i] !== null && result.equal ? 1 : 0;
+    });
+    const counters: Record<string, number> = {};
+    if (unparsable > 0) counters[`${fn}.unparsableReference`] = unparsable;
+    if (overBudget > 0) counters[`${fn}.overTimeBudget`] = overBudget;
+    return {values, components: {}, counters};
+  };
+  return attachBreakdown(breakdown, new Map<string, RewardFn>());
+}

@@ -1,0 +1,51 @@
+/**
+ * Gradient computation with per-group global-norm clipping.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {check} from '../math/assert.js';
+
+/** Result of {@link applyClippedGradients}; the caller disposes the tensors. */
+export interface AppliedGradients {
+  /** The loss value (before the update). */
+  loss: tf.Scalar;
+  /** The global gradient norm of each variable group, before clipping. */
+  gradNorms: tf.Scalar[];
+}
+
+/**
+ * Computes the gradients of `lossFn` with respect to every variable of `groups`, scales each group's
+ * gradients so that their global L2 norm is at most `maxNorm` (as `torch.nn.utils.clip_grad_norm_`,
+ * per group so that a critic's large early gradients do not shrink the policy's), and applies them
+ * with `optimizer`. Tensors that `lossFn` wants to keep must be wrapped in `tf.keep`.
+ *
+ * @param optimizer a tfjs optimizer (e.g. `tf.train.adam`).
+ * @param lossFn returns the scalar loss; runs inside the gradient tape.
+ * @param groups variable groups (e.g. `[policyVars, criticVars]`), all trainable.
+ * @param maxNorm clip threshold > 0; `Infinity` disables clipping.
+ * @returns `{loss, gradNorms}`.
+ * @throws when a group is empty or holds a non-trainable variable.
+ */
+export function applyClippedGradients(
+    optimizer: tf.Optimizer, lossFn: () => tf.Scalar, groups: readonly tf.Variable[][], maxNorm: number): AppliedGradients {
+  const fn = 'applyClippedGradients';
+  check(groups.length > 0 && groups.every((g) => g.length > 0 && g.every((v) => v.trainable)), fn, () =>
+    `'groups' expected non-empty groups of trainable variables (is the policy a frozen copy?)`);
+  check(maxNorm > 0, fn, () => `'maxNorm' expected > 0, got ${maxNorm}`);
+  const {value, grads} = tf.variableGrads(lossFn, groups.flat());
+  const gradNorms: tf.Scalar[] = [];
+  const scaled = tf.tidy(() => {
+    const out: tf.NamedTensorMap = {};
+    for (const group of groups) {
+      const gs = group.map((v) => grads[v.name]!);
+      const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      gradNorms.push(tf.keep(norm));
+      const factor = Number.isFinite(maxNorm) ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
+      group.forEach((v, i) => { out[v.name] = tf.mul(gs[i]!, factor); });
+    }
+    return out;
+  });
+  optimizer.applyGradients(scaled);
+  tf.dispose([...Object.values(grads), ...Object.values(scaled)]);
+  return {loss: value, gradNorms};
+}

@@ -1,0 +1,108 @@
+/**
+ * Cold-start supervised fine-tuning: masked cross-entropy on completion tokens.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {assertBinaryMask, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {applyClippedGradients} from './apply_clipped_gradients.js';
+import {tokenLogProbs} from '../math/token_log_probs.js';
+import type {CharTokenizer} from '../models/char_tokenizer.js';
+import {completionForward} from '../models/completion_forward.js';
+import {encodePrompts} from '../models/encode_prompts.js';
+import type {TransformerPolicy} from '../models/transformer_policy.js';
+
+/** A batch of prompts with target completions. The caller disposes the tensors. */
+export interface SftBatch {
+  /** `[batch, promptTime]` int32 left-padded prompt ids. */
+  promptTokens: tf.Tensor2D;
+  /** `[batch, promptTime]` 1 on prompt tokens. */
+  promptMask: tf.Tensor2D;
+  /** `[batch, completionTime]` int32 right-padded completion ids. */
+  completionTokens: tf.Tensor2D;
+  /** `[batch, completionTime]` float32, 1 on completion tokens (the loss counts only these). */
+  completionMask: tf.Tensor2D;
+}
+
+/**
+ * Tokenizes prompt/completion pairs into an {@link SftBatch} (prompts left-padded, completions
+ * right-padded with `padId`).
+ *
+ * @param tokenizer the tokenizer.
+ * @param pairs `{prompt, completion}` texts, at least one.
+ * @param options.contextLength the policy's context; prompt + completion - 1 must fit (required).
+ * @returns the batch tensors.
+ * @throws when a pair does not fit the context or a text has unknown characters.
+ * @example
+ * const tok = additionTokenizer();
+ * const batch = encodeSftBatch(tok, [{prompt: '1+2', completion: '<think>1+2=3</think><answer>3</answer>'}], {contextLength: 48});
+ * tf.dispose(Object.values(batch));
+ */
+export function encodeSftBatch(
+    tokenizer: CharTokenizer, pairs: ReadonlyArray<{prompt: string; completion: string}>,
+    {contextLength}: {contextLength: number}): SftBatch {
+  const fn = 'encodeSftBatch';
+  check(Array.isArray(pairs) && pairs.length > 0, fn, () => `'pairs' expected a non-empty array`);
+  const completions = pairs.map((p) => tokenizer.encode(p.completion));
+  const C = Math.max(...completions.map((c) => c.length));
+  check(C >= 1, fn, () => `'pairs' expected non-empty completions`);
+  const prompts = encodePrompts(tokenizer, pairs.map((p) => p.prompt), {contextLength, maxNewTokens: C - 1});
+  const tokens = new Int32Array(pairs.length * C).fill(tokenizer.padId);
+  const mask = new Float32Array(pairs.length * C);
+  completions.forEach((c, b) => { tokens.set(c, b * C); mask.fill(1, b * C, b * C + c.length); });
+  return {
+    promptTokens: prompts.tokens, promptMask: prompts.mask,
+    completionTokens: tf.tensor2d(tokens, [pairs.length, C], 'int32'),
+    completionMask: tf.tensor2d(mask, [pairs.length, C]),
+  };
+}
+
+/**
+ * Supervised (cold-start) loss: mean negative log-likelihood of the completion tokens,
+ * L = -sum_{b,t} m_{b,t} log pi(y_{b,t} | x_b, y_{b,<t}) / sum m, as DeepSeek-R1's cold-start SFT
+ * before RL (DeepSeek-AI 2025, arXiv:2501.12948). Prompt tokens and padding are not scored.
+ *
+ * @param policy the policy.
+ * @param batch see {@link SftBatch}.
+ * @returns float32 scalar; 0 when the mask is empty.
+ * @throws when shapes disagree or the mask is not 0/1.
+ */
+export function sftLoss(policy: TransformerPolicy, batch: SftBatch): tf.Scalar {
+  const fn = 'sftLoss';
+  const {promptTokens, promptMask, completionTokens, completionMask} = batch;
+  assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
+  assertBinaryMask(completionMask, fn, 'completionMask');
+  return tf.tidy(() => {
+    const {logits} = completionForward(policy, {promptTokens, promptMask, completionTokens});
+    const logp = tokenLogProbs(logits, completionTokens);
+    const m = tf.cast(completionMask, 'float32');
+    return tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+  });
+}
+
+/** Options of {@link sftStep}. */
+export interface SftStepOptions {
+  /** Clip the global gradient norm to this value; default `1`. `Infinity` turns it off. */
+  maxGradNorm?: number;
+}
+
+/**
+ * One optimizer step on {@link sftLoss} (gradients of the policy's trainable variables, global-norm
+ * clipped, applied by `optimizer`).
+ *
+ * @param policy the (trainable) policy.
+ * @param optimizer a tfjs optimizer, e.g. `tf.train.adam(1e-3)`.
+ * @param batch see {@link SftBatch}.
+ * @param options.maxGradNorm gradient clip; default `1`.
+ * @returns the loss before the update and the gradient norm (JS numbers).
+ * @throws when the policy is frozen or the batch is malformed.
+ */
+export async function sftStep(
+    policy: TransformerPolicy, optimizer: tf.Optimizer, batch: SftBatch,
+    options: SftStepOptions = {}): Promise<{loss: number; gradNorm: number}> {
+  assertKnownOptions(options, ['maxGradNorm'], 'sftStep');
+  const {maxGradNorm = 1} = options;
+  const {loss, gradNorms} = applyClippedGradients(optimizer, () => sftLoss(policy, batch), [policy.variables()], maxGradNorm);
+  const [l, n] = await Promise.all([loss.data(), gradNorms[0]!.data()]);
+  tf.dispose([loss, ...gradNorms]);
+  return {loss: l[0]!, gradNorm: n[0]!};
+}
