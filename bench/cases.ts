@@ -77,6 +77,22 @@ function grpoCases(s: Shape2): BenchCase[] {
       },
     });
   }
+  // The same fused step, finished by waiting for the queue instead of reading the loss back: on webgpu
+  // the difference is the read-back latency.
+  cases.push({
+    name: 'grpoLoss fwd+bwd (fused, no read-back)', ref: 'grpo_loss_fwd_bwd', shape, tokens: n, bytes: 5 * n * F32,
+    setup: () => {
+      const x = lossInputs(s);
+      const f = tf.valueAndGrad((lp: tf.Tensor) => grpoLoss({...x, logProbs: lp}, {...GRPO_OPTIONS, implementation: 'fused'}));
+      return {
+        step: () => {
+          const {value, grad} = f(x.logProbs);
+          return [value, grad];
+        },
+        readScalar: false, dispose: () => tf.dispose(Object.values(x)),
+      };
+    },
+  });
   return cases;
 }
 

@@ -11,7 +11,8 @@ async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
     const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
     Object.assign(globalThis, webgpu.globals);
-    Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create([])}, configurable: true});
+    const dawn = process.env['BENCH_DAWN_OPTIONS']?.split(',') ?? []; // 'backend=null': a dry run without a GPU
+    Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create(dawn)}, configurable: true});
     await import('@tensorflow/tfjs-backend-webgpu');
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');

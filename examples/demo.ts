@@ -21,6 +21,7 @@ import {gate} from '../src/rewards/gate.js';
 import {named} from '../src/rewards/named.js';
 import {weighted} from '../src/rewards/weighted.js';
 import {additionProblems, additionTokenizer, type AdditionProblem} from '../src/train/addition_task.js';
+import {sortingProblems} from '../src/train/sorting_task.js';
 import {loadCheckpointFiles, saveCheckpointFiles} from '../src/train/checkpoint_files.js';
 import {evaluatePolicy} from '../src/train/evaluate_policy.js';
 import {grpoStep, type RlStepMetrics} from '../src/train/grpo_step.js';
@@ -56,7 +57,8 @@ const program = new Command()
   .option('--out <dir>', 'report folder', 'demo-report')
   .option('--seed <n>', 'seed of weights, data and sampling', int('--seed'), 0)
   .addOption(new Option('--model <size>', 'model size (tiny: 2x32, small: 2x64, base: 4x128)').choices(Object.keys(MODELS)).default('tiny'))
-  .option('--digits <n>', 'digits per operand', int('--digits', 1), 2)
+  .addOption(new Option('--task <name>', 'sort: order a digit string; add: multi-digit addition (harder)').choices(['sort', 'add']).default('sort'))
+  .option('--digits <n>', 'digits per prompt (sort) or per operand (add); default 5 (sort), 2 (add)', int('--digits', 1))
   .option('--demos <n>', 'cold-start demonstrations', int('--demos', 1), 256)
   .option('--sft-steps <n>', 'cold-start SFT steps', int('--sft-steps', 0), 120)
   .option('--sft-batch <n>', 'SFT batch size', int('--sft-batch', 1), 32)
@@ -74,7 +76,7 @@ const program = new Command()
   .option('--quiet', 'no progress bars');
 
 interface Args {
-  backend: string; out: string; seed: number; model: keyof typeof MODELS; digits: number; demos: number;
+  backend: string; out: string; seed: number; model: keyof typeof MODELS; task: 'sort' | 'add'; digits?: number; demos: number;
   sftSteps: number; sftBatch: number; sftLr: number; steps: number; batchSize: number; groupSize: number; mu: number;
   lr: number; beta: number; temperature: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
   quiet?: boolean;
@@ -97,10 +99,13 @@ async function main(): Promise<void> {
 
   // --- task, tokenizer, rewards ---
   const tokenizer = additionTokenizer();
-  const heldOut = additionProblems(args.evalSize, {digits: args.digits, seed: args.seed * 1000 + 999});
+  const digits = args.digits ?? (args.task === 'sort' ? 5 : 2);
+  const generate = (count: number, seed: number, exclude?: ReadonlySet<string>): AdditionProblem[] =>
+    args.task === 'sort' ? sortingProblems(count, {length: digits, seed, exclude}) : additionProblems(count, {digits, seed, exclude});
+  const heldOut = generate(args.evalSize, args.seed * 1000 + 999);
   const exclude = new Set(heldOut.map((p) => p.prompt));
-  const demos = additionProblems(args.demos, {digits: args.digits, seed: args.seed * 1000 + 1, exclude});
-  const promptLength = 2 * args.digits + 1;
+  const demos = generate(args.demos, args.seed * 1000 + 1, exclude);
+  const promptLength = tokenizer.encode(heldOut[0]!.prompt).length;
   const maxNewTokens = tokenizer.encode(demos[0]!.demonstration).length + 4;
   const contextLength = promptLength + maxNewTokens;
   const accuracy = named('accuracy', gate(formatReward(), accuracyReward()));
@@ -132,12 +137,12 @@ async function main(): Promise<void> {
   const coldAccuracy = await evaluate(policy0);
   sftBar?.update(args.sftSteps, {info: `held-out accuracy ${coldAccuracy.toFixed(3)} (${sftSeconds.toFixed(0)} s)`});
   const checkpointDir = join(args.out, 'cold-start-checkpoint');
-  await saveCheckpointFiles(policy0, checkpointDir, {tokenizer: tokenizer.options, task: {digits: args.digits}});
+  await saveCheckpointFiles(policy0, checkpointDir, {tokenizer: tokenizer.options, task: {name: args.task, digits}});
   policy0.dispose();
 
   // --- GRPO and PPO from the same checkpoint, same prompts, same budget ---
   const promptsPerStep = args.batchSize / args.groupSize;
-  const stream = additionProblems(args.steps * promptsPerStep, {digits: args.digits, seed: args.seed * 1000 + 2, exclude});
+  const stream = generate(args.steps * promptsPerStep, args.seed * 1000 + 2, exclude);
   const problemsAt = (i: number): AdditionProblem[] => stream.slice((i - 1) * promptsPerStep, i * promptsPerStep);
   const sampling = {groupSize: args.groupSize, maxNewTokens, temperature: args.temperature};
   const summary: Record<string, unknown> = {coldStart: {accuracy: coldAccuracy, sftSteps: args.sftSteps, demos: args.demos, seconds: sftSeconds}};
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
   }
   bars?.stop();
   const totalSeconds = (performance.now() - t0) / 1000;
-  summary.config = {...args, backend: tf.getBackend(), contextLength, maxNewTokens, totalSeconds};
+  summary.config = {...args, digits, backend: tf.getBackend(), contextLength, maxNewTokens, totalSeconds};
 
   // --- report ---
   await writeFile(join(args.out, 'metrics.json'), JSON.stringify(rows, null, 1));
@@ -235,7 +240,8 @@ function report(summary: Record<string, unknown>, totalSeconds: number): string 
     `${r.trainableParams} | ${r.paramsInMemory} |`;
   return [
     '# tfjs-grpo demo report', '',
-    `Task: ${JSON.stringify((summary.config as Args).digits)}-digit addition with a column-wise scratchpad ` +
+    `Task: ${(summary.config as Args).task === 'sort' ? `sort ${(summary.config as {digits: number}).digits} digits` :
+      `${(summary.config as {digits: number}).digits}-digit addition`} with a scratchpad ` +
       '(`<think>…</think><answer>…</answer>`), format-gated accuracy reward.', '',
     '| policy | held-out accuracy | s / step | peak tensor MiB | trainable params | params in memory |',
     '| --- | --- | --- | --- | --- | --- |',

@@ -55,7 +55,7 @@ export type {ComposedReward, MaybePromise, RewardBreakdown, RewardFn, Sample} fr
 export {accuracyReward} from './rewards/accuracy_reward.js';
 export type {AccuracyRewardOptions, AccuracyWarning} from './rewards/accuracy_reward.js';
 export {answersEquivalent} from './rewards/answers_equivalent.js';
-export type {AnswersEquivalentOptions} from './rewards/answers_equivalent.js';
+export type {AnswersEquivalentOptions, NumericAnswers} from './rewards/answers_equivalent.js';
 export {extractAnswer} from './rewards/extract_answer.js';
 export type {AnswerSource, ExtractAnswerOptions} from './rewards/extract_answer.js';
 export {formatReward} from './rewards/format_reward.js';
@@ -89,5 +89,35 @@ export type {RewardComponent, RewardStats, ScoredRewards} from './rewards/score_
 // --- models ---
 export {ValueHead} from './models/value_head.js';
 export type {ValueHeadOptions} from './models/value_head.js';
+export {charTokenizer} from './models/char_tokenizer.js';
+export type {CharTokenizer, CharTokenizerOptions} from './models/char_tokenizer.js';
+export {completionForward} from './models/completion_forward.js';
+export type {CompletionForwardInputs} from './models/completion_forward.js';
+export {encodePrompts} from './models/encode_prompts.js';
+export type {EncodePromptsOptions, PromptBatch} from './models/encode_prompts.js';
+export {mulberry32} from './models/mulberry32.js';
+export {sampleCompletions} from './models/sample_completions.js';
+export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
+export {disposeKvCache, TransformerPolicy} from './models/transformer_policy.js';
+export type {
+  ApplyOptions, CachedStepInputs, CachedStepOutput, KvCache, PolicyOutput, TransformerConfig, TransformerPolicyOptions,
+} from './models/transformer_policy.js';
 
 // --- train ---
+export {additionProblems, additionTokenizer} from './train/addition_task.js';
+export type {AdditionProblem, AdditionProblemsOptions} from './train/addition_task.js';
+export {applyClippedGradients} from './train/apply_clipped_gradients.js';
+export type {AppliedGradients} from './train/apply_clipped_gradients.js';
+export {loadCheckpointFiles, saveCheckpointFiles} from './train/checkpoint_files.js';
+export {collectRollout, disposeRollout} from './train/collect_rollout.js';
+export type {Problem, Rollout, RolloutOptions} from './train/collect_rollout.js';
+export {evaluatePolicy} from './train/evaluate_policy.js';
+export type {EvaluatePolicyOptions, PolicyEvaluation} from './train/evaluate_policy.js';
+export {grpoStep} from './train/grpo_step.js';
+export type {GrpoStepContext, GrpoStepOptions, RlStepMetrics} from './train/grpo_step.js';
+export {ppoStep} from './train/ppo_step.js';
+export type {Critic, PpoStepContext, PpoStepMetrics, PpoStepOptions} from './train/ppo_step.js';
+export {rlLoop} from './train/rl_loop.js';
+export type {RlLoopOptions, StepRecord} from './train/rl_loop.js';
+export {encodeSftBatch, sftLoss, sftStep} from './train/sft_step.js';
+export type {SftBatch, SftStepOptions} from './train/sft_step.js';

@@ -73,6 +73,9 @@ export interface ClipIndicators {
   dualClipped: tf.Tensor2D;
 }
 
+/** |log r| is clamped to this before exp() (verl's value); see {@link clippedLossParts}. */
+const LOG_RATIO_LIMIT = 20;
+
 const FN = 'clippedPolicyLoss';
 const KNOWN = ['clipLow', 'clipHigh', 'dualClip', 'ratioLevel'];
 const RATIO_LEVELS: readonly RatioLevel[] = ['token', 'sequence'];
@@ -85,7 +88,8 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * L_t = -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t), r_t = exp(logProbs_t - oldLogProbs_t);
  * with `dualClip` c: L_t = min(L_t, -c A_t) where A_t < 0. Where the clip is active (A > 0 and
  * r > 1 + clipHigh, or A < 0 and r < 1 - clipLow) or the dual bound is active (A < 0 and r > c) the
- * token's gradient is exactly 0; inside the clip range L_t = -r_t A_t.
+ * token's gradient is exactly 0; inside the clip range L_t = -r_t A_t. `clipLow = clipHigh = 0` is
+ * allowed (the ratio is then clipped to 1 on the active side).
  * Schulman et al. 2017, PPO, arXiv:1707.06347; Shao et al. 2024, GRPO, arXiv:2402.03300;
  * Yu et al. 2025, DAPO (clip-higher), arXiv:2503.14476; Ye et al. 2020, dual-clip PPO, arXiv:1912.09729.
  *
@@ -96,8 +100,9 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  *
  * Padding: tokens with mask 0 have loss exactly 0 and gradient exactly 0 even if their log-probs are
  * NaN or infinite (the inputs are replaced by 0 there before any arithmetic, with `tf.where`).
- * No clamp of the log-ratio (verl clamps it to ±20): a ratio that overflows gives an infinite loss
- * for A < 0 without `dualClip`.
+ * The log-ratio is clamped to ±20 before exp(), as in verl (TRL does not clamp): ratios beyond
+ * e^20 = 4.9e8, which only garbage or a diverged policy produce, would otherwise overflow float32 and
+ * make gradients NaN; beyond the clamp the token's gradient is 0.
  *
  * @param inputs.logProbs `[batch, time]` float32, log pi_theta (gradients flow here).
  * @param inputs.oldLogProbs `[batch, time]` float32, log pi_old (treated as a constant).
@@ -230,7 +235,10 @@ export function clippedLossParts(
     const seqLogRatio = tf.div(tf.sum(logRatio, 1, true), count);
     logRatio = tf.add(stopGradient(seqLogRatio), tf.sub(lp, stopGradient(lp)));
   }
-  const ratio = tf.exp(logRatio);
+  // Clamp as verl does: exp() overflows float32 above 88, and an infinite ratio makes the gradient
+  // NaN even where the clip is active (0 * Inf in exp's backward pass). e^20 = 4.9e8 is far beyond
+  // any clip range, so only absurd ratios are affected (their gradient becomes 0).
+  const ratio = tf.exp(tf.clipByValue(logRatio, -LOG_RATIO_LIMIT, LOG_RATIO_LIMIT));
   const surrogate = tf.neg(tf.mul(ratio, adv));
   // clip() as max/min, not tf.clipByValue: the wasm backend (XNNPACK) rejects an empty range
   // (clipLow = clipHigh = 0). The gradient is the same: 1 inside [lo, hi] (ends included), 0 outside.

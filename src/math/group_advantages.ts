@@ -39,8 +39,10 @@ const KNOWN = ['groupSize', 'groupIds', 'scale', 'std', 'epsilon'];
  * Exact zeros: a group whose rewards are all equal gets exactly 0 (not a rounding residue), for
  * every `scale`. A group with a single member (possible only with `groupIds`) also gets 0: it has no
  * baseline to compare against. This differs from verl, which uses mean 0 and std 1 for a singleton
- * group so that its advantage is the raw reward, and from TRL, which has no singleton groups in
- * training (its unbiased std of one value is NaN).
+ * group so that its advantage is r / (1 + epsilon), about the raw reward; TRL's contiguous groups
+ * cannot have a single member in training (with `num_generations` 1 at evaluation it uses std 0,
+ * which gives 0 too). A tiny but nonzero spread is not exact zero: rewards 1 and 1 + 1e-7 give
+ * about ±0.0006 with the default epsilon (float32 1 + 1e-7 is 1 + 1.19e-7).
  *
  * Mapping to other libraries: TRL GRPOTrainer = the defaults (`scale: 'group'`, `std: 'unbiased'`,
  * `epsilon: 1e-4`); verl `compute_grpo_outcome_advantage` = `{epsilon: 1e-6}` (or `scale: 'none'` for

@@ -24,7 +24,7 @@ export interface GroupOptions {
   /**
    * Group id of each row, length `batch` (an int32 `tf.Tensor1D` or an array of integers). Ids can
    * be any integers in any order, and groups can have different sizes (including 1). Give this or
-   * `groupSize`, not both.
+   * `groupSize`, not both. A tensor is read back once (a backend synchronisation) to count the groups.
    */
   groupIds?: tf.Tensor1D | readonly number[];
 }

@@ -326,9 +326,10 @@ export class TransformerPolicy {
     const w = (name: string): tf.Variable => this.weights.get(name)!;
 
     // Embedding lookups as one-hot matmuls: the gradient of gather (UnsortedSegmentSum) is missing on
-    // the wasm backend, and with a vocabulary of ~20 the matmul is as cheap.
+    // the wasm backend, and with a vocabulary of ~20 the matmul is as cheap. The one-hot is built as
+    // int32 and cast: wasm's OneHot returns zeros when asked for float32 directly (tfjs 4.22).
     const oneHot = (ids: tf.Tensor, depth: number): tf.Tensor2D =>
-      tf.oneHot(tf.reshape(ids, [-1]) as tf.Tensor1D, depth, 1, 0, 'float32') as tf.Tensor2D;
+      tf.cast(tf.oneHot(tf.reshape(ids, [-1]) as tf.Tensor1D, depth), 'float32') as tf.Tensor2D;
     let x = tf.add(tf.matMul(oneHot(tokens, V), w('tok_emb')),
         tf.matMul(oneHot(positions, this.config.contextLength), w('pos_emb'))) as tf.Tensor2D; // [B*Tq, D]
 

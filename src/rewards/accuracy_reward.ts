@@ -1,7 +1,8 @@
 import {
-  assertFunctionOption, assertKnownOptionNames, assertNumberOption, assertSamples, checkOption, describeValue,
+  assertFunctionOption, assertKnownOptionNames, assertNumberOption, assertOneOfOption, assertSamples, checkOption,
+  describeValue,
 } from './assert_option.js';
-import {answerNeedsEngine, compareAnswers, type EquivalenceResult} from './answers_equivalent.js';
+import {answerNeedsEngine, compareAnswers, type EquivalenceResult, type NumericAnswers} from './answers_equivalent.js';
 import {attachBreakdown} from './composed_reward.js';
 import {completionText} from './completion_text.js';
 import {extractAnswer, type AnswerSource} from './extract_answer.js';
@@ -13,7 +14,7 @@ export interface AccuracyWarning {
   /**
    * `'unparsable-reference'`: the math engine could not parse the reference (the sample scores 1
    * only on an exact string match); `'time-budget-exceeded'`: the batch's symbolic-comparison budget
-   * was spent, so this sample was compared as strings/numbers only.
+   * was spent, so from this sample on answers were compared as strings and numbers only.
    */
   code: 'unparsable-reference' | 'time-budget-exceeded';
   /** Index of the sample in the batch. */
@@ -41,11 +42,20 @@ export interface AccuracyRewardOptions {
   /** Longest answer (characters, after normalization) handed to the symbolic engine. Default `256`. */
   maxExpressionLength?: number;
   /**
+   * What may answer a plain-number reference: `'literal'` (default: a number or a fraction in
+   * lowest terms, so restating `6 \times 7` does not answer `42`) or `'expression'` (any equivalent
+   * expression). See {@link answersEquivalent}.
+   */
+  numericAnswers?: NumericAnswers;
+  /**
    * Wall-clock budget in milliseconds for symbolic comparisons per batch. Once spent, the rest of
    * the batch is compared as strings and numbers only (and counted, and reported). Default `2000`.
    */
   timeBudgetMs?: number;
-  /** Called for each unparsable reference and each sample compared over budget. Default: none. */
+  /**
+   * Called once per distinct unparsable reference and once when the time budget runs out, per batch
+   * (the counters count every sample). Default: none.
+   */
   onWarning?: (warning: AccuracyWarning) => void;
 }
 
@@ -61,6 +71,7 @@ const CACHE_SIZE = 4096;
  * {@link answersEquivalent} (normalization, numbers, tuples/intervals/sets, then symbolic
  * equivalence with the Compute Engine, loaded on first need). DeepSeek-AI 2025, arXiv:2501.12948.
  *
+ * A reference may be a number, an answer, or a worked solution whose last `\boxed{}` is the answer.
  * Untrusted completions (empty, huge, unbalanced, not a string) score 0 and never throw. A missing
  * or empty `reference` throws (it is a data bug). A reference the engine cannot parse is counted
  * (`accuracyReward.unparsableReference` in the breakdown's counters) and passed to `onWarning`.
@@ -71,6 +82,7 @@ const CACHE_SIZE = 4096;
  * @param options.answerTag answer tag; default `'answer'`.
  * @param options.extractAnswer custom extractor; default none.
  * @param options.maxExpressionLength engine input cap; default `256`.
+ * @param options.numericAnswers `'literal'` (default) or `'expression'`, for plain-number references.
  * @param options.timeBudgetMs symbolic-comparison budget per batch; default `2000`.
  * @param options.onWarning warning callback; default none.
  * @returns an async {@link ComposedReward} with values in {0, 1}.
@@ -81,8 +93,12 @@ const CACHE_SIZE = 4096;
 export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedReward {
   const fn = 'accuracyReward';
   assertKnownOptionNames(options,
-      ['source', 'answerTag', 'extractAnswer', 'maxExpressionLength', 'timeBudgetMs', 'onWarning'], fn);
-  const {source = 'auto', answerTag = 'answer', maxExpressionLength = 256, timeBudgetMs = 2000, onWarning} = options;
+      ['source', 'answerTag', 'extractAnswer', 'maxExpressionLength', 'numericAnswers', 'timeBudgetMs', 'onWarning'], fn);
+  const {
+    source = 'auto', answerTag = 'answer', maxExpressionLength = 256, numericAnswers = 'literal', timeBudgetMs = 2000,
+    onWarning,
+  } = options;
+  assertOneOfOption(numericAnswers, ['literal', 'expression'], fn, 'numericAnswers');
   assertNumberOption(maxExpressionLength, fn, 'maxExpressionLength', {min: 1, integer: true});
   assertNumberOption(timeBudgetMs, fn, 'timeBudgetMs', {min: 0});
   if (onWarning !== undefined) assertFunctionOption(onWarning, fn, 'onWarning');
@@ -103,7 +119,9 @@ export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedRew
       const ref = (s as Sample).reference;
       checkOption((typeof ref === 'string' && ref.trim() !== '') || (typeof ref === 'number' && Number.isFinite(ref)),
           fn, () => `sample ${i} expected a non-empty 'reference' (string), got ${describeValue(ref)}`);
-      return String(ref);
+      // A reference that is a worked solution: its last box is the answer.
+      const text = String(ref);
+      return text.includes('\\boxed') || text.includes('\\fbox') ? (extractAnswer(text, {source: 'boxed'}) ?? text) : text;
     });
     const answers = samples.map((s) => {
       const c = completionText(s);
@@ -135,7 +153,7 @@ export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedRew
       let result = cache.get(key);
       if (result === undefined) {
         const inBudget = performance.now() - start <= timeBudgetMs;
-        result = compareAnswers(predicted, ref, inBudget ? engine : null, maxExpressionLength);
+        result = compareAnswers(predicted, ref, inBudget ? engine : null, maxExpressionLength, numericAnswers);
         if (!result.skipped && key.length <= 1024) {
           if (cache.size >= CACHE_SIZE) cache.clear();
           cache.set(key, result);
@@ -149,10 +167,9 @@ export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedRew
             message: `${fn}: the reference of sample ${i} could not be parsed: ${JSON.stringify(ref.slice(0, 100))}`});
         }
       }
-      if (result.skipped) {
-        overBudget++;
+      if (result.skipped && overBudget++ === 0) {
         onWarning?.({code: 'time-budget-exceeded', index: i, reference: ref,
-          message: `${fn}: time budget of ${timeBudgetMs} ms spent; sample ${i} compared without the math engine`});
+          message: `${fn}: time budget of ${timeBudgetMs} ms spent; from sample ${i} on, answers are compared without the math engine`});
       }
       return answers[i] !== null && result.equal ? 1 : 0;
     });

@@ -1,4 +1,4 @@
-import {assertKnownOptionNames, assertNumberOption} from './assert_option.js';
+import {assertKnownOptionNames, assertNumberOption, assertOneOfOption} from './assert_option.js';
 import {loadMathEngine, type MathEngine, type MathExpression} from './math_engine.js';
 import {normalizeAnswer} from './normalize_answer.js';
 
@@ -9,7 +9,17 @@ export interface AnswersEquivalentOptions {
    * are compared as strings only. Default `256`.
    */
   maxExpressionLength?: number;
+  /**
+   * What may answer a plain-number reference (`42`, `0.5`). `'literal'` (default): only a number,
+   * integer or decimal, or a fraction in lowest terms (`\frac12`, `-3/4`), so `6 \times 7` or `84/2`
+   * for `42` do not count (a policy must not earn reward by restating the question); `'expression'`:
+   * any equivalent expression. References that are not plain numbers are always compared symbolically.
+   */
+  numericAnswers?: NumericAnswers;
 }
+
+/** What may answer a plain-number reference; see {@link AnswersEquivalentOptions.numericAnswers}. */
+export type NumericAnswers = 'literal' | 'expression';
 
 /** @internal Outcome of a comparison, for `accuracyReward`'s counters. */
 export interface EquivalenceResult {
@@ -17,7 +27,7 @@ export interface EquivalenceResult {
   equal: boolean;
   /** The reference could not be parsed as mathematics (reported by `accuracyReward`). */
   unparsableReference: boolean;
-  /** A symbolic comparison was needed but skipped (too long, hostile, or over the time budget). */
+  /** A symbolic comparison was needed but skipped because the time budget was spent. */
   skipped: boolean;
 }
 
@@ -119,6 +129,25 @@ function engineSafe(latex: string, maxLength: number): boolean {
 }
 
 /** Plain-number equality: exact for integers (BigInt, any size), relative 1e-9 for decimals. */
+const FRACTION_LATEX = /^(-?)\\frac(?:\{(-?\d+)\}|(\d))(?:\{(\d+)\}|(\d))$/;
+const FRACTION_SLASH = /^(-?)(\d+)\/(\d+)$/;
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a < 0n ? -a : a;
+}
+
+/** Whether `latex` is a fraction of integers in lowest terms with denominator > 1 (`\frac12`, `-3/4`). */
+function isReducedFraction(latex: string): boolean {
+  const m = FRACTION_LATEX.exec(latex);
+  const s = FRACTION_SLASH.exec(latex);
+  const num = m ? (m[2] ?? m[3]) : s?.[2];
+  const den = m ? (m[4] ?? m[5]) : s?.[3];
+  if (num === undefined || den === undefined) return false;
+  const b = BigInt(den);
+  return b > 1n && gcd(BigInt(num), b) === 1n;
+}
+
 function plainNumbersEqual(a: {value: number; latex: string}, b: {value: number; latex: string}, scaleA = 1): boolean {
   const integer = /^[+-]?\d+$/;
   if (scaleA === 1 && integer.test(a.latex) && integer.test(b.latex)) return BigInt(a.latex) === BigInt(b.latex);
@@ -138,7 +167,8 @@ interface ComparisonFlags {
  * Compares parsed answers, recording in `flags` an unparsable reference and a symbolic comparison
  * skipped because `engine` is null (time budget spent).
  */
-function comparator(engine: MathEngine | null, maxLength: number, flags: ComparisonFlags) {
+function comparator(
+    engine: MathEngine | null, maxLength: number, numericAnswers: NumericAnswers, flags: ComparisonFlags) {
   const parseReference = (latex: string): MathExpression | null => {
     if (engine === null || !engineSafe(latex, Math.max(maxLength, 1024))) return null;
     const e = engine.parse(latex);
@@ -188,8 +218,10 @@ function comparator(engine: MathEngine | null, maxLength: number, flags: Compari
       });
     }
     if (ref.kind === 'text' || pred.kind === 'text') {
-      const a = pred.kind === 'text' ? pred.text : pred.latex.toLowerCase();
-      const b = ref.kind === 'text' ? ref.text : ref.latex.toLowerCase();
+      // Words compare case-insensitively, with choice labels unwrapped: `(A)` equals `A`.
+      const unwrap = (t: string) => t.replace(/^\((.*)\)$/, '$1').trim();
+      const a = unwrap(pred.kind === 'text' ? pred.text : pred.latex.toLowerCase());
+      const b = unwrap(ref.kind === 'text' ? ref.text : ref.latex.toLowerCase());
       return a === b;
     }
     if (pred.kind === 'number' && ref.kind === 'number') {
@@ -199,6 +231,7 @@ function comparator(engine: MathEngine | null, maxLength: number, flags: Compari
       }
       return false;
     }
+    if (ref.kind === 'number' && numericAnswers === 'literal' && !isReducedFraction(pred.latex)) return false;
     if (symbolic(pred.latex, ref.latex)) return true;
     if (pred.percent !== ref.percent) {
       return pred.percent ? symbolic(`\\frac{${pred.latex}}{100}`, ref.latex) :
@@ -222,14 +255,15 @@ function needsEngine(node: AnswerNode): boolean {
  * comparisons run and `skipped` tells whether the engine would have been needed.
  */
 export function compareAnswers(
-    predicted: string, reference: string, engine: MathEngine | null, maxExpressionLength: number): EquivalenceResult {
+    predicted: string, reference: string, engine: MathEngine | null, maxExpressionLength: number,
+    numericAnswers: NumericAnswers = 'literal'): EquivalenceResult {
   if (predicted.length > MAX_ANSWER_CHARS || reference.length > MAX_ANSWER_CHARS) {
     // Not an answer but a wall of text: exact comparison only, no normalization.
     return {equal: predicted.trim() !== '' && predicted.trim() === reference.trim(),
       unparsableReference: reference.length > MAX_ANSWER_CHARS, skipped: false};
   }
   const flags: ComparisonFlags = {unparsableReference: false, skipped: false};
-  const {validateReference, equal} = comparator(engine, maxExpressionLength, flags);
+  const {validateReference, equal} = comparator(engine, maxExpressionLength, numericAnswers, flags);
   const ref = parseAnswer(reference);
   validateReference(ref);
   if (predicted.trim() === '') return {equal: false, ...flags};
@@ -250,7 +284,9 @@ export function answerNeedsEngine(answer: string): boolean {
  * their brackets, sets (`\{...\}`) and bare comma lists as multisets, words case-insensitively, and
  * everything else symbolically with the Compute Engine (`@cortex-js/compute-engine`, loaded on first
  * use): `2\sqrt{2}` equals `\sqrt{8}`, `x+1` equals `1+x`, `0.5` equals `\frac12`, while `1` and `10`,
- * `2` and `\frac{1}{2}`, `x` and `x^2` differ. An undecidable comparison counts as different.
+ * `2` and `\frac{1}{2}`, `x` and `x^2` differ. An undecidable comparison counts as different. A
+ * plain-number reference is answered only by a number or a reduced fraction unless
+ * `numericAnswers: 'expression'` (`6 \times 7` does not answer `42`: it restates the question).
  *
  * Bounded: answers longer than `maxExpressionLength`, nested deeper than 12, with more than 6
  * powers, numbers over 40 digits, or sums/products/integrals/limits/factorials (whose evaluation can
@@ -260,6 +296,7 @@ export function answerNeedsEngine(answer: string): boolean {
  * @param predicted the model's final answer (e.g. from {@link extractAnswer}).
  * @param reference the ground-truth answer.
  * @param options.maxExpressionLength longest answer given to the engine; default `256`.
+ * @param options.numericAnswers `'literal'` (default) or `'expression'`, for plain-number references.
  * @returns whether the answers are equivalent.
  * @example
  * await answersEquivalent('2\\sqrt{2}', '\\sqrt{8}'); // true
@@ -267,10 +304,11 @@ export function answerNeedsEngine(answer: string): boolean {
  */
 export async function answersEquivalent(
     predicted: string, reference: string, options: AnswersEquivalentOptions = {}): Promise<boolean> {
-  assertKnownOptionNames(options, ['maxExpressionLength'], 'answersEquivalent');
-  const {maxExpressionLength = 256} = options;
+  assertKnownOptionNames(options, ['maxExpressionLength', 'numericAnswers'], 'answersEquivalent');
+  const {maxExpressionLength = 256, numericAnswers = 'literal'} = options;
   assertNumberOption(maxExpressionLength, 'answersEquivalent', 'maxExpressionLength', {min: 1, integer: true});
+  assertOneOfOption(numericAnswers, ['literal', 'expression'], 'answersEquivalent', 'numericAnswers');
   if (typeof predicted !== 'string' || typeof reference !== 'string') return false;
   const engine = answerNeedsEngine(predicted) || answerNeedsEngine(reference) ? await loadMathEngine() : null;
-  return compareAnswers(predicted, reference, engine, maxExpressionLength).equal;
+  return compareAnswers(predicted, reference, engine, maxExpressionLength, numericAnswers).equal;
 }

@@ -32,8 +32,8 @@ export const LANGUAGE_SCRIPTS: Readonly<Record<string, readonly string[]>> = Obj
   th: ['Thai'], ka: ['Georgian'], hy: ['Armenian'],
 });
 
-/** Template tags such as `<answer>` or `</think>`: markup, not words. */
-const MARKUP_TAG = /<\/?[A-Za-z][\w-]*>/g;
+/** Template tags such as `<answer>` and LaTeX commands such as `\frac`: markup, not words. */
+const MARKUP_TAG = /<\/?[A-Za-z][\w-]*>|\\[A-Za-z]+/g;
 /** Scripts written without spaces between words: each character counts as one word. */
 const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
 const LETTER_OR_MARK = /[\p{L}\p{M}]/u;
@@ -69,7 +69,8 @@ function scriptsOf(language: unknown, fn: string): string[] {
  * share of the words of the reasoning that are written in the target language's script.
  *
  * r = (words whose letters are all in the target scripts) / (all words). A word is a run of letters
- * (numbers, punctuation, LaTeX symbols and template tags such as `<answer>` are not words); in Han, Hiragana and Katakana, which do not
+ * (numbers, punctuation, LaTeX commands such as `\frac` and template tags such as `<answer>` are not
+ * words); in Han, Hiragana and Katakana, which do not
  * separate words by spaces, each character is a word. Script, not vocabulary, is judged: English
  * and French are not told apart. DeepSeek-AI 2025, arXiv:2501.12948, section 2.3.2.
  *

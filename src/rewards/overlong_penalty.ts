@@ -51,7 +51,7 @@ export function overlongPenalty(options: OverlongPenaltyOptions): RewardFn {
     assertSamples(samples, fn);
     return completionLengths(samples, lengthOf, fn).map((n) => {
       if (n === null || n > maxLength) return -1;
-      return n <= softStart ? 0 : (softStart - n) / cacheLength;
+      return n <= softStart ? 0 : Math.max(-1, (softStart - n) / cacheLength); // max: float rounding
     });
   };
 }

@@ -42,6 +42,23 @@ describe('klPenalty', () => {
     }
   });
 
+  it('direction: k1 and k3 are unbiased for KL(pi || pi_ref) (expectation over y ~ pi), k2 is not', () => {
+    // pi = [0.5, 0.3, 0.2], ref = [0.2, 0.3, 0.5]. KL(pi||ref) = 0.5 ln 2.5 + 0 + 0.2 ln 0.4 = 0.274887.
+    // E_pi[k1] = KL exactly; E_pi[k3] = sum pi (ref/pi - 1 + ln(pi/ref)) = sum ref - 1 + KL = KL.
+    // KL(ref||pi) = 0.2 ln 0.4 + 0.5 ln 2.5 = the same here by symmetry, so use an asymmetric pair too:
+    // pi = [0.7, 0.2, 0.1], ref = [0.4, 0.4, 0.2]: KL(pi||ref) = 0.7 ln 1.75 + 0.2 ln 0.5 + 0.1 ln 0.5 = 0.183787,
+    // KL(ref||pi) = 0.4 ln(4/7) + 0.4 ln 2 + 0.2 ln 2 = 0.192038.
+    for (const [pi, ref, want] of [[[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], 0.274887], [[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], 0.183787]] as const) {
+      const expect1 = (estimator: KlEstimator) => {
+        const v = kl([pi.map(Math.log)], [ref.map(Math.log)], {estimator})[0]!;
+        return v.reduce((s, k, i) => s + pi[i]! * k, 0);
+      };
+      expect(expect1('k1')).toBeCloseTo(want, 5);
+      expect(expect1('k3')).toBeCloseTo(want, 5);
+      expect(Math.abs(expect1('k2') - want)).toBeGreaterThan(1e-3);
+    }
+  });
+
   it('k3 is accurate for tiny log-ratios (~d^2/2, no cancellation)', () => {
     // d = 1e-3: k3 = exp(-d) + d - 1 = d^2/2 - d^3/6 + ... = 4.998334e-7
     const got = kl([[1e-3]], [[0]], {estimator: 'k3'})[0]![0]!;

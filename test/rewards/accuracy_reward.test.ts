@@ -19,8 +19,10 @@ describe('accuracyReward', () => {
       s('<answer>42.0</answer>'),
       s('<answer>x = 42</answer>'),
       s(''),
+      s('<think>restate the question</think><answer>6 * 7</answer>'), // not an answer to a number
     ];
-    expect(await acc(samples)).toEqual([1, 1, 1, 0, 0, 0, 1, 1, 1, 0]);
+    expect(await acc(samples)).toEqual([1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0]);
+    expect(await accuracyReward({numericAnswers: 'expression'})([samples[6]!, samples[10]!])).toEqual([1, 1]);
   });
   it('verifies symbolic answers and notations', async () => {
     const acc = accuracyReward();
@@ -37,8 +39,10 @@ describe('accuracyReward', () => {
     ]);
     expect(out).toEqual([1, 1, 1, 0, 0, 0, 1, 1, 1]);
   });
-  it('accepts numeric references and a custom extractor', async () => {
+  it('accepts numeric references, worked-solution references and a custom extractor', async () => {
     expect(await accuracyReward()([s('\\boxed{7}', 7)])).toEqual([1]);
+    const solution = 'We have $6 \\cdot 7 = 42$, so the answer is $\\boxed{42}$.';
+    expect(await accuracyReward()([s('<answer>42</answer>', solution), s('<answer>6</answer>', solution)])).toEqual([1, 0]);
     const lastLine = accuracyReward({extractAnswer: (c) => c.trim().split('\n').pop() ?? null});
     expect(await lastLine([s('work\n42'), s('work\n41')])).toEqual([1, 0]);
     const throwing = accuracyReward({extractAnswer: () => { throw new Error('boom'); }});

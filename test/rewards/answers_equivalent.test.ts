@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {answersEquivalent} from '../../src/rewards/answers_equivalent.js';
 
@@ -18,13 +19,13 @@ const EQUAL: [string, string][] = [
   ['\\$1.50', '1.5'], ['\\displaystyle \\frac{2}{3}', '\\frac{2}{3}'], ['x = 5', '5'], ['y=\\frac12', '0.5'],
   // symbolic
   ['2\\sqrt{2}', '\\sqrt{8}'], ['x+1', '1+x'], ['2x', 'x2'], ['\\frac{\\sqrt{3}}{2}', '\\sqrt{3}/2'],
-  ['\\sqrt{12}', '2\\sqrt{3}'], ['2^{10}', '1024'], ['x^2-1', '(x-1)(x+1)'], ['\\frac{x}{2}', '0.5x'],
+  ['\\sqrt{12}', '2\\sqrt{3}'], ['2^{10}', '2^5 \\cdot 32'], ['x^2-1', '(x-1)(x+1)'], ['\\frac{x}{2}', '0.5x'],
   ['3\\pi', '\\pi \\cdot 3'], ['a+b', 'b+a'], ['\\frac{1}{\\sqrt{2}}', '\\frac{\\sqrt{2}}{2}'],
   // tuples, intervals, sets, lists
   ['(1, 2)', '(1,2)'], ['\\left( 1, 2 \\right)', '(1,2)'], ['[1,2)', '[1, 2)'], ['(-\\infty, 3]', '(-\\infty,3]'],
   ['(\\frac12, 3)', '(0.5, 3)'], ['\\{1,2\\}', '\\{2,1\\}'], ['1, 2', '2, 1'], ['\\{-1, 3\\}', '3, -1'],
   // words
-  ['\\text{Monday}', 'Monday'], ['\\text{yes}', '\\text{Yes}'], ['none', 'None'],
+  ['\\text{Monday}', 'Monday'], ['\\text{yes}', '\\text{Yes}'], ['none', 'None'], ['\\text{(C)}', 'C'],
 ];
 
 // [predicted, reference]: different answers; false positives here are as harmful as misses.
@@ -35,7 +36,11 @@ const UNEQUAL: [string, string][] = [
   ['\\sqrt{2}', '2'], ['\\sqrt{8}', '4'], ['(1,2)', '(2,1)'], ['(1,2)', '[1,2]'], ['(1,2]', '[1,2]'],
   ['[1,2)', '(1,2)'], ['(1, 2, 3)', '(1, 2)'], ['\\{1,2\\}', '\\{1,3\\}'], ['1, 2', '1, 2, 2'], ['5', '(5, 5)'],
   ['50\\%', '5'], ['\\text{Monday}', 'Tuesday'], ['yes', 'no'], ['5 cm', '50'], ['a+b', 'a-b'],
-  ['', '5'], ['\\boxed{}', '5'], ['\\frac{1}{2', '\\frac{1}{2}'],
+  ['', '5'], ['\\boxed{}', '5'], ['\\frac{1}{2', '\\frac{1}{2}'], ['\\text{(B)}', 'C'], ['12', '\\frac12'],
+  ['1.5', '15'], ['0.1', '0.01'],
+  // a plain-number reference is answered by a number or a reduced fraction, not an expression
+  ['6\\times 7', '42'], ['6*7', '42'], ['40+2', '42'], ['84/2', '42'], ['\\frac{84}{2}', '42'], ['\\frac{2}{4}', '0.5'],
+  ['2^{10}', '1024'], ['\\sqrt{4}', '2'],
 ];
 
 describe('answersEquivalent', () => {
@@ -69,11 +74,50 @@ describe('answersEquivalent', () => {
   });
 });
 
+describe('answersEquivalent numericAnswers', () => {
+  it("'expression' accepts any equivalent expression for a plain-number reference", async () => {
+    for (const [a, b] of [['6\\times 7', '42'], ['84/2', '42'], ['2^{10}', '1024'], ['\\sqrt{4}', '2'], ['\\frac{2}{4}', '0.5']]) {
+      expect(await answersEquivalent(a!, b!, {numericAnswers: 'expression'})).toBe(true);
+      expect(await answersEquivalent(a!, b!)).toBe(false);
+    }
+    expect(await answersEquivalent('6\\times 7', '43', {numericAnswers: 'expression'})).toBe(false);
+    await expect(answersEquivalent('1', '1', {numericAnswers: 'any' as never})).rejects.toThrow(
+        "answersEquivalent: 'numericAnswers' expected one of 'literal', 'expression', got \"any\"");
+  });
+});
+
 describe('answersEquivalent on large numbers', () => {
   it('compares integers exactly at any size and never matches an overflowing number', async () => {
     expect(await answersEquivalent('12345678901234567890', '12345678901234567891')).toBe(false);
     expect(await answersEquivalent('12,345,678,901,234,567,890', '12345678901234567890')).toBe(true);
     expect(await answersEquivalent('9'.repeat(400), '5')).toBe(false);
     expect(await answersEquivalent('1e400', '1e401')).toBe(false);
+  });
+});
+
+describe('answersEquivalent properties', () => {
+  const withSeparators = (n: bigint) => n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  it('an integer equals itself in any notation and differs from every other integer', async () => {
+    await fc.assert(fc.asyncProperty(fc.bigInt({min: -(10n ** 20n), max: 10n ** 20n}), fc.bigInt({min: 1n, max: 10n ** 6n}),
+        async (n, d) => {
+          const ref = n.toString();
+          for (const form of [`$${ref}$`, withSeparators(n), `${ref}.0`, `x = ${ref}`, `\\text{ }${ref}\\text{ cm}`]) {
+            expect(await answersEquivalent(form, ref)).toBe(true);
+          }
+          expect(await answersEquivalent((n + d).toString(), ref)).toBe(false);
+          expect(await answersEquivalent(ref + '0', ref)).toBe(n === 0n);
+        }), {numRuns: 30});
+  });
+  it('a reduced fraction equals its terminating decimal and not its reciprocal', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({min: 1, max: 999}), fc.constantFrom(2, 4, 5, 8, 10, 16, 20, 25),
+        async (p, q) => {
+          const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+          const g = gcd(p, q);
+          const [a, b] = [p / g, q / g];
+          if (b === 1) return;
+          expect(await answersEquivalent(`\\frac{${a}}{${b}}`, String(a / b))).toBe(true);
+          expect(await answersEquivalent(`${a}/${b}`, String(a / b))).toBe(true);
+          if (a !== b) expect(await answersEquivalent(`\\frac{${b}}{${a}}`, String(a / b))).toBe(false);
+        }), {numRuns: 30});
   });
 });

@@ -23,6 +23,8 @@ describe('languageConsistencyReward', () => {
     expect(score(languageConsistencyReward({language: 'ar'}), '<think>اثنان زائد two</think>')).toEqual([2 / 3]);
     expect(score(languageConsistencyReward({language: ['Latin', 'Greek']}), '<think>angle θ</think>')).toEqual([1]);
     expect(score(languageConsistencyReward({language: 'Cyrillic'}), '<think>да</think>')).toEqual([1]);
+    // LaTeX commands are markup, not English words: 因为 \\frac{1}{2} 等于 \\dfrac{2}{4} -> 4/4
+    expect(score(languageConsistencyReward({language: 'zh'}), '<think>因为 \\frac{1}{2} 等于 \\dfrac{2}{4}</think>')).toEqual([1]);
   });
   it('judges the reasoning block (or the whole completion with scope completion)', () => {
     const text = '<think>English reasoning</think><answer>中文</answer>';

@@ -19,6 +19,3 @@ export const valueArrays = fc.integer({min: 0, max: 8}).chain((n) => {
   const values = fc.array(rewardValue, {minLength: n, maxLength: n});
   return fc.tuple(values, values, values);
 });
-
-/** Resolves a possibly synchronous result. */
-export const resolve = async (x: number[] | Promise<number[]>): Promise<number[]> => await x;

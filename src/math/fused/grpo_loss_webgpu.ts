@@ -12,6 +12,8 @@
  *    count and masked log-ratio sum when GSPO's sequence ratio or 'seq-mean-token-mean' needs them.
  *    Output: one flat buffer `[gradient (batch * time) | row losses (batch) | row counts (batch)]`
  *    (a program has one output binding).
+ * Inputs are read through `f32(...)`: tfjs-backend-webgpu may keep a float32 tensor in an i32 buffer
+ * (a cast from bool can be a no-op), and masks may be int32 or bool.
  * 2. `finalize`: one workgroup. Sums the row losses and counts and writes `[loss, gradScale]`, where
  *    gradScale = 1 / (token count, non-empty rows or `normalizer`, times `maxLength` for Dr. GRPO).
  * 3. `backward`: gradient = rows[k] * gradScale * dy, elementwise.
@@ -71,7 +73,6 @@ interface RowsFlags {
   perTokenAdvantages: boolean;
   seqMeanTokenMean: boolean;
   writeGrad: boolean;
-  maskIsFloat: boolean;
 }
 
 function klSnippet(estimator: ResolvedGrpoLossOptions['klEstimator']): string {
@@ -111,10 +112,9 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
   if (f.hasOld) variableNames.push('oldLogProbs');
   if (f.kl) variableNames.push('refLogProbs');
   variableNames.push('advantages', 'maskValues');
-  const zero = f.maskIsFloat ? '0.0' : '0';
   const needRowPass = (f.sequence && f.hasOld) || f.seqMeanTokenMean;
   const key = ['grpoLossRows', +f.hasOld, +f.sequence, +f.kl, f.klEstimator, +f.dual, +f.perTokenAdvantages,
-    +f.seqMeanTokenMean, +f.writeGrad, +f.maskIsFloat].join('_');
+    +f.seqMeanTokenMean, +f.writeGrad].join('_');
   return {
     outputShape: [gradLen + 2 * batch],
     shaderKey: key,
@@ -135,9 +135,9 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
     ${needRowPass ? `
     for (var t = lid; t < T; t = t + ${WG}) {
       let k = base + t;
-      if (maskValues[k] != ${zero}) {
+      if (f32(maskValues[k]) != 0.0) {
         rowCount = rowCount + 1.0;
-        ${f.sequence && f.hasOld ? 'rowLogRatio = rowLogRatio + (logProbs[k] - oldLogProbs[k]);' : ''}
+        ${f.sequence && f.hasOld ? 'rowLogRatio = rowLogRatio + (f32(logProbs[k]) - f32(oldLogProbs[k]));' : ''}
       }
     }
     let rowStats = grpoReduceTwo(rowCount, rowLogRatio);
@@ -145,17 +145,17 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
     rowLogRatio = rowStats.y;` : ''}
     let seqRatio = exp(rowLogRatio / max(rowCount, 1.0));
     let rowWeight = ${f.seqMeanTokenMean ? '1.0 / max(rowCount, 1.0)' : '1.0'};
-    let rowAdvantage = ${f.perTokenAdvantages ? '0.0' : 'advantages[row]'};
+    let rowAdvantage = ${f.perTokenAdvantages ? '0.0' : 'f32(advantages[row])'};
     var sum = 0.0;
     var count = 0.0;
     for (var t = lid; t < T; t = t + ${WG}) {
       let k = base + t;
       var g = 0.0;
-      if (maskValues[k] != ${zero}) {
+      if (f32(maskValues[k]) != 0.0) {
         count = count + 1.0;
-        let lpk = logProbs[k];
-        let a = ${f.perTokenAdvantages ? 'advantages[k]' : 'rowAdvantage'};
-        let r = ${f.sequence && f.hasOld ? 'seqRatio' : f.hasOld ? 'exp(lpk - oldLogProbs[k])' : '1.0'};
+        let lpk = f32(logProbs[k]);
+        let a = ${f.perTokenAdvantages ? 'f32(advantages[k])' : 'rowAdvantage'};
+        let r = ${f.sequence && f.hasOld ? 'seqRatio' : f.hasOld ? 'exp(lpk - f32(oldLogProbs[k]))' : '1.0'};
         var loss = -r * a;
         g = loss;
         if (a < 0.0 && r < uniforms.lo) {
@@ -169,7 +169,7 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
           loss = -uniforms.dual * a;
           g = 0.0;
         }` : ''}
-        ${f.kl ? `let d = lpk - refLogProbs[k];
+        ${f.kl ? `let d = lpk - f32(refLogProbs[k]);
         ${klSnippet(f.klEstimator)}` : ''}
         sum = sum + loss;
       }
@@ -229,7 +229,7 @@ function backwardProgram(size: number): WebGPUProgramLike {
     getUserCode: () => `
   fn main(index : i32) {
     if (index < uniforms.size) {
-      result[index] = rows[index] * fin[1] * dy[0];
+      result[index] = rows[index] * fin[1] * f32(dy[0]);
     }
   }
 `,
@@ -256,7 +256,6 @@ function forward(
     perTokenAdvantages: advantages.rank === 2,
     seqMeanTokenMean: c.aggregation === 'seq-mean-token-mean',
     writeGrad,
-    maskIsFloat: mask.dtype === 'float32',
   };
   const rowInputs: tf.Tensor[] = [logProbs];
   if (oldLogProbs !== undefined) rowInputs.push(oldLogProbs);

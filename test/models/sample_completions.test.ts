@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {describe, expect, it} from 'vitest';
+import {tokenLogProbs} from '../../src/math/token_log_probs.js';
+import {charTokenizer} from '../../src/models/char_tokenizer.js';
+import {completionForward} from '../../src/models/completion_forward.js';
+import {encodePrompts} from '../../src/models/encode_prompts.js';
+import {sampleCompletions} from '../../src/models/sample_completions.js';
+import {TransformerPolicy} from '../../src/models/transformer_policy.js';
+
+const tok = charTokenizer({alphabet: '0123456789+'});
+const make = (seed = 0): TransformerPolicy =>
+  TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2, seed});
+
+describe('sampleCompletions', () => {
+  it('masks and pads everything after the stop token, and keeps the stop token', () => {
+    const policy = make(1);
+    const prompts = encodePrompts(tok, ['1+2', '33+4', '5', '9', '8+8', '2', '1', '7+7'], {contextLength: 16, maxNewTokens: 10});
+    // Stop on a common digit so that most rows stop early.
+    const stop = tok.id('3');
+    const out = sampleCompletions(policy, prompts, {maxNewTokens: 10, stopToken: stop, padToken: tok.padId, seed: 3, temperature: 5});
+    const tokens = out.tokens.arraySync() as number[][];
+    const mask = out.mask.arraySync() as number[][];
+    const logp = out.logProbs.arraySync() as number[][];
+    let sawStop = false;
+    tokens.forEach((row, b) => {
+      const at = row.indexOf(stop);
+      row.forEach((t, j) => {
+        const inside = at < 0 || j <= at;
+        expect(mask[b]![j]).toBe(inside ? 1 : 0);
+        if (!inside) { expect(t).toBe(tok.padId); expect(logp[b]![j]).toBe(0); }
+        else expect(logp[b]![j]).toBeLessThan(0);
+      });
+      expect(out.lengths[b]).toBe(at < 0 ? row.length : at + 1);
+      expect(out.stopped[b]).toBe(at >= 0);
+      sawStop ||= at >= 0 && at < row.length - 1;
+    });
+    expect(sawStop).toBe(true);
+    tf.dispose([prompts.tokens, prompts.mask, out.tokens, out.logProbs, out.mask]);
+    policy.dispose();
+  });
+
+  it.each([1, 0.7])('log-probs equal the model\'s log-probs of the sampled tokens (temperature %s)', (temperature) => {
+    const policy = make(2);
+    const prompts = encodePrompts(tok, ['12+3', '4'], {contextLength: 16, maxNewTokens: 8});
+    const out = sampleCompletions(policy, prompts, {maxNewTokens: 8, seed: 5, temperature, topK: 5});
+    const {logits} = completionForward(policy, {promptTokens: prompts.tokens, promptMask: prompts.mask, completionTokens: out.tokens});
+    const want = tokenLogProbs(logits, out.tokens, {temperature}).arraySync() as number[][];
+    const got = out.logProbs.arraySync() as number[][];
+    got.forEach((row, b) => row.forEach((v, j) => expect(v).toBeCloseTo(want[b]![j]!, 4)));
+    tf.dispose([prompts.tokens, prompts.mask, out.tokens, out.logProbs, out.mask, logits]);
+    policy.dispose();
+  });
+
+  it('is deterministic with a seed; greedy picks the argmax', () => {
+    const policy = make(3);
+    const prompts = encodePrompts(tok, ['7+8'], {contextLength: 16, maxNewTokens: 6});
+    const a = sampleCompletions(policy, prompts, {maxNewTokens: 6, seed: 9});
+    const b = sampleCompletions(policy, prompts, {maxNewTokens: 6, seed: 9});
+    expect(a.tokens.arraySync()).toEqual(b.tokens.arraySync());
+    const g = sampleCompletions(policy, prompts, {maxNewTokens: 6, temperature: 0});
+    const {logits} = completionForward(policy, {promptTokens: prompts.tokens, promptMask: prompts.mask, completionTokens: g.tokens});
+    expect(tf.argMax(logits, 2).arraySync()).toEqual(g.tokens.arraySync());
+    tf.dispose([prompts.tokens, prompts.mask, a.tokens, a.logProbs, a.mask, b.tokens, b.logProbs, b.mask, g.tokens, g.logProbs, g.mask, logits]);
+    policy.dispose();
+  });
+
+  it('leaks no tensors and throws named errors', () => {
+    const policy = make(4);
+    const prompts = encodePrompts(tok, ['1+1'], {contextLength: 16, maxNewTokens: 4});
+    const before = tf.memory().numTensors;
+    const out = sampleCompletions(policy, prompts, {maxNewTokens: 4});
+    expect(tf.memory().numTensors).toBe(before + 3);
+    tf.dispose([out.tokens, out.logProbs, out.mask]);
+    expect(() => sampleCompletions(policy, prompts, {maxNewTokens: 14})).toThrow(
+        /sampleCompletions: prompt length 3 \+ maxNewTokens 14 exceeds the policy's contextLength 16/);
+    expect(() => encodePrompts(tok, ['1'.repeat(17)], {contextLength: 16})).toThrow(
+        /encodePrompts: 'prompts\[0\]' has 17 tokens; with maxNewTokens=0 that exceeds contextLength=16/);
+    expect(() => sampleCompletions(policy, prompts, {maxNewTokens: 4, topK: -1})).toThrow(/'topK' expected >= 0/);
+    tf.dispose([prompts.tokens, prompts.mask]);
+    policy.dispose();
+  });
+});
