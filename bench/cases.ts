@@ -17,6 +17,8 @@ export interface BenchCase {
   tokens: number;
   /** Minimal bytes read + written (inputs once, outputs once) for the effective GB/s column. */
   bytes: number;
+  /** Steps per timed run (the median is divided by it); default 1. */
+  stepsPerRun?: number;
   /** Creates the inputs; returns the step to time (returns tensors to sync and dispose) and a disposer. */
   setup: () => {step: () => tf.Tensor[]; readScalar: boolean; dispose: () => void};
 }
@@ -90,6 +92,29 @@ function grpoCases(s: Shape2): BenchCase[] {
           return [value, grad];
         },
         readScalar: false, dispose: () => tf.dispose(Object.values(x)),
+      };
+    },
+  });
+  // Ten fused steps queued back to back and one read-back of the last loss, per step: the cost of a
+  // training loop that does not read every loss (on webgpu the read-back latency is paid once).
+  const pipelined = 10;
+  cases.push({
+    name: `grpoLoss fwd+bwd (fused, ${pipelined} steps, 1 read-back)`, ref: 'grpo_loss_fwd_bwd_x10', shape, tokens: n,
+    bytes: 5 * n * F32, stepsPerRun: pipelined,
+    setup: () => {
+      const x = lossInputs(s);
+      const f = tf.valueAndGrad((lp: tf.Tensor) => grpoLoss({...x, logProbs: lp}, {...GRPO_OPTIONS, implementation: 'fused'}));
+      return {
+        step: () => {
+          let last: tf.Tensor[] = [];
+          for (let k = 0; k < pipelined; k++) {
+            tf.dispose(last);
+            const {value, grad} = f(x.logProbs);
+            last = [value, grad];
+          }
+          return last;
+        },
+        readScalar: true, dispose: () => tf.dispose(Object.values(x)),
       };
     },
   });

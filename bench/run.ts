@@ -149,6 +149,8 @@ async function measure(c: BenchCase, backend: string, args: Args): Promise<Resul
       await runStep(step, readScalar);
       times.push(performance.now() - t0);
     }
+    const per = c.stepsPerRun ?? 1;
+    for (let k = 0; k < times.length; k++) times[k] = times[k]! / per;
     times.sort((a, b) => a - b);
     const medianMs = times[Math.floor(times.length / 2)]!;
     return {...base, medianMs: round(medianMs), peakBytes, minMs: round(times[0]!), runs: times.length,

@@ -56,7 +56,7 @@ def case(key, s):
             sync()
             return out
         return "torch group-normalized advantages", step
-    if key in ("kl_k3", "clipped_policy_loss", "grpo_loss_fwd", "grpo_loss_fwd_bwd", "gae"):
+    if key in ("kl_k3", "clipped_policy_loss", "grpo_loss_fwd", "grpo_loss_fwd_bwd", "grpo_loss_fwd_bwd_x10", "gae"):
         x = loss_inputs(s["B"], s["T"])
         if key == "kl_k3":
             def step():
@@ -87,6 +87,16 @@ def case(key, s):
                 loss.backward()
                 return loss.item()
             return "torch grpo loss fwd+bwd (eager)", step
+        if key == "grpo_loss_fwd_bwd_x10":
+            lp = x["lp"].clone().requires_grad_(True)
+
+            def step():  # ten steps, one .item(); bench/run.ts divides by 10 (stepsPerRun)
+                for _ in range(10):
+                    lp.grad = None
+                    loss = grpo_loss(lp, x["old"], x["ref"], x["adv"], x["mask"])
+                    loss.backward()
+                return loss.item()
+            return "torch grpo loss fwd+bwd x10, one .item() (eager)", step
         if key == "gae":
             rewards, values, mask = x["lp"], x["ref"], x["mask"] > 0
             gamma, lam = 1.0, 0.95
@@ -153,7 +163,7 @@ def main():
                 t0 = time.perf_counter()
                 step()
                 times.append((time.perf_counter() - t0) * 1000)
-            med = statistics.median(times)
+            med = statistics.median(times) / (10 if key.endswith("_x10") else 1)
             results.append(dict(key=key, shape=shape_string(s), name=name, medianMs=float(f"{med:.4g}")))
             print(f"  torch {key} [{shape_string(s)}] on {DEV}: {med:.4g} ms", file=sys.stderr)
         except Exception as e:  # a case that does not fit memory is reported and skipped

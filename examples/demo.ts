@@ -70,6 +70,7 @@ const program = new Command()
   .option('--lr <x>', 'RL learning rate', num('--lr'), 1e-3)
   .option('--beta <x>', 'KL coefficient (GRPO loss term, PPO reward shaping)', num('--beta'), 0.04)
   .option('--temperature <x>', 'RL sampling temperature', num('--temperature'), 1)
+  .option('--format-weight <x>', 'weight of the format reward added to format-gated accuracy', num('--format-weight'), 0)
   .addOption(new Option('--critic <layout>', 'PPO critic: separate trunk + head, or a head on the policy trunk').choices(['separate', 'shared']).default('separate'))
   .option('--eval-size <n>', 'held-out prompts', int('--eval-size', 1), 200)
   .option('--eval-every <n>', 'evaluate every n RL steps', int('--eval-every', 1), 5)
@@ -78,7 +79,7 @@ const program = new Command()
 interface Args {
   backend: string; out: string; seed: number; model: keyof typeof MODELS; task: 'sort' | 'add'; digits?: number; demos: number;
   sftSteps: number; sftBatch: number; sftLr: number; steps: number; batchSize: number; groupSize: number; mu: number;
-  lr: number; beta: number; temperature: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
+  lr: number; beta: number; temperature: number; formatWeight: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
   quiet?: boolean;
 }
 
@@ -109,11 +110,15 @@ async function main(): Promise<void> {
   const maxNewTokens = tokenizer.encode(demos[0]!.demonstration).length + 4;
   const contextLength = promptLength + maxNewTokens;
   const accuracy = named('accuracy', gate(formatReward(), accuracyReward()));
-  const reward = weighted([[accuracy, 1], [named('format', formatReward()), 0.1]]);
+  // Format-gated accuracy; the format component is logged (weight --format-weight, default 0): a small
+  // format bonus turns into unit-size advantages under GRPO's per-group std normalisation.
+  const reward = weighted([[accuracy, 1], [named('format', formatReward()), args.formatWeight]]);
   const evaluate = async (policy: TransformerPolicy): Promise<number> =>
     (await evaluatePolicy(policy, tokenizer, heldOut, accuracy, {maxNewTokens})).score;
 
-  const bars = args.quiet ? null : new cliProgress.MultiBar({
+  // Progress bars on a terminal; plain lines (one per evaluation) when the output is piped.
+  const log = (line: string): void => { if (!args.quiet && !process.stdout.isTTY) console.log(line); };
+  const bars = args.quiet || !process.stdout.isTTY ? null : new cliProgress.MultiBar({
     format: '{name} |{bar}| {value}/{total} {info}', hideCursor: true, clearOnComplete: false,
   }, cliProgress.Presets.shades_classic);
   const rows: Row[] = [];
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
   const sftSeconds = (performance.now() - sftStart) / 1000;
   const coldAccuracy = await evaluate(policy0);
   sftBar?.update(args.sftSteps, {info: `held-out accuracy ${coldAccuracy.toFixed(3)} (${sftSeconds.toFixed(0)} s)`});
+  log(`sft: ${args.sftSteps} steps on ${args.demos} demonstrations, held-out accuracy ${pct(coldAccuracy)} (${sftSeconds.toFixed(0)} s)`);
   const checkpointDir = join(args.out, 'cold-start-checkpoint');
   await saveCheckpointFiles(policy0, checkpointDir, {tokenizer: tokenizer.options, task: {name: args.task, digits}});
   policy0.dispose();
@@ -165,9 +171,11 @@ async function main(): Promise<void> {
         : ppoStep({policy, reference, critic: critic!, optimizer, tokenizer, reward}, problemsAt(i),
             {...sampling, seed: args.seed * 100_000 + i, epochs: args.mu, klCoef: args.beta}),
       evaluate: async () => (lastAccuracy = await evaluate(policy)),
-      onStep: (r) => bar?.update(r.step, {
-        info: `reward ${r.reward.toFixed(2)} acc ${lastAccuracy.toFixed(3)} kl ${r.kl.toFixed(3)} ${r.seconds.toFixed(1)} s/step`,
-      }),
+      onStep: (r) => {
+        const info = `reward ${r.reward.toFixed(2)} acc ${lastAccuracy.toFixed(3)} kl ${r.kl.toFixed(3)} ${r.seconds.toFixed(1)} s/step`;
+        bar?.update(r.step, {info});
+        if (r.accuracy !== undefined) log(`${method} step ${r.step}/${args.steps}: ${info}`);
+      },
     });
     for (const r of records) rows.push({method, ...r});
     const trainable = policy.numParams() + (critic ? (critic.trunk === policy ? 0 : critic.trunk.numParams()) + critic.head.hiddenSize + 1 : 0);
