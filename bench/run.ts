@@ -24,7 +24,7 @@ import {existsSync, mkdirSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {configureValidation, fusedGrpoLossAvailable} from '../src/index.js';
-import {type BenchCase, benchPlan} from './cases.js';
+import {type BenchCase, benchPlan, SKIPPED_CASES} from './cases.js';
 
 interface Args {
   quick: boolean; backends: string[]; machine: string; out: string; torch: boolean; filter: RegExp | null;
@@ -56,9 +56,13 @@ interface Result {
   shape: string;
   medianMs: number | null;
   peakBytes: number | null;
-  reference: {name: string; medianMs: number} | null;
+  reference: {name: string; medianMs: number; cpuMs?: number} | null;
   ratio: number | null;
   minMs?: number;
+  /** Median process CPU time per step (all threads of this process; webgpu: the CPU side only). */
+  cpuMs?: number;
+  /** medianMs / reference medianMs by CPU time (cpuMs / reference cpuMs): robust to a loaded machine. */
+  cpuRatio?: number | null;
   runs?: number;
   tokensPerSec?: number;
   effectiveGBps?: number;
@@ -143,17 +147,26 @@ async function measure(c: BenchCase, backend: string, args: Args): Promise<Resul
       // tf.profile is diagnostic only: a backend whose profiler fails still gets its timings.
     }
     const times: number[] = [];
+    const cpuTimes: number[] = [];
     const start = performance.now();
     while (times.length < args.repeats && (times.length < 3 || performance.now() - start < args.budgetMs)) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await runStep(step, readScalar);
       times.push(performance.now() - t0);
+      const dc = process.cpuUsage(c0);
+      cpuTimes.push((dc.user + dc.system) / 1000);
     }
     const per = c.stepsPerRun ?? 1;
-    for (let k = 0; k < times.length; k++) times[k] = times[k]! / per;
+    for (let k = 0; k < times.length; k++) {
+      times[k] = times[k]! / per;
+      cpuTimes[k] = cpuTimes[k]! / per;
+    }
     times.sort((a, b) => a - b);
+    cpuTimes.sort((a, b) => a - b);
+    const cpuMs = round(cpuTimes[Math.floor(cpuTimes.length / 2)]!);
     const medianMs = times[Math.floor(times.length / 2)]!;
-    return {...base, medianMs: round(medianMs), peakBytes, minMs: round(times[0]!), runs: times.length,
+    return {...base, medianMs: round(medianMs), peakBytes, minMs: round(times[0]!), cpuMs, runs: times.length,
       tokensPerSec: Math.round(c.tokens / (medianMs / 1000)),
       effectiveGBps: round(c.bytes / (medianMs / 1000) / 1e9)};
   } catch (e) {
@@ -167,7 +180,7 @@ const round = (x: number) => Number(x.toPrecision(4));
 
 /** Runs bench/torch_reference.py on the reference keys/shapes; returns medians by `key|shape`. */
 function torchReference(cases: Array<{ref: string; shape: Record<string, number>}>, quick: boolean):
-    {device: string; medians: Map<string, {name: string; medianMs: number}>} | string {
+    {device: string; medians: Map<string, {name: string; medianMs: number; cpuMs?: number}>} | string {
   const script = path.join('bench', 'torch_reference.py');
   if (!existsSync(script)) return `${script} not found`;
   // The first interpreter that imports torch: $PYTHON, python3 on the PATH, Debian's /usr/bin/python3.
@@ -178,20 +191,24 @@ function torchReference(cases: Array<{ref: string; shape: Record<string, number>
     input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['pipe', 'pipe', 'inherit'],
   });
   if (res.status !== 0) return `torch_reference.py exited with ${res.status}`;
-  const out = JSON.parse(res.stdout) as {device: string; results: Array<{key: string; shape: string; name: string; medianMs: number}>};
-  const medians = new Map<string, {name: string; medianMs: number}>();
-  for (const r of out.results) medians.set(`${r.key}|${r.shape}`, {name: r.name, medianMs: r.medianMs});
+  const out = JSON.parse(res.stdout) as {
+    device: string; results: Array<{key: string; shape: string; name: string; medianMs: number; cpuMs: number}>;
+  };
+  const medians = new Map<string, {name: string; medianMs: number; cpuMs?: number}>();
+  for (const r of out.results) medians.set(`${r.key}|${r.shape}`, {name: r.name, medianMs: r.medianMs, cpuMs: r.cpuMs});
   return {device: out.device, medians};
 }
 
 function printTable(rows: Result[]): void {
-  const head = ['case', 'backend', 'shape', 'median ms', 'Mtok/s', 'GB/s', 'peak MB', 'torch ms', 'ratio'];
+  const head = ['case', 'backend', 'shape', 'median ms', 'cpu ms', 'Mtok/s', 'GB/s', 'peak MB', 'torch ms',
+    'ratio', 'cpu ratio'];
   const body = rows.map((r) => [r.name, r.backend, r.shape,
-    r.medianMs === null ? `ERROR: ${r.error}` : String(r.medianMs),
+    r.medianMs === null ? `ERROR: ${r.error}` : String(r.medianMs), r.cpuMs !== undefined ? String(r.cpuMs) : '',
     r.tokensPerSec !== undefined ? (r.tokensPerSec / 1e6).toFixed(2) : '',
     r.effectiveGBps !== undefined ? String(r.effectiveGBps) : '',
     r.peakBytes !== null ? (r.peakBytes / 2 ** 20).toFixed(1) : '',
-    r.reference ? String(r.reference.medianMs) : '', r.ratio !== null ? r.ratio.toFixed(3) : '']);
+    r.reference ? String(r.reference.medianMs) : '', r.ratio !== null ? r.ratio.toFixed(3) : '',
+    r.cpuRatio != null ? r.cpuRatio.toFixed(3) : '']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   console.log(line(head));
@@ -223,6 +240,7 @@ async function main(): Promise<void> {
       (results.at(-1) as Result & {ref?: string}).ref = c.ref ?? undefined;
     }
   }
+  for (const c of SKIPPED_CASES) skipped.push(`skipped (too slow for this mode): ${c}`);
   let torchDevice = 'none';
   if (args.torch && torchCases.size > 0) {
     const ref = torchReference([...torchCases.values()], args.quick);
@@ -236,6 +254,7 @@ async function main(): Promise<void> {
         if (m !== undefined && r.medianMs !== null) {
           r.reference = m;
           r.ratio = round(r.medianMs / m.medianMs);
+          r.cpuRatio = r.cpuMs !== undefined && m.cpuMs ? round(r.cpuMs / m.cpuMs) : null;
         }
       }
     }

@@ -157,14 +157,19 @@ def main():
         try:
             name, step = case(key, s)
             step()
-            times = []
+            times, cpu = [], []
             start = time.perf_counter()
             while len(times) < REPEATS and (len(times) < 3 or time.perf_counter() - start < BUDGET_S):
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 step()
                 times.append((time.perf_counter() - t0) * 1000)
-            med = statistics.median(times) / (10 if key.endswith("_x10") else 1)
-            results.append(dict(key=key, shape=shape_string(s), name=name, medianMs=float(f"{med:.4g}")))
+                cpu.append((time.process_time() - c0) * 1000)
+            per = 10 if key.endswith("_x10") else 1
+            med = statistics.median(times) / per
+            cpu_med = statistics.median(cpu) / per
+            results.append(dict(key=key, shape=shape_string(s), name=name, medianMs=float(f"{med:.4g}"),
+                                cpuMs=float(f"{cpu_med:.4g}")))
             print(f"  torch {key} [{shape_string(s)}] on {DEV}: {med:.4g} ms", file=sys.stderr)
         except Exception as e:  # a case that does not fit memory is reported and skipped
             print(f"  torch {key} [{shape_string(s)}]: ERROR {e}", file=sys.stderr)

@@ -60,16 +60,16 @@ const program = new Command()
   .addOption(new Option('--task <name>', 'sort: order a digit string; add: multi-digit addition (harder)').choices(['sort', 'add']).default('sort'))
   .option('--digits <n>', 'digits per prompt (sort) or per operand (add); default 5 (sort), 2 (add)', int('--digits', 1))
   .option('--demos <n>', 'cold-start demonstrations', int('--demos', 1), 256)
-  .option('--sft-steps <n>', 'cold-start SFT steps', int('--sft-steps', 0), 120)
-  .option('--sft-batch <n>', 'SFT batch size', int('--sft-batch', 1), 32)
+  .option('--sft-steps <n>', 'cold-start SFT steps', int('--sft-steps', 0), 150)
+  .option('--sft-batch <n>', 'SFT batch size', int('--sft-batch', 1), 24)
   .option('--sft-lr <x>', 'SFT learning rate', num('--sft-lr'), 3e-3)
-  .option('--steps <n>', 'RL steps per method', int('--steps', 0), 30)
+  .option('--steps <n>', 'RL steps per method', int('--steps', 0), 20)
   .option('--batch-size <n>', 'completions per RL step (the sample budget per step)', int('--batch-size', 1), 64)
   .option('--group-size <n>', 'completions per prompt (GRPO group; PPO samples the same)', int('--group-size', 2), 8)
   .option('--mu <n>', 'updates per batch (GRPO mu, PPO epochs)', int('--mu', 1), 1)
-  .option('--lr <x>', 'RL learning rate', num('--lr'), 1e-3)
+  .option('--lr <x>', 'RL learning rate', num('--lr'), 3e-4)
   .option('--beta <x>', 'KL coefficient (GRPO loss term, PPO reward shaping)', num('--beta'), 0.04)
-  .option('--temperature <x>', 'RL sampling temperature', num('--temperature'), 1)
+  .option('--temperature <x>', 'RL sampling temperature', num('--temperature'), 0.7)
   .option('--format-weight <x>', 'weight of the format reward added to format-gated accuracy', num('--format-weight'), 0)
   .addOption(new Option('--critic <layout>', 'PPO critic: separate trunk + head, or a head on the policy trunk').choices(['separate', 'shared']).default('separate'))
   .option('--eval-size <n>', 'held-out prompts', int('--eval-size', 1), 200)
@@ -92,7 +92,13 @@ async function main(): Promise<void> {
     throw new Error(`demo: '--batch-size' (${args.batchSize}) expected a multiple of '--group-size' (${args.groupSize})`);
   }
   if (args.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  if (args.backend === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
+  if (args.backend === 'webgpu') {
+    // WebGPU in Node through Dawn (the `webgpu` package), see docs/demo.md.
+    const {create, globals} = await import('webgpu');
+    Object.assign(globalThis, globals);
+    (globalThis as {navigator?: unknown}).navigator = {gpu: create([])};
+    await import('@tensorflow/tfjs-backend-webgpu');
+  }
   if (!(await tf.setBackend(args.backend))) throw new Error(`demo: backend '${args.backend}' could not be initialised`);
   await tf.ready();
   const t0 = performance.now();

@@ -100,15 +100,19 @@ export {sampleCompletions} from './models/sample_completions.js';
 export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
 export {disposeKvCache, TransformerPolicy} from './models/transformer_policy.js';
 export type {
-  ApplyOptions, CachedStepInputs, CachedStepOutput, KvCache, PolicyOutput, TransformerConfig, TransformerPolicyOptions,
+  ApplyOptions, CachedStepInputs, CachedStepOutput, KvCache, LoadedPolicy, PolicyOutput, TransformerConfig,
+  TransformerPolicyOptions,
 } from './models/transformer_policy.js';
 
 // --- train ---
 export {additionProblems, additionTokenizer} from './train/addition_task.js';
 export type {AdditionProblem, AdditionProblemsOptions} from './train/addition_task.js';
+export {sortingProblems} from './train/sorting_task.js';
+export type {SortingProblemsOptions} from './train/sorting_task.js';
 export {applyClippedGradients} from './train/apply_clipped_gradients.js';
 export type {AppliedGradients} from './train/apply_clipped_gradients.js';
 export {loadCheckpointFiles, saveCheckpointFiles} from './train/checkpoint_files.js';
+export type {CheckpointPaths} from './train/checkpoint_files.js';
 export {collectRollout, disposeRollout} from './train/collect_rollout.js';
 export type {Problem, Rollout, RolloutOptions} from './train/collect_rollout.js';
 export {evaluatePolicy} from './train/evaluate_policy.js';
@@ -120,4 +124,4 @@ export type {Critic, PpoStepContext, PpoStepMetrics, PpoStepOptions} from './tra
 export {rlLoop} from './train/rl_loop.js';
 export type {RlLoopOptions, StepRecord} from './train/rl_loop.js';
 export {encodeSftBatch, sftLoss, sftStep} from './train/sft_step.js';
-export type {SftBatch, SftStepOptions} from './train/sft_step.js';
+export type {SftBatch, SftStepOptions, SftStepResult} from './train/sft_step.js';

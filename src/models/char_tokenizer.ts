@@ -49,8 +49,9 @@ export interface CharTokenizer {
  * const tok = charTokenizer({alphabet: '0123456789+', specialTokens: ['<answer>']});
  * tok.decode(tok.encode('<answer>1+2')); // '<answer>1+2'
  */
-export function charTokenizer({alphabet, specialTokens = []}: CharTokenizerOptions): CharTokenizer {
+export function charTokenizer(options: CharTokenizerOptions): CharTokenizer {
   const fn = 'charTokenizer';
+  const {alphabet, specialTokens = []} = options ?? ({} as CharTokenizerOptions);
   check(typeof alphabet === 'string' && alphabet.length > 0, fn, () =>
     `'alphabet' expected a non-empty string, got ${JSON.stringify(alphabet)}`);
   const chars = Array.from(alphabet);

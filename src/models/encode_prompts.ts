@@ -39,8 +39,9 @@ export interface EncodePromptsOptions {
  * tf.dispose([tokens, mask]);
  */
 export function encodePrompts(
-    tokenizer: CharTokenizer, prompts: readonly string[], {contextLength, maxNewTokens = 0}: EncodePromptsOptions): PromptBatch {
+    tokenizer: CharTokenizer, prompts: readonly string[], options: EncodePromptsOptions): PromptBatch {
   const fn = 'encodePrompts';
+  const {contextLength, maxNewTokens = 0} = options ?? ({} as EncodePromptsOptions);
   check(Array.isArray(prompts) && prompts.length > 0, fn, () => `'prompts' expected a non-empty array of strings`);
   assertNumber(contextLength, fn, 'contextLength', {integer: true, min: 1});
   assertNumber(maxNewTokens, fn, 'maxNewTokens', {integer: true, min: 0});

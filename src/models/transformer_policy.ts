@@ -81,6 +81,14 @@ export function disposeKvCache(cache: KvCache | null): void {
   tf.dispose([...cache.keys, ...cache.values]);
 }
 
+/** A policy loaded from a checkpoint, with the metadata stored beside it. */
+export interface LoadedPolicy {
+  /** The loaded policy (the caller disposes it). */
+  policy: TransformerPolicy;
+  /** The `metadata` passed to {@link TransformerPolicy.save} (`{}` if none). */
+  metadata: Record<string, unknown>;
+}
+
 const FORMAT = 'tfjs-grpo/transformer-policy';
 
 /**
@@ -168,7 +176,8 @@ export class TransformerPolicy {
    *   reference policy for the KL term).
    * @returns the copy (dispose it separately).
    */
-  copy({trainable = false}: {trainable?: boolean} = {}): TransformerPolicy {
+  copy(options: {trainable?: boolean} = {}): TransformerPolicy {
+    const {trainable = false} = options;
     this.assertLive('copy');
     const weights = new Map<string, tf.Variable>();
     for (const [name, w] of this.weights) weights.set(name, tf.variable(w, trainable));
@@ -192,7 +201,8 @@ export class TransformerPolicy {
    * @throws when `tokens` is not int32 rank 2, is longer than the context, holds an id outside the
    *   vocabulary, or the mask's shape differs.
    */
-  apply(tokens: tf.Tensor2D, {attentionMask}: ApplyOptions = {}): PolicyOutput {
+  apply(tokens: tf.Tensor2D, options: ApplyOptions = {}): PolicyOutput {
+    const {attentionMask} = options;
     const fn = 'TransformerPolicy.apply';
     this.assertLive('apply');
     this.checkTokens(tokens, fn, 'tokens');
@@ -260,8 +270,8 @@ export class TransformerPolicy {
    * @returns the policy and the stored metadata.
    * @throws when the artifacts are not a saved transformer policy or a weight is missing or misshaped.
    */
-  static async load(handler: tf.io.IOHandler, {trainable = true}: {trainable?: boolean} = {}):
-      Promise<{policy: TransformerPolicy; metadata: Record<string, unknown>}> {
+  static async load(handler: tf.io.IOHandler, options: {trainable?: boolean} = {}): Promise<LoadedPolicy> {
+    const {trainable = true} = options;
     const fn = 'TransformerPolicy.load';
     check(typeof handler?.load === 'function', fn, () => `'handler' expected an IOHandler with load()`);
     const artifacts = await handler.load();

@@ -3,7 +3,15 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {TransformerPolicy} from '../models/transformer_policy.js';
+import {type LoadedPolicy, TransformerPolicy} from '../models/transformer_policy.js';
+
+/** Paths written by {@link saveCheckpointFiles}. */
+export interface CheckpointPaths {
+  /** `model.json`: config, weight manifest and metadata. */
+  json: string;
+  /** `weights.bin`: the weight values. */
+  weights: string;
+}
 
 /**
  * Saves a policy to `dir` as `model.json` (config, weight manifest, metadata) and `weights.bin`,
@@ -20,7 +28,7 @@ import {TransformerPolicy} from '../models/transformer_policy.js';
  * const {policy: copy} = await loadCheckpointFiles('demo-report/checkpoint');
  */
 export async function saveCheckpointFiles(
-    policy: TransformerPolicy, dir: string, metadata: Record<string, unknown> = {}): Promise<{json: string; weights: string}> {
+    policy: TransformerPolicy, dir: string, metadata: Record<string, unknown> = {}): Promise<CheckpointPaths> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   await fs.mkdir(dir, {recursive: true});
@@ -47,8 +55,8 @@ export async function saveCheckpointFiles(
  * @returns the policy and its metadata.
  * @throws when the files are missing or are not a saved policy.
  */
-export async function loadCheckpointFiles(dir: string, {trainable = true}: {trainable?: boolean} = {}):
-    Promise<{policy: TransformerPolicy; metadata: Record<string, unknown>}> {
+export async function loadCheckpointFiles(dir: string, options: {trainable?: boolean} = {}): Promise<LoadedPolicy> {
+  const {trainable = true} = options;
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const manifest = JSON.parse(await fs.readFile(path.join(dir, 'model.json'), 'utf8')) as tf.io.ModelArtifacts;

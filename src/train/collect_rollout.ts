@@ -10,6 +10,7 @@ import {sampleCompletions, type SampledCompletions} from '../models/sample_compl
 import type {TransformerPolicy} from '../models/transformer_policy.js';
 import {scoreRewards, type ScoredRewards} from '../rewards/score_rewards.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
+import {defaultStopToken} from './evaluate_policy.js';
 
 /** A prompt with its verifiable reference answer. */
 export interface Problem {
@@ -64,7 +65,7 @@ export async function collectRollout(
     options: RolloutOptions): Promise<Rollout> {
   const fn = 'collectRollout';
   const {groupSize, maxNewTokens, temperature = 1, topK = 0, seed = 0} = options;
-  const stopToken = options.stopToken ?? (tokenizer.tokens.includes('</answer>') ? tokenizer.id('</answer>') : tokenizer.eosId);
+  const stopToken = options.stopToken ?? defaultStopToken(tokenizer);
   assertNumber(groupSize, fn, 'groupSize', {integer: true, min: 1});
   check(tokenizer.vocabSize === policy.config.vocabSize, fn, () =>
     `'tokenizer' has vocabSize ${tokenizer.vocabSize} but the policy expects vocabSize ${policy.config.vocabSize}`);

@@ -39,8 +39,9 @@ export interface SftBatch {
  */
 export function encodeSftBatch(
     tokenizer: CharTokenizer, pairs: ReadonlyArray<{prompt: string; completion: string}>,
-    {contextLength}: {contextLength: number}): SftBatch {
+    options: {contextLength: number}): SftBatch {
   const fn = 'encodeSftBatch';
+  const {contextLength} = options;
   check(Array.isArray(pairs) && pairs.length > 0, fn, () => `'pairs' expected a non-empty array`);
   const completions = pairs.map((p) => tokenizer.encode(p.completion));
   const C = Math.max(...completions.map((c) => c.length));
@@ -79,6 +80,14 @@ export function sftLoss(policy: TransformerPolicy, batch: SftBatch): tf.Scalar {
   });
 }
 
+/** Result of {@link sftStep}. */
+export interface SftStepResult {
+  /** Loss before the update. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
 /** Options of {@link sftStep}. */
 export interface SftStepOptions {
   /** Clip the global gradient norm to this value; default `1`. `Infinity` turns it off. */
@@ -98,7 +107,7 @@ export interface SftStepOptions {
  */
 export async function sftStep(
     policy: TransformerPolicy, optimizer: tf.Optimizer, batch: SftBatch,
-    options: SftStepOptions = {}): Promise<{loss: number; gradNorm: number}> {
+    options: SftStepOptions = {}): Promise<SftStepResult> {
   assertKnownOptions(options, ['maxGradNorm'], 'sftStep');
   const {maxGradNorm = 1} = options;
   const {loss, gradNorms} = applyClippedGradients(optimizer, () => sftLoss(policy, batch), [policy.variables()], maxGradNorm);

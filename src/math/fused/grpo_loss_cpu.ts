@@ -3,9 +3,10 @@
  *
  * Serves the `cpu` backend (where `dataSync()` hands back the tensor's own array, no copy) and the
  * `wasm` backend (one copy in and out of the wasm heap, still far cheaper than ~30 composed wasm ops).
- * The composed `grpoLoss` is the oracle: same formulas, same tie-breaking at the clip boundaries as
- * tfjs's gradients of `minimum`, `clipByValue` and `abs`, results equal to float32 tolerance (the loop
- * accumulates in float64, so it is the more accurate of the two).
+ * `grpoLossComposed` is the oracle: same formulas and the same choices at the boundaries (the clipped
+ * branch only where strictly outside the range on the side of A's sign, dual-clip where r > c, abs's
+ * gradient -1 at 0), results equal to float32 tolerance (the loop accumulates in float64, so it is the
+ * more accurate of the two).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
