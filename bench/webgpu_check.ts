@@ -2,10 +2,16 @@
 // machine before the benchmark, so one call gives correctness and timings):
 //   node dist-bench/webgpu_check.mjs [--backend webgpu|cpu|wasm]
 // Prints the max abs / relative error of the loss and of d loss / d logProbs per option combination,
-// and exits 1 when one is off by more than float32 tolerance.
+// and exits 1 when one is off by more than float32 tolerance. Each comparison checks the loss with and
+// without a gradient tape, d loss / d logProbs under tf.valueAndGrad (upstream gradient 1, the
+// forward pass's gradient is handed over as is) and under tf.grad of 2.5 * loss (upstream gradient
+// computed on the GPU: the backward pass multiplies). On webgpu the direct-device path runs by
+// default; `--legacy` forces the runWebGPUProgram path. Shapes include a batch > 2048 (the
+// three-dispatch variant of the direct path) and rows longer than 1024 tokens (split rows).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
+import {setGrpoLossWebGPUDirect} from '../src/math/fused/grpo_loss_webgpu.js';
 
 async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
@@ -26,12 +32,18 @@ async function main(): Promise<void> {
   const backend = i >= 0 ? process.argv[i + 1]! : 'webgpu';
   await activate(backend);
   configureValidation({valueChecks: false});
+  const legacy = process.argv.includes('--legacy');
+  setGrpoLossWebGPUDirect(!legacy);
+  const device = (tf.backend() as unknown as {device?: {pushErrorScope(f: string): void; popErrorScope(): Promise<{message: string} | null>}}).device;
+  device?.pushErrorScope('validation');
   const adapter = (tf.backend() as unknown as {adapterInfo?: unknown}).adapterInfo;
-  console.log(`backend ${tf.getBackend()}, fused available: ${fusedGrpoLossAvailable()}`,
+  console.log(`backend ${tf.getBackend()}, fused available: ${fusedGrpoLossAvailable()}, path: ${legacy ? 'runWebGPUProgram (legacy)' : 'direct device'}`,
       adapter !== undefined ? JSON.stringify(adapter) : '');
   let worst = 0;
   let failures = 0;
-  const shapes: Array<[number, number]> = [[5, 37], [3, 700], [64, 1000]];
+  // [4, 2600] and [520, 2100]: rows split into chunks of 1024 tokens ('token-mean'); [520, 2100] and
+  // [2100, 9]: more than 1024 partials (separate finalize and scale dispatches).
+  const shapes: Array<[number, number]> = [[5, 37], [3, 700], [64, 1000], [4, 2600], [520, 2100], [2100, 9]];
   const combos: GrpoLossOptions[] = [];
   for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const) {
     for (const ratioLevel of ['token', 'sequence'] as const) {
@@ -55,8 +67,9 @@ async function main(): Promise<void> {
         const inputs = {logProbs: lp, oldLogProbs: variant === 'noOld' ? undefined : old, refLogProbs: ref, advantages: adv, mask};
         const run = async (implementation: 'fused' | 'composed') => {
           const {value, grad} = tf.valueAndGrad((x: tf.Tensor) => grpoLoss({...inputs, logProbs: x}, {...o, implementation}))(lp);
-          const out = {loss: (await value.data())[0]!, grad: await grad.data()};
-          tf.dispose([value, grad]);
+          const scaled = tf.grad((x: tf.Tensor) => tf.mul(grpoLoss({...inputs, logProbs: x}, {...o, implementation}), 2.5))(lp);
+          const out = {loss: (await value.data())[0]!, grad: await grad.data(), scaled: await scaled.data()};
+          tf.dispose([value, grad, scaled]);
           return out;
         };
         const f = await run('fused');
@@ -68,7 +81,9 @@ async function main(): Promise<void> {
         let gradScale = 0;
         for (const v of c.grad) gradScale = Math.max(gradScale, Math.abs(v));
         let gradErr = 0;
-        for (let k = 0; k < c.grad.length; k++) gradErr = Math.max(gradErr, Math.abs(f.grad[k]! - c.grad[k]!));
+        for (let k = 0; k < c.grad.length; k++) {
+          gradErr = Math.max(gradErr, Math.abs(f.grad[k]! - c.grad[k]!), Math.abs(f.scaled[k]! - c.scaled[k]!) / 2.5);
+        }
         gradErr /= Math.max(gradScale, 1e-12);
         const bad = !(lossErr < 1e-4 && gradErr < 1e-4);
         if (bad) failures++;
@@ -80,6 +95,11 @@ async function main(): Promise<void> {
         tf.dispose([lp, old, ref, adv, maskF, mask]);
       }
     }
+  }
+  const gpuError = await device?.popErrorScope();
+  if (gpuError) {
+    failures++;
+    console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
   console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);

@@ -1,10 +1,12 @@
 // Where the time of a small webgpu step goes (run on the GPU machine):
 //   node dist-bench/webgpu_latency.mjs
 // Medians over 50 runs of: an empty queue wait, a 1-element op + read-back, a raw WebGPU buffer
-// copy + mapAsync (no tfjs), and the CPU time to enqueue one fused grpoLoss fwd+bwd step (no wait).
+// copy + mapAsync (no tfjs), and the CPU time to enqueue one fused grpoLoss fwd+bwd step (no wait),
+// for the direct-device path (default) and the runWebGPUProgram path (`legacy`).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, grpoLoss} from '../src/index.js';
+import {setGrpoLossWebGPUDirect} from '../src/math/fused/grpo_loss_webgpu.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -54,35 +56,41 @@ async function main(): Promise<void> {
     await dst.mapAsync(GPUMapMode.READ);
     dst.unmap();
   });
-  for (const [B, T] of [[256, 2048], [512, 8192]] as const) {
+  for (const [B, T, legacy] of [[256, 2048, false], [512, 8192, false], [256, 2048, true]] as const) {
+    setGrpoLossWebGPUDirect(!legacy);
+    const tag = legacy ? ' legacy' : '';
     const lp = tf.randomUniform([B, T], -3, 0);
     const x = {logProbs: lp, oldLogProbs: tf.add(lp, 0.05), refLogProbs: tf.add(lp, -0.05),
       advantages: tf.randomNormal([B]), mask: tf.ones([B, T])};
     const f = tf.valueAndGrad((l: tf.Tensor) => grpoLoss({...x, logProbs: l}, {beta: 0.04, implementation: 'fused'}));
     let outs: tf.Tensor[] = [];
-    await timeIt(`fused fwd+bwd [${B},${T}]: enqueue only (CPU)`, () => {
+    // The previous step's outputs are disposed first (their buffers return to tfjs's pool at the next
+    // submit), as in a training loop.
+    await timeIt(`fused${tag} fwd+bwd [${B},${T}]: enqueue only (CPU)`, () => {
+      tf.dispose(outs);
       const {value, grad} = f(lp);
       outs = [value, grad];
     });
     await drain();
     tf.dispose(outs);
-    await timeIt(`fused fwd+bwd [${B},${T}]: enqueue + queue wait`, async () => {
+    await timeIt(`fused${tag} fwd+bwd [${B},${T}]: enqueue + queue wait`, async () => {
       const {value, grad} = f(lp);
       await drain();
       tf.dispose([value, grad]);
     });
-    await timeIt(`fused fwd+bwd [${B},${T}]: enqueue + loss read-back`, async () => {
+    await timeIt(`fused${tag} fwd+bwd [${B},${T}]: enqueue + loss read-back`, async () => {
       const {value, grad} = f(lp);
       await value.data();
       tf.dispose([value, grad]);
     });
-    await timeIt(`fused fwd [${B},${T}]: enqueue + loss read-back`, async () => {
+    await timeIt(`fused${tag} fwd [${B},${T}]: enqueue + loss read-back`, async () => {
       const v = grpoLoss(x, {beta: 0.04, implementation: 'fused'});
       await v.data();
       v.dispose();
     });
     tf.dispose(Object.values(x));
   }
+  setGrpoLossWebGPUDirect(true);
   process.exit(0);
 }
 

@@ -3,6 +3,9 @@
  *
  * Serves the `cpu` backend (where `dataSync()` hands back the tensor's own array, no copy) and the
  * `wasm` backend (one copy in and out of the wasm heap, still far cheaper than ~30 composed wasm ops).
+ * The loss and d loss / d logProbs run in the WebAssembly SIMD kernel (`grpo_loss_simd.ts`, about 2x
+ * faster) wherever it can serve the call; this JavaScript loop is the fallback (no WebAssembly SIMD,
+ * GSPO's sequence ratio) and computes the lazy gradients w.r.t. the other inputs.
  * `grpoLossComposed` is the oracle: same formulas and the same choices at the boundaries (the clipped
  * branch only where strictly outside the range on the side of A's sign, dual-clip where r > c, abs's
  * gradient -1 at 0), results equal to float32 tolerance (the loop accumulates in float64, so it is the
@@ -11,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {fastExp} from './fast_exp.js';
+import {grpoLossSimdKernel} from './grpo_loss_simd.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 
@@ -213,15 +217,21 @@ interface GrpoLossTensors {
  * when the tape asks for them. Outside a tape only the loss is computed.
  */
 export function grpoLossCpu(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions): tf.Scalar {
-  if (!tf.engine().isTapeOn()) return tf.scalar(grpoLossCpuKernel(arraysOf(inputs, c), c, null));
+  if (!tf.engine().isTapeOn()) {
+    const x = arraysOf(inputs, c);
+    return tf.scalar(grpoLossSimdKernel(x, c, false)?.loss ?? grpoLossCpuKernel(x, c, null));
+  }
   const [batch, time] = inputs.logProbs.shape as [number, number];
   const named: Record<string, tf.Tensor> = {logProbs: inputs.logProbs, advantages: inputs.advantages, mask: inputs.mask};
   if (inputs.oldLogProbs !== undefined) named['oldLogProbs'] = inputs.oldLogProbs;
   if (inputs.refLogProbs !== undefined) named['refLogProbs'] = inputs.refLogProbs;
   const order = Object.keys(named);
   return runWithLazyGradients(named, (save) => {
-    const grad = new Float32Array(batch * time);
-    const loss = grpoLossCpuKernel(arraysOf(inputs, c), c, grad);
+    const x = arraysOf(inputs, c);
+    // The WebAssembly SIMD kernel where it can serve the call, else the JavaScript loop.
+    const simd = grpoLossSimdKernel(x, c, true);
+    const grad = simd?.grad ?? new Float32Array(batch * time);
+    const loss = simd?.loss ?? grpoLossCpuKernel(x, c, grad);
     save([tf.tensor(grad, [batch, time], 'float32'), ...order.map((k) => named[k]!)]);
     return tf.scalar(loss);
   }, (dy, saved) => {

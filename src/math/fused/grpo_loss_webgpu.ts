@@ -1,6 +1,8 @@
 /**
- * Fused GRPO loss on the `webgpu` backend: WGSL compute shaders run through the backend's
- * `runWebGPUProgram`.
+ * Fused GRPO loss on the `webgpu` backend. The fast path (`grpo_loss_webgpu_direct.ts`) records two
+ * dispatches straight into the backend's compute pass; this module is its entry point and its
+ * fallback (another tfjs version without the fields that path needs): WGSL compute shaders run
+ * through the backend's `runWebGPUProgram`.
  *
  * The backend object is duck-typed (a `runWebGPUProgram` method): this module never imports
  * `@tensorflow/tfjs-backend-webgpu`, which stays an optional, user-installed backend.
@@ -22,6 +24,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {grpoLossWebGPUDirect, isWebGPUDirectBackend} from './grpo_loss_webgpu_direct.js';
+
+let directEnabled = true;
+
+/**
+ * @internal Turns the direct-device path (`grpo_loss_webgpu_direct.ts`) on or off (default on); off
+ * runs the `runWebGPUProgram` programs below. For benchmarks and self-checks comparing the two.
+ */
+export function setGrpoLossWebGPUDirect(enabled: boolean): void {
+  directEnabled = enabled;
+}
 
 /** @internal What this module needs of tfjs's WebGPU backend (duck-typed). */
 export interface WebGPUBackendLike {
@@ -289,6 +302,11 @@ export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOption
   const backend = tf.backend();
   if (!isWebGPUBackend(backend)) {
     throw new Error(`grpoLoss: the fused webgpu kernel needs the 'webgpu' backend, got '${tf.getBackend()}'`);
+  }
+  const [rows, cols] = inputs.logProbs.shape as [number, number];
+  if (directEnabled && rows > 0 && cols > 0 && isWebGPUDirectBackend(backend)) {
+    const loss = grpoLossWebGPUDirect(backend, inputs, c);
+    if (loss !== null) return loss;
   }
   if (!tf.engine().isTapeOn()) return tf.tidy(() => forward(backend, inputs, c, false).loss);
   const [batch, time] = inputs.logProbs.shape as [number, number];
