@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {gae, type GaeOptions} from '../math/gae.js';
 import {klShapedRewards} from '../math/kl_reward_shaping.js';
 import {whiten} from '../math/masked_stats.js';
@@ -94,6 +94,7 @@ export async function ppoStep(
     ctx: PpoStepContext, problems: readonly Problem[], options: PpoStepOptions): Promise<PpoStepMetrics> {
   const fn = 'ppoStep';
   assertKnownOptions(options, KNOWN, fn);
+  assertGradientsRegistered(fn);
   const {policy, reference, critic, optimizer, tokenizer, reward} = ctx;
   const {
     epochs = 1, klCoef = 0.04, gae: gaeOptions = {gamma: 1, lambda: 0.95}, loss: lossOptions = {valueCoef: 0.5},

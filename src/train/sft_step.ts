@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertBinaryMask, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {assertBinaryMask, assertGradientsRegistered, assertKnownOptions, assertShape, check} from '../math/assert.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
 import {tokenLogProbs} from '../math/token_log_probs.js';
 import type {CharTokenizer} from '../models/char_tokenizer.js';
@@ -109,6 +109,7 @@ export async function sftStep(
     policy: TransformerPolicy, optimizer: tf.Optimizer, batch: SftBatch,
     options: SftStepOptions = {}): Promise<SftStepResult> {
   assertKnownOptions(options, ['maxGradNorm'], 'sftStep');
+  assertGradientsRegistered('sftStep');
   const {maxGradNorm = 1} = options;
   const {loss, gradNorms} = applyClippedGradients(optimizer, () => sftLoss(policy, batch), [policy.variables()], maxGradNorm);
   const [l, n] = await Promise.all([loss.data(), gradNorms[0]!.data()]);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {describe, expect, it} from 'vitest';
-import {assertBinaryMask, assertFinite, assertKnownOptions, assertShape, configureValidation} from '../../src/math/assert.js';
+import {assertBinaryMask, assertFinite, assertGradientsRegistered, assertKnownOptions, assertShape, configureValidation} from '../../src/math/assert.js';
 
 describe('assert', () => {
   it('names function, argument, expected and given shape', () => {
@@ -41,5 +41,20 @@ describe('assert on empty tensors', () => {
     expect(() => assertBinaryMask(e, 'f')).not.toThrow();
     expect(() => assertFinite(e, 'f', 'x')).not.toThrow();
     e.dispose();
+  });
+});
+
+describe('assertGradientsRegistered', () => {
+  it('passes when tfjs gradients are registered and names the fix when they are not', () => {
+    expect(() => assertGradientsRegistered('sftStep')).not.toThrow();
+    const sumGrad = tf.getGradient('Sum')!;
+    tf.unregisterGradient('Sum');
+    try {
+      expect(() => assertGradientsRegistered('sftStep'))
+          .toThrow("sftStep: tfjs gradients are not registered: import '@tensorflow/tfjs'");
+    } finally {
+      tf.registerGradient(sumGrad);
+    }
+    expect(() => assertGradientsRegistered('sftStep')).not.toThrow();
   });
 });
