@@ -238,7 +238,7 @@ async function curves(rows: Row[], coldAccuracy: number): Promise<string> {
       x: {field: 'step', type: 'quantitative', title: 'RL step'},
       y: {field: 'value', type: 'quantitative', title: 'reward / accuracy', scale: {domain: [0, 1.1]}},
       color: {field: 'method', type: 'nominal', title: 'method'},
-      strokeDash: {field: 'series', type: 'nominal', title: 'series'},
+      strokeDash: {field: 'series', type: 'nominal', title: 'series', legend: {symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400}},
     },
   };
   const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
