@@ -57,13 +57,18 @@ async function main(): Promise<void> {
     for (const o of combos) {
       for (const variant of ['plain', 'perTokenAdv+int32Mask', 'noOld']) {
         seed++;
-        const lp = tf.randomUniform([B, T], -3, 0, 'float32', seed);
-        const old = tf.add(lp, tf.randomUniform([B, T], -0.6, 0.6, 'float32', seed + 1000));
-        const ref = tf.add(lp, tf.randomUniform([B, T], -1, 1, 'float32', seed + 2000));
-        const adv = variant === 'perTokenAdv+int32Mask' ? tf.randomNormal([B, T], 0, 1, 'float32', seed + 3000) :
-          tf.randomNormal([B], 0, 1, 'float32', seed + 3000);
-        const maskF = tf.cast(tf.greater(tf.randomUniform([B, T], 0, 1, 'float32', seed + 4000), 0.3), 'float32');
-        const mask = variant === 'perTokenAdv+int32Mask' ? tf.cast(maskF, 'int32') : maskF;
+        const {lp, old, ref, adv, maskF, mask} = tf.tidy(() => {
+          const lp = tf.randomUniform([B, T], -3, 0, 'float32', seed);
+          const maskF = tf.cast(tf.greater(tf.randomUniform([B, T], 0, 1, 'float32', seed + 4000), 0.3), 'float32');
+          return {
+            lp, maskF,
+            old: tf.add(lp, tf.randomUniform([B, T], -0.6, 0.6, 'float32', seed + 1000)),
+            ref: tf.add(lp, tf.randomUniform([B, T], -1, 1, 'float32', seed + 2000)),
+            adv: variant === 'perTokenAdv+int32Mask' ? tf.randomNormal([B, T], 0, 1, 'float32', seed + 3000) :
+              tf.randomNormal([B], 0, 1, 'float32', seed + 3000),
+            mask: variant === 'perTokenAdv+int32Mask' ? tf.cast(maskF, 'int32') : maskF,
+          };
+        });
         const inputs = {logProbs: lp, oldLogProbs: variant === 'noOld' ? undefined : old, refLogProbs: ref, advantages: adv, mask};
         const run = async (implementation: 'fused' | 'composed') => {
           const {value, grad} = tf.valueAndGrad((x: tf.Tensor) => grpoLoss({...inputs, logProbs: x}, {...o, implementation}))(lp);

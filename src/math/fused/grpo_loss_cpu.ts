@@ -2,7 +2,7 @@
  * Fused GRPO loss on typed arrays: the forward value and the gradient w.r.t. `logProbs` in one pass.
  *
  * Serves the `cpu` backend (where `dataSync()` hands back the tensor's own array, no copy) and the
- * `wasm` backend (one copy in and out of the wasm heap, still far cheaper than ~30 composed wasm ops).
+ * `wasm` backend (read in place in its heap through `typedArrayFromHeap`; far cheaper than ~30 composed wasm ops).
  * The loss and d loss / d logProbs run in the WebAssembly SIMD kernel (`grpo_loss_simd.ts`, about 2x
  * faster) wherever it can serve the call; this JavaScript loop is the fallback (no WebAssembly SIMD,
  * GSPO's sequence ratio) and computes the lazy gradients w.r.t. the other inputs.
@@ -184,15 +184,34 @@ export function grpoLossCpuKernel(
   return total;
 }
 
-/** @internal The typed-array view of validated inputs (no copy on `cpu`; one copy on `wasm`). */
+/** The `wasm` backend's view of a tensor in its heap (public method of its `BackendWasm`). */
+interface HeapBackend {
+  typedArrayFromHeap?: (t: tf.TensorInfo) => NumericArray;
+  dataIdMap?: {has(dataId: object): boolean};
+}
+
+/**
+ * The values of `t` without a copy where possible: `dataSync()` on `cpu` is the tensor's own array; on
+ * `wasm` a view into the backend's heap (`typedArrayFromHeap`; `dataSync()` would copy). A heap view is
+ * valid until the wasm backend allocates again: the kernels read it before any tensor is created.
+ */
+function valuesOf(t: tf.Tensor): NumericArray {
+  const b = tf.backend() as unknown as HeapBackend;
+  if (typeof b.typedArrayFromHeap === 'function' && b.dataIdMap?.has(t.dataId) === true) {
+    return b.typedArrayFromHeap(t);
+  }
+  return t.dataSync() as NumericArray;
+}
+
+/** @internal The typed-array view of validated inputs (no copy on `cpu` and `wasm`). */
 function arraysOf(t: GrpoLossTensors, c: ResolvedGrpoLossOptions): GrpoLossArrays {
   const [batch, time] = t.logProbs.shape as [number, number];
   return {
-    logProbs: t.logProbs.dataSync() as NumericArray,
-    oldLogProbs: t.oldLogProbs?.dataSync() as NumericArray | undefined,
-    refLogProbs: c.beta !== 0 ? t.refLogProbs?.dataSync() as NumericArray | undefined : undefined,
-    advantages: t.advantages.dataSync() as NumericArray,
-    mask: t.mask.dataSync() as NumericArray,
+    logProbs: valuesOf(t.logProbs),
+    oldLogProbs: t.oldLogProbs !== undefined ? valuesOf(t.oldLogProbs) : undefined,
+    refLogProbs: c.beta !== 0 && t.refLogProbs !== undefined ? valuesOf(t.refLogProbs) : undefined,
+    advantages: valuesOf(t.advantages),
+    mask: valuesOf(t.mask),
     batch,
     time,
     advantagesPerToken: t.advantages.rank === 2,

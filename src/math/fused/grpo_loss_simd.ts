@@ -16,8 +16,14 @@ import type {ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import type {GrpoLossArrays} from './grpo_loss_cpu.js';
 import {GRPO_LOSS_SIMD_WASM_BASE64} from './grpo_loss_simd_module.js';
 
+/** The parts of the WebAssembly JS API used here (the project's `lib` has no DOM typings). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => {exports: unknown};
+}
+
 interface SimdExports {
-  memory: WebAssembly.Memory;
+  memory: {buffer: ArrayBuffer; grow(pages: number): number};
   row_counts(mask: number, batch: number, stride: number, out: number): void;
   grpo_loss(lp: number, old: number, ref: number, adv: number, mask: number, grad: number, scratch: number, weights: number,
       batch: number, stride: number, flags: number, lo: number, hi: number, dual: number, beta: number,
@@ -35,10 +41,12 @@ function kernel(): SimdExports | null {
   if (instance === undefined) {
     instance = null;
     try {
+      const wasm = (globalThis as {WebAssembly?: WasmApi}).WebAssembly;
+      if (wasm === undefined) return null;
       const bytes = decodeBase64(GRPO_LOSS_SIMD_WASM_BASE64);
       // Throws a CompileError where SIMD is not supported.
-      const module = new WebAssembly.Module(bytes);
-      instance = new WebAssembly.Instance(module, {}).exports as unknown as SimdExports;
+      const module = new wasm.Module(bytes);
+      instance = new wasm.Instance(module, {}).exports as SimdExports;
     } catch {
       instance = null;
     }

@@ -8,7 +8,7 @@
  * - one `GPUComputePipeline` per option combination and input dtype (an explicit bind-group layout,
  *   shared by the dispatches of one step, so one bind group serves them all);
  * - uniform buffers by content (never rewritten: a `queue.writeBuffer` would run before commands
- *   already recorded in the open encoder), a scratch buffer of row partial sums per batch size;
+ *   already recorded in the open encoder), a scratch buffer of partial sums per number of partials;
  * - bind groups by the identity of the buffers they bind (tfjs's buffer pool hands the same output
  *   buffers back step after step).
  *

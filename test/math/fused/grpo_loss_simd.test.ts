@@ -3,7 +3,7 @@
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
-import {afterEach, describe, expect, it} from 'vitest';
+import {afterEach, describe, expect, it, vi} from 'vitest';
 import {grpoLossComposed, type GrpoLossInputs, type ResolvedGrpoLossOptions} from '../../../src/math/grpo_loss.js';
 import {grpoLossFused} from '../../../src/math/fused/grpo_loss_fused.js';
 import {type GrpoLossArrays, grpoLossCpuKernel} from '../../../src/math/fused/grpo_loss_cpu.js';
@@ -102,6 +102,25 @@ describe('grpoLossSimdKernel (WebAssembly SIMD)', () => {
     expect(grpoLossSimdKernel(x, opts({ratioLevel: 'sequence'}), true)).toBeNull();
     // Without old log-probs the sequence ratio is 1, as the token ratio: the kernel serves it.
     expect(grpoLossSimdKernel({...x, oldLogProbs: undefined}, opts({ratioLevel: 'sequence'}), true)).not.toBeNull();
+  });
+
+  it('falls back (returns null) where WebAssembly or its SIMD proposal is missing', async () => {
+    const x = randomArrays(2, 2, 3, true, true, false, false);
+    const noSimd = {...WebAssembly, Module: function Module() {
+      throw new Error('CompileError: invalid SIMD opcode'); // what an engine without SIMD throws
+    }};
+    for (const stub of [undefined, noSimd]) {
+      vi.resetModules();
+      vi.stubGlobal('WebAssembly', stub);
+      try {
+        const fresh = await import('../../../src/math/fused/grpo_loss_simd.js');
+        expect(fresh.grpoLossSimdAvailable()).toBe(false);
+        expect(fresh.grpoLossSimdKernel(x, opts({beta: 0.04}), true)).toBeNull();
+      } finally {
+        vi.unstubAllGlobals();
+      }
+    }
+    vi.resetModules();
   });
 
   it('hand-computed: token-mean with clipping and k3 (time 2, padded to 8 lanes)', () => {
