@@ -120,8 +120,10 @@ async function drain(): Promise<void> {
 
 async function runStep(step: () => tf.Tensor[], readScalar: boolean): Promise<void> {
   const outs = step();
+  // Reading the loss back waits for everything queued before it (the gradient included), as
+  // PyTorch's `.item()` does; a second wait on the queue would only add a round trip.
   if (readScalar) await outs[0]!.data();
-  await drain();
+  else await drain();
   tf.dispose(outs);
 }
 

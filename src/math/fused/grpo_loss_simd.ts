@@ -32,6 +32,7 @@ interface SimdExports {
 
 const KL_CODE = {k1: 0, k2: 1, k3: 2, abs: 3} as const;
 const PAGE = 65536;
+const MAX_BYTES = 2 ** 31 - PAGE;
 
 /** undefined: not tried yet; null: unavailable here (no WebAssembly or no SIMD). */
 let instance: SimdExports | null | undefined;
@@ -109,7 +110,16 @@ export function grpoLossSimdKernel(x: GrpoLossArrays, c: ResolvedGrpoLossOptions
   const scratchAt = countsAt + ((batch * 4 + 15) & ~15);
   const bytes = scratchAt + stride * 4;
   const memory = k.memory;
-  if (memory.buffer.byteLength < bytes) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+  // Past 2 GiB (offsets must stay positive int32s) the JavaScript loop runs.
+  if (bytes > MAX_BYTES) return null;
+  if (memory.buffer.byteLength < bytes) {
+    // The module keeps its largest size (it never shrinks).
+    try {
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+    } catch {
+      return null;
+    }
+  }
   const heap = new Float32Array(memory.buffer);
 
   const put = (src: GrpoLossArrays['logProbs'], at: number, zeroPadding: boolean): void => {

@@ -106,6 +106,8 @@
   ;; flag 8); weights: float64 [batch]. flags: 1 old log-probs given (else ratio 1), 2 KL term,
   ;; 4 dual-clip, 8 advantages per token, 16 write the gradient.
   ;; est: 0 k1, 1 k2, 2 k3, 3 abs. lo = 1 - clipLow, hi = 1 + clipHigh.
+  ;; Per row, a first pass ($exp_diff) writes r = exp(lp - old) into the row of grad (read back, then
+  ;; overwritten, by the second pass) and k3's exp(ref - lp) into scratch ([stride] float32).
   (func (export "grpo_loss") (param $lp i32) (param $old i32) (param $ref i32) (param $adv i32) (param $mask i32)
       (param $grad i32) (param $scratch i32) (param $weights i32) (param $batch i32) (param $stride i32) (param $flags i32)
       (param $lo f32) (param $hi f32) (param $dual f32) (param $beta f32) (param $est i32) (result f64)

@@ -106,7 +106,8 @@ describe('grpoLossSimdKernel (WebAssembly SIMD)', () => {
 
   it('falls back (returns null) where WebAssembly or its SIMD proposal is missing', async () => {
     const x = randomArrays(2, 2, 3, true, true, false, false);
-    const noSimd = {...WebAssembly, Module: function Module() {
+    const real = (globalThis as {WebAssembly?: object}).WebAssembly;
+    const noSimd = {...real, Module: function Module() {
       throw new Error('CompileError: invalid SIMD opcode'); // what an engine without SIMD throws
     }};
     for (const stub of [undefined, noSimd]) {
@@ -273,6 +274,14 @@ describe('grpoLossSimdKernel (WebAssembly SIMD)', () => {
       expect(got.loss).toBe(expected.loss);
       expect(Array.from(got.grad!)).toEqual(Array.from(expected.grad!));
     }
+  });
+
+  it('falls back (returns null) past 2 GiB of kernel memory', () => {
+    // 2^27 tokens need 7 arrays of 512 MiB: past the limit. Views of one small array stand in for the
+    // inputs (the kernel gives up before reading them).
+    const small = new Float32Array(8);
+    const x = {logProbs: small, advantages: small, mask: small, batch: 2 ** 14, time: 2 ** 13, advantagesPerToken: false};
+    expect(grpoLossSimdKernel(x, opts({}), true)).toBeNull();
   });
 
   it('reuses its memory across shapes (grows, then a smaller call is still right)', () => {
