@@ -7,7 +7,7 @@
 // Writes bench/results/<machine>-<date>.json and bench/results/latest.json: a list of
 // {name, backend, shape, medianMs, peakBytes, reference: {name, medianMs} | null, ratio, ...}.
 //
-// Method: inputs are created once per case; one warm-up step (compiles shaders, fills caches), then
+// Method: inputs are created once per case; warm-up steps (compile shaders, fill caches, let V8 optimise), then
 // repeated steps until `--repeats` (default 7, quick 5) or `--budget-ms` (default 4000) is reached,
 // at least 3; the median is reported. A step ends when its results are ready: scalar losses are read
 // back (as a training loop logging its loss does), other outputs are synchronous on cpu/wasm and
@@ -134,7 +134,12 @@ async function measure(c: BenchCase, backend: string, args: Args): Promise<Resul
   try {
     state = c.setup();
     const {step, readScalar} = state;
-    await runStep(step, readScalar); // warm-up
+    // Warm-up: compiles shaders and lets V8 optimise the kernels' JS (about 10 steps at small shapes),
+    // within the case's time budget; torch_reference.py warms up likewise.
+    const warmStart = performance.now();
+    for (let w = 0; w < WARMUP_STEPS && (w === 0 || performance.now() - warmStart < args.budgetMs / 4); w++) {
+      await runStep(step, readScalar);
+    }
     let peakBytes: number | null = null;
     try {
       const before = tf.memory().numBytes;
@@ -179,6 +184,9 @@ async function measure(c: BenchCase, backend: string, args: Args): Promise<Resul
 }
 
 const round = (x: number) => Number(x.toPrecision(4));
+
+/** Warm-up steps per case (fewer when a step is slow: at most a quarter of the time budget). */
+const WARMUP_STEPS = 10;
 
 /** Runs bench/torch_reference.py on the reference keys/shapes; returns medians by `key|shape`. */
 function torchReference(cases: Array<{ref: string; shape: Record<string, number>}>, quick: boolean):
@@ -271,7 +279,7 @@ async function main(): Promise<void> {
   const meta = {
     machine: args.machine, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model, loadAvg: os.loadavg(), torchDevice, quick: args.quick, skipped,
-    method: 'median of repeated steps after one warm-up; value checks off; see bench/run.ts',
+    method: `median of repeated steps after up to ${WARMUP_STEPS} warm-up steps; value checks off; see bench/run.ts`,
   };
   writeFileSync(file.replace(/\.json$/, '.meta.json'), JSON.stringify(meta, null, 1) + '\n');
   for (const s of skipped) console.log(s);

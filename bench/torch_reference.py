@@ -3,7 +3,7 @@
 
 Reads a JSON list of {"ref": key, "shape": {...}} on stdin, runs each case on CUDA when available (else
 CPU, all of torch's threads), and prints {"device", "results": [{key, shape, name, medianMs}]}.
-Method as bench/run.ts: one warm-up, repeated steps (7, or 5 with --quick) within a 4 s budget, at
+Method as bench/run.ts: up to 10 warm-up steps, repeated steps (7, or 5 with --quick) within a 4 s budget, at
 least 3, median. A step ends when its results are ready: scalar losses are read with .item(),
 otherwise torch.cuda.synchronize() on CUDA. Eager mode (no torch.compile).
 """
@@ -18,6 +18,7 @@ QUICK = "--quick" in sys.argv
 DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 REPEATS = 5 if QUICK else 7
 BUDGET_S = 4.0
+WARMUP_STEPS = 10
 BETA, CLIP_LOW, CLIP_HIGH = 0.04, 0.2, 0.28
 
 
@@ -156,7 +157,11 @@ def main():
         key, s = c["ref"], c["shape"]
         try:
             name, step = case(key, s)
-            step()
+            warm_start = time.perf_counter()  # warm-up as bench/run.ts: up to 10 steps, a quarter of the budget
+            for w in range(WARMUP_STEPS):
+                step()
+                if time.perf_counter() - warm_start > BUDGET_S / 4:
+                    break
             times, cpu = [], []
             start = time.perf_counter()
             while len(times) < REPEATS and (len(times) < 3 or time.perf_counter() - start < BUDGET_S):
