@@ -61,7 +61,7 @@ const program = new Command()
   .option('--digits <n>', 'digits per prompt (sort) or per operand (add); default 5 (sort), 2 (add)', int('--digits', 1))
   .option('--demos <n>', 'cold-start demonstrations', int('--demos', 1), 256)
   .option('--sft-steps <n>', 'cold-start SFT steps', int('--sft-steps', 0), 150)
-  .option('--sft-batch <n>', 'SFT batch size', int('--sft-batch', 1), 32)
+  .option('--sft-batch <n>', 'SFT batch size', int('--sft-batch', 1), 20)
   .option('--sft-lr <x>', 'SFT learning rate', num('--sft-lr'), 3e-3)
   .option('--steps <n>', 'RL steps per method', int('--steps', 0), 15)
   .option('--batch-size <n>', 'completions per RL step (the sample budget per step)', int('--batch-size', 1), 64)
@@ -238,7 +238,7 @@ async function curves(rows: Row[], coldAccuracy: number): Promise<string> {
       x: {field: 'step', type: 'quantitative', title: 'RL step'},
       y: {field: 'value', type: 'quantitative', title: 'reward / accuracy', scale: {domain: [0, 1.1]}},
       color: {field: 'method', type: 'nominal', title: 'method'},
-      strokeDash: {field: 'series', type: 'nominal', title: 'series', legend: {symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400}},
+      strokeDash: {field: 'series', type: 'nominal', title: 'series', legend: {symbolType: 'stroke', symbolStrokeColor: '#444', symbolStrokeWidth: 2, symbolSize: 400}},
     },
   };
   const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});

@@ -36,3 +36,27 @@ describe('README example', () => {
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! - 0.05);
   }, 60_000);
 });
+
+describe('README rewards example', () => {
+  it('scores the right answer 1.1 (accuracy + 0.1 language) and the wrong one 0.1', async () => {
+    const scratch = join(repo, 'node_modules', '.cache', 'tfjs-grpo-readme');
+    mkdirSync(scratch, {recursive: true});
+    const index = relative(scratch, join(repo, 'src', 'index.js')).replace(/\\/g, '/');
+    const code = readmeBlock('## Rule-based rewards').replace(`from 'tfjs-grpo'`, `from '${index}'`);
+    const file = join(scratch, 'readme_rewards.ts');
+    writeFileSync(file, code);
+    const logged: unknown[][] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { logged.push(args); });
+    try {
+      await import(/* @vite-ignore */ pathToFileURL(file).href);
+    } finally {
+      spy.mockRestore();
+    }
+    const [rewards, accuracyMean, advantages] = logged.find((a) => Array.isArray(a[0]))! as [number[], number, number[]];
+    expect(rewards[0]).toBeCloseTo(1.1, 5);
+    expect(rewards[1]).toBeCloseTo(0.1, 5);
+    expect(accuracyMean).toBeCloseTo(0.5, 6);
+    expect(advantages[0]).toBeGreaterThan(0.7);
+    expect(advantages[1]).toBeLessThan(-0.7);
+  }, 60_000);
+});

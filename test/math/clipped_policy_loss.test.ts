@@ -2,21 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {expectSameNumbers} from '../helpers/expect_same_numbers.js';
 import {type ClippedPolicyLossOptions, clippedPolicyLoss} from '../../src/math/clipped_policy_loss.js';
 
-/**
- * Exact on cpu; on wasm, whose SIMD reductions may round the last bit differently from run to run,
- * within float32 rounding.
- */
-function expectSameNumbers(actual: number | number[][], expected: number | number[][]): void {
-  if (tf.getBackend() !== 'wasm') {
-    expect(actual).toEqual(expected);
-    return;
-  }
-  const [a, e] = [[actual].flat(2), [expected].flat(2)];
-  expect(a.length).toBe(e.length);
-  a.forEach((x, i) => expect(Math.abs(x - e[i]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(e[i]!))));
-}
 
 interface Case {lp: number[][]; old: number[][]; adv: number[] | number[][]; mask: number[][]}
 

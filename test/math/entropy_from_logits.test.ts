@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {maxAbsDiff} from '../helpers/max_abs_diff.js';
 import {entropyFromLogits} from '../../src/math/entropy_from_logits.js';
 
 const vals = (t: tf.Tensor): number[] => Array.from(t.dataSync());
@@ -12,9 +13,6 @@ function naive(logits: tf.Tensor, temperature = 1): tf.Tensor {
   return tf.neg(tf.sum(tf.mul(tf.softmax(z), tf.logSoftmax(z)), -1));
 }
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
 
 describe('entropyFromLogits', () => {
   it('hand-computed values', () => {

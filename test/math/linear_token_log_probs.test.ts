@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {peakNewBytes} from '../helpers/peak_new_bytes.js';
+import {maxAbsDiff} from '../helpers/max_abs_diff.js';
 import {linearTokenLogProbs} from '../../src/math/linear_token_log_probs.js';
 
 const vals = (t: tf.Tensor): number[] => Array.from(t.dataSync());
@@ -14,42 +16,7 @@ function naive(hidden: tf.Tensor, weight: tf.Tensor, tokens: tf.Tensor2D, temper
   return tf.sum(tf.mul(tf.logSoftmax(tf.div(logits, temperature)), tf.cast(tf.oneHot(tokens, vocab), 'float32')), -1);
 }
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
 
-/** Peak bytes newly allocated by the backend while f runs (real buffers; see token_log_probs.test.ts). */
-function peakNewBytes(f: () => void): number {
-  type Backend = {write: (...a: unknown[]) => object; disposeData: (id: object, force?: boolean) => boolean};
-  const backend = tf.backend() as unknown as Backend;
-  const {write, disposeData} = backend;
-  const live = new Map<object, number>();
-  let current = 0;
-  let peak = 0;
-  backend.write = function(this: Backend, values: unknown, shape: unknown, dtype: unknown) {
-    const id = write.call(this, values, shape, dtype);
-    const bytes = tf.util.sizeFromShape(shape as number[]) * tf.util.bytesPerElement(dtype as tf.DataType);
-    live.set(id, bytes);
-    current += bytes;
-    peak = Math.max(peak, current);
-    return id;
-  } as Backend['write'];
-  backend.disposeData = function(this: Backend, id: object, force?: boolean) {
-    const freed = disposeData.call(this, id, force);
-    if (freed && live.has(id)) {
-      current -= live.get(id)!;
-      live.delete(id);
-    }
-    return freed;
-  };
-  try {
-    f();
-  } finally {
-    backend.write = write;
-    backend.disposeData = disposeData;
-  }
-  return peak;
-}
 
 function makeCase(batch: number, time: number, width: number, vocab: number, seed: number) {
   return {

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {peakNewBytes} from '../helpers/peak_new_bytes.js';
+import {maxAbsDiff} from '../helpers/max_abs_diff.js';
 import {configureValidation} from '../../src/math/assert.js';
 import {tokenLogProbs} from '../../src/math/token_log_probs.js';
 
@@ -13,46 +15,7 @@ function naive(logits: tf.Tensor, tokens: tf.Tensor2D, temperature = 1): tf.Tens
   return tf.sum(tf.mul(tf.logSoftmax(tf.div(logits, temperature)), tf.cast(tf.oneHot(tokens, vocab), 'float32')), -1);
 }
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
 
-/**
- * Peak of the bytes newly allocated by the backend while `f` runs (real buffers: a reshape or clone
- * shares its input's buffer and costs nothing, unlike in tf.memory().numBytes, which counts tensors).
- * Wraps the active backend's write/disposeData for the duration of the call.
- */
-function peakNewBytes(f: () => void): number {
-  type Backend = {write: (...a: unknown[]) => object; disposeData: (id: object, force?: boolean) => boolean};
-  const backend = tf.backend() as unknown as Backend;
-  const {write, disposeData} = backend;
-  const live = new Map<object, number>();
-  let current = 0;
-  let peak = 0;
-  backend.write = function(this: Backend, values: unknown, shape: unknown, dtype: unknown) {
-    const id = write.call(this, values, shape, dtype);
-    const bytes = tf.util.sizeFromShape(shape as number[]) * tf.util.bytesPerElement(dtype as tf.DataType);
-    live.set(id, bytes);
-    current += bytes;
-    peak = Math.max(peak, current);
-    return id;
-  } as Backend['write'];
-  backend.disposeData = function(this: Backend, id: object, force?: boolean) {
-    const freed = disposeData.call(this, id, force);
-    if (freed && live.has(id)) {
-      current -= live.get(id)!;
-      live.delete(id);
-    }
-    return freed;
-  };
-  try {
-    f();
-  } finally {
-    backend.write = write;
-    backend.disposeData = disposeData;
-  }
-  return peak;
-}
 
 const shapeArb = fc.record({
   batch: fc.integer({min: 1, max: 3}), time: fc.integer({min: 1, max: 5}), vocab: fc.integer({min: 2, max: 9}),
