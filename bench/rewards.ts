@@ -16,6 +16,7 @@ import {
   overlongPenalty, reasoningStepsReward, repetitionPenalty, scoreRewards, tagCountReward, weighted,
   type RewardFn, type Sample,
 } from '../src/index.js';
+import {mulberry32} from '../src/models/mulberry32.js';
 
 const QUICK = process.argv.includes('--quick');
 const N = 1000;
@@ -23,17 +24,8 @@ const CHARS = 2000;
 const GROUP = 8;
 const REPS = QUICK ? 3 : 10;
 
-/** mulberry32: a small deterministic PRNG so batches are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32, the sampler's generator). */
+const rng = mulberry32;
 
 const WORDS = ('let me think about this problem step by step first we add the two numbers then we check the ' +
   'result again carefully so the total is clear wait maybe I made a mistake no it is fine next multiply both sides ' +

@@ -238,10 +238,15 @@ async function curves(rows: Row[], coldAccuracy: number): Promise<string> {
       x: {field: 'step', type: 'quantitative', title: 'RL step'},
       y: {field: 'value', type: 'quantitative', title: 'reward / accuracy', scale: {domain: [0, 1.1]}},
       color: {field: 'method', type: 'nominal', title: 'method'},
-      strokeDash: {field: 'series', type: 'nominal', title: 'series', legend: {symbolType: 'stroke', symbolStrokeColor: '#444', symbolStrokeWidth: 2, symbolSize: 400}},
+      strokeDash: {field: 'series', type: 'nominal', title: 'series', legend: {symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400}},
     },
   };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
+  const compiled = vl.compile(spec).spec;
+  // vega-lite draws the dash legend's line symbols without a stroke colour: give them one.
+  for (const legend of compiled.legends ?? []) {
+    if (legend.strokeDash !== undefined) legend.encode = {...legend.encode, symbols: {update: {stroke: {value: '#444'}}}};
+  }
+  const view = new vega.View(vega.parse(compiled), {renderer: 'none'});
   const svg = await view.toSVG();
   view.finalize();
   return svg;

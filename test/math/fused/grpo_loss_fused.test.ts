@@ -9,6 +9,7 @@ import {fastExp} from '../../../src/math/fused/fast_exp.js';
 import {
   fusedGrpoLossAvailable, grpoLossFused, useFusedGrpoLoss,
 } from '../../../src/math/fused/grpo_loss_fused.js';
+import {mulberry32} from '../../../src/models/mulberry32.js';
 
 const BASE: ResolvedGrpoLossOptions = {
   beta: 0, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.2, dualClip: undefined, ratioLevel: 'token',
@@ -40,17 +41,8 @@ function disposeInputs(i: GrpoLossInputs): void {
   tf.dispose([i.logProbs, i.oldLogProbs, i.refLogProbs, i.advantages, i.mask].filter((t) => t !== undefined));
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) so fast-check shrinks over seeds. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32, the sampler's generator). */
+const rng = mulberry32;
 
 function randomInputs(seed: number, batch: number, time: number, withOld: boolean, withRef: boolean,
     perTokenAdvantages: boolean, emptyRow: boolean): GrpoLossInputs {

@@ -10,6 +10,7 @@ import {type GrpoLossArrays, grpoLossCpuKernel} from '../../../src/math/fused/gr
 import {
   grpoLossSimdAvailable, grpoLossSimdKernel, setGrpoLossSimdEnabled,
 } from '../../../src/math/fused/grpo_loss_simd.js';
+import {mulberry32} from '../../../src/models/mulberry32.js';
 
 const BASE: ResolvedGrpoLossOptions = {
   beta: 0, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.2, dualClip: undefined, ratioLevel: 'token',
@@ -21,17 +22,8 @@ afterEach(() => {
   setGrpoLossSimdEnabled(true);
 });
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32, the sampler's generator). */
+const rng = mulberry32;
 
 /** Random typed-array inputs; log-ratios within +-0.5 (both clip sides hit), 75 % of tokens unmasked. */
 function randomArrays(seed: number, batch: number, time: number, withOld: boolean, withRef: boolean,
