@@ -24,6 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {tokenLossWgsl} from './grpo_loss_wgsl.js';
 import {grpoLossWebGPUDirect, isWebGPUDirectBackend} from './grpo_loss_webgpu_direct.js';
 
 let directEnabled = true;
@@ -86,16 +87,6 @@ interface RowsFlags {
   perTokenAdvantages: boolean;
   seqMeanTokenMean: boolean;
   writeGrad: boolean;
-}
-
-function klSnippet(estimator: ResolvedGrpoLossOptions['klEstimator']): string {
-  switch (estimator) {
-    case 'k1': return 'loss = loss + uniforms.beta * d; g = g + uniforms.beta;';
-    case 'k2': return 'loss = loss + uniforms.beta * 0.5 * d * d; g = g + uniforms.beta * d;';
-    case 'k3': return 'let e = exp(-d); loss = loss + uniforms.beta * (e - 1.0 + d); g = g + uniforms.beta * (1.0 - e);';
-    // tfjs's gradient of abs is step(d, -1): -1 at d = 0.
-    case 'abs': return 'loss = loss + uniforms.beta * abs(d); g = g + select(-uniforms.beta, uniforms.beta, d > 0.0);';
-  }
 }
 
 /** Shared tree reduction of two values over the 256 threads of a workgroup (all threads must call it). */
@@ -165,26 +156,7 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
       let k = base + t;
       var g = 0.0;
       if (f32(maskValues[k]) != 0.0) {
-        count = count + 1.0;
-        let lpk = f32(logProbs[k]);
-        let a = ${f.perTokenAdvantages ? 'f32(advantages[k])' : 'rowAdvantage'};
-        let r = ${f.sequence && f.hasOld ? 'seqRatio' : f.hasOld ? 'exp(lpk - f32(oldLogProbs[k]))' : '1.0'};
-        var loss = -r * a;
-        g = loss;
-        if (a < 0.0 && r < uniforms.lo) {
-          loss = -uniforms.lo * a;
-          g = 0.0;
-        } else if (a > 0.0 && r > uniforms.hi) {
-          loss = -uniforms.hi * a;
-          g = 0.0;
-        }
-        ${f.dual ? `if (a < 0.0 && r > uniforms.dual) {
-          loss = -uniforms.dual * a;
-          g = 0.0;
-        }` : ''}
-        ${f.kl ? `let d = lpk - f32(refLogProbs[k]);
-        ${klSnippet(f.klEstimator)}` : ''}
-        sum = sum + loss;
+        ${tokenLossWgsl(f, 'uniforms')}
       }
       ${f.writeGrad ? 'result[k] = rowWeight * g;' : ''}
     }

@@ -36,6 +36,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {tokenLossWgsl} from './grpo_loss_wgsl.js';
 
 // WebGPU constants (the GPUBufferUsage / GPUShaderStage globals exist only once a WebGPU
 // implementation is installed; the values are fixed by the specification).
@@ -144,16 +145,6 @@ interface Flags {
   types: {logProbs: string; oldLogProbs: string; refLogProbs: string; advantages: string; mask: string};
 }
 
-function klSnippet(estimator: ResolvedGrpoLossOptions['klEstimator']): string {
-  switch (estimator) {
-    case 'k1': return 'loss = loss + params.beta * d; g = g + params.beta;';
-    case 'k2': return 'loss = loss + params.beta * 0.5 * d * d; g = g + params.beta * d;';
-    case 'k3': return 'let e = exp(-d); loss = loss + params.beta * (e - 1.0 + d); g = g + params.beta * (1.0 - e);';
-    // tfjs's gradient of abs is step(d, -1): -1 at d = 0.
-    case 'abs': return 'loss = loss + params.beta * abs(d); g = g + select(-params.beta, params.beta, d > 0.0);';
-  }
-}
-
 /** Bindings of the shared layout, in order; old/ref only when used. */
 function bindingNames(f: Flags): string[] {
   const names = ['logProbs'];
@@ -239,26 +230,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
     let k = base + t;
     var g = 0.0;
     if (f32(maskValues[k]) != 0.0) {
-      count = count + 1.0;
-      let lpk = f32(logProbs[k]);
-      let a = ${f.perTokenAdvantages ? 'f32(advantages[k])' : 'rowAdvantage'};
-      let r = ${f.sequence && f.hasOld ? 'seqRatio' : f.hasOld ? 'exp(lpk - f32(oldLogProbs[k]))' : '1.0'};
-      var loss = -r * a;
-      g = loss;
-      if (a < 0.0 && r < params.lo) {
-        loss = -params.lo * a;
-        g = 0.0;
-      } else if (a > 0.0 && r > params.hi) {
-        loss = -params.hi * a;
-        g = 0.0;
-      }
-      ${f.dual ? `if (a < 0.0 && r > params.dual) {
-        loss = -params.dual * a;
-        g = 0.0;
-      }` : ''}
-      ${f.kl ? `let d = lpk - f32(refLogProbs[k]);
-      ${klSnippet(f.klEstimator)}` : ''}
-      sum = sum + loss;
+      ${tokenLossWgsl(f, 'params')}
     }
     ${f.writeGrad ? 'grad[k] = rowWeight * g;' : ''}
   }
