@@ -64,9 +64,12 @@ export interface GrpoLossOptions {
    * Which implementation runs (see {@link fusedGrpoLossAvailable}). Default `'auto'`: the fused
    * kernel where the active backend has one (`cpu`, `wasm`: one typed-array loop; `webgpu`: WGSL
    * compute shaders), else the composed tfjs ops. `'fused'` insists (an error elsewhere);
-   * `'composed'` always runs tfjs ops. Both give the same loss and gradients to float32 tolerance;
-   * on `webgpu` the fused kernel differentiates w.r.t. `logProbs` only. Ignored by
-   * {@link grpoLossWithStats}, which always runs the composed ops.
+   * `'composed'` always runs tfjs ops. Both give the same loss and gradients to float32 tolerance,
+   * with one exception: the composed ops clamp the log-ratio to ±20 before `exp` (as verl), the fused
+   * kernels do not (as TRL), so they differ on tokens with |log r| > 20 (ratios beyond 4.9e8, which
+   * only a diverged policy produces) that the clip does not cover. On `webgpu` the fused kernel
+   * differentiates w.r.t. `logProbs` only. Ignored by {@link grpoLossWithStats}, which always runs
+   * the composed ops.
    */
   implementation?: GrpoLossImplementation;
   // --- end fused dispatch ---
