@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {tokenLossWgsl} from './grpo_loss_wgsl.js';
+import {reduceTwoWgsl, tokenLossWgsl} from './grpo_loss_wgsl.js';
 import {grpoLossWebGPUDirect, isWebGPUDirectBackend} from './grpo_loss_webgpu_direct.js';
 
 let directEnabled = true;
@@ -90,26 +90,7 @@ interface RowsFlags {
 }
 
 /** Shared tree reduction of two values over the 256 threads of a workgroup (all threads must call it). */
-const REDUCE_TWO = `
-  var<workgroup> grpoPartA : array<f32, ${WG}>;
-  var<workgroup> grpoPartB : array<f32, ${WG}>;
-  fn grpoReduceTwo(a : f32, b : f32) -> vec2<f32> {
-    let lid = localIndex;
-    grpoPartA[lid] = a;
-    grpoPartB[lid] = b;
-    workgroupBarrier();
-    for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-      if (lid < s) {
-        grpoPartA[lid] = grpoPartA[lid] + grpoPartA[lid + s];
-        grpoPartB[lid] = grpoPartB[lid] + grpoPartB[lid + s];
-      }
-      workgroupBarrier();
-    }
-    let out = vec2<f32>(grpoPartA[0], grpoPartB[0]);
-    workgroupBarrier();
-    return out;
-  }
-`;
+const REDUCE_TWO = reduceTwoWgsl('grpoReduceTwo', 'grpoPart', WG, true);
 
 function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgramLike {
   const variableNames = ['logProbs'];

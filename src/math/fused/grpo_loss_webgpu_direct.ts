@@ -36,7 +36,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {tokenLossWgsl} from './grpo_loss_wgsl.js';
+import {reduceTwoWgsl, tokenLossWgsl} from './grpo_loss_wgsl.js';
 
 // WebGPU constants (the GPUBufferUsage / GPUShaderStage globals exist only once a WebGPU
 // implementation is installed; the values are fixed by the specification).
@@ -168,24 +168,7 @@ struct Params {
 };
 @group(0) @binding(0) var<uniform> params : Params;
 ${decls.join('\n')}
-var<workgroup> partA : array<f32, ${WG}>;
-var<workgroup> partB : array<f32, ${WG}>;
-fn reduceTwo(lid : u32, a : f32, b : f32) -> vec2<f32> {
-  partA[lid] = a;
-  partB[lid] = b;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      partA[lid] = partA[lid] + partA[lid + s];
-      partB[lid] = partB[lid] + partB[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let out = vec2<f32>(partA[0], partB[0]);
-  workgroupBarrier();
-  return out;
-}
-`;
+${reduceTwoWgsl('reduceTwo', 'part', WG, false)}`;
 }
 
 /** Whether the per-row pre-pass (GSPO's sequence ratio, 'seq-mean-token-mean' row weights) is needed. */

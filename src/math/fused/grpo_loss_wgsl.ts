@@ -59,3 +59,32 @@ export function tokenLossWgsl(f: TokenLossFlags, u: string): string {
       ${klWgsl(f.klEstimator, u)}` : ''}
       sum = sum + loss;`;
 }
+
+/**
+ * @internal WGSL tree reduction of two f32 values over the `wg` threads of a workgroup (every thread
+ * must call it): workgroup arrays `${parts}A`/`${parts}B` and `fn name(lid : u32, a : f32, b : f32)`,
+ * or `fn name(a : f32, b : f32)` reading tfjs's `localIndex` when `lidFromLocalIndex`.
+ */
+export function reduceTwoWgsl(name: string, parts: string, wg: number, lidFromLocalIndex: boolean): string {
+  const [A, B] = [`${parts}A`, `${parts}B`];
+  return `
+var<workgroup> ${A} : array<f32, ${wg}>;
+var<workgroup> ${B} : array<f32, ${wg}>;
+fn ${name}(${lidFromLocalIndex ? '' : 'lid : u32, '}a : f32, b : f32) -> vec2<f32> {
+  ${lidFromLocalIndex ? 'let lid = localIndex;' : ''}
+  ${A}[lid] = a;
+  ${B}[lid] = b;
+  workgroupBarrier();
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      ${A}[lid] = ${A}[lid] + ${A}[lid + s];
+      ${B}[lid] = ${B}[lid] + ${B}[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let out = vec2<f32>(${A}[0], ${B}[0]);
+  workgroupBarrier();
+  return out;
+}
+`;
+}
