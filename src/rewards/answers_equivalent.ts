@@ -48,12 +48,15 @@ const MAX_NESTING = 12;
 const MAX_DIGITS = 40;
 const MAX_POWERS = 6;
 
-/** Splits `s` at top-level commas (outside any bracket, including `\{ \}`). */
-function splitTopLevel(s: string): string[] {
-  const parts: string[] = [];
+/**
+ * Walks `s` up to (not including) `end`, tracking bracket depth: `(`, `[`, `{` and LaTeX's `\{`
+ * open, their partners close; an escaped pair (`\{`, `\}`, `\,`...) is consumed as one step.
+ * Calls `visit(i, c, depth)` after each step with the step's last index, its first character and the
+ * depth after it; stops early when `visit` returns true.
+ */
+function scanBrackets(s: string, end: number, visit: (i: number, c: string, depth: number) => boolean | void): void {
   let depth = 0;
-  let last = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = 0; i < end; i++) {
     const c = s[i]!;
     if (c === '\\') {
       if (s[i + 1] === '{') depth++;
@@ -61,29 +64,32 @@ function splitTopLevel(s: string): string[] {
       i++;
     } else if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') depth--;
-    else if (c === ',' && depth === 0) {
+    if (visit(i, c, depth) === true) return;
+  }
+}
+
+/** Splits `s` at top-level commas (outside any bracket, including `\{ \}`). */
+function splitTopLevel(s: string): string[] {
+  const parts: string[] = [];
+  let last = 0;
+  scanBrackets(s, s.length, (i, c, depth) => {
+    if (c === ',' && depth === 0) {
       parts.push(s.slice(last, i));
       last = i + 1;
     }
-  }
+  });
   parts.push(s.slice(last));
   return parts.map((p) => p.trim());
 }
 
 /** Whether the bracket opened at the start of `s` (length `openLen`) closes exactly at its end. */
 function enclosesWhole(s: string, openLen: number, closeLen: number): boolean {
-  let depth = 0;
-  for (let i = 0; i < s.length - closeLen; i++) {
-    const c = s[i]!;
-    if (c === '\\') {
-      if (s[i + 1] === '{') depth++;
-      else if (s[i + 1] === '}') depth--;
-      i++;
-    } else if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') depth--;
-    if (depth === 0 && i >= openLen - 1) return false;
-  }
-  return true;
+  let whole = true;
+  scanBrackets(s, s.length - closeLen, (i, _c, depth) => {
+    if (depth === 0 && i >= openLen - 1) whole = false;
+    return !whole;
+  });
+  return whole;
 }
 
 function parseAnswer(raw: string, depth = 0): AnswerNode {
