@@ -98,6 +98,7 @@ export type {EncodePromptsOptions, PromptBatch} from './models/encode_prompts.js
 export {mulberry32} from './models/mulberry32.js';
 export {sampleCompletions} from './models/sample_completions.js';
 export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
+export type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward, Tokenizer} from './models/policy.js';
 export {disposeKvCache, TransformerPolicy} from './models/transformer_policy.js';
 export type {
   ApplyOptions, CachedStepInputs, CachedStepOutput, KvCache, LoadedPolicy, PolicyOutput, TransformerConfig,

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import type {Policy} from './policy.js';
 
 /** Architecture of a {@link TransformerPolicy}. */
 export interface TransformerConfig {
@@ -107,7 +108,7 @@ const FORMAT = 'tfjs-grpo/transformer-policy';
  * tf.dispose([logits, hidden]);
  * policy.dispose();
  */
-export class TransformerPolicy {
+export class TransformerPolicy implements Policy<KvCache> {
   /** The architecture, defaults filled in. */
   readonly config: Required<TransformerConfig>;
   /** Named weights (`tok_emb`, `pos_emb`, `h0.attn.q.w`, ...), in a fixed order. */
@@ -155,6 +156,21 @@ export class TransformerPolicy {
       init.dispose();
     }
     return new TransformerPolicy(config, weights, true);
+  }
+
+  /** Number of token ids (`config.vocabSize`). */
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** Longest sequence the learned position table covers (`config.contextLength`). */
+  get contextLength(): number {
+    return this.config.contextLength;
+  }
+
+  /** Disposes a cache returned by {@link applyWithCache} (same as {@link disposeKvCache}). */
+  disposeCache(cache: KvCache): void {
+    disposeKvCache(cache);
   }
 
   /** Total number of parameters. */
