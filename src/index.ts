@@ -95,7 +95,6 @@ export {completionForward} from './models/completion_forward.js';
 export type {CompletionForwardInputs} from './models/completion_forward.js';
 export {encodePrompts} from './models/encode_prompts.js';
 export type {EncodePromptsOptions, PromptBatch} from './models/encode_prompts.js';
-export {mulberry32} from './models/mulberry32.js';
 export {sampleCompletions} from './models/sample_completions.js';
 export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
 export type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward, Tokenizer} from './models/policy.js';
@@ -106,14 +105,8 @@ export type {
 } from './models/transformer_policy.js';
 
 // --- train ---
-export {additionProblems, additionTokenizer} from './train/addition_task.js';
-export type {AdditionProblem, AdditionProblemsOptions} from './train/addition_task.js';
-export {sortingProblems} from './train/sorting_task.js';
-export type {SortingProblemsOptions} from './train/sorting_task.js';
 export {applyClippedGradients} from './train/apply_clipped_gradients.js';
 export type {AppliedGradients} from './train/apply_clipped_gradients.js';
-export {loadCheckpointFiles, saveCheckpointFiles} from './train/checkpoint_files.js';
-export type {CheckpointPaths} from './train/checkpoint_files.js';
 export {collectRollout, disposeRollout} from './train/collect_rollout.js';
 export type {Problem, Rollout, RolloutOptions} from './train/collect_rollout.js';
 export {evaluatePolicy} from './train/evaluate_policy.js';

@@ -12,7 +12,7 @@ import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
 import {named} from '../../src/rewards/named.js';
 import {weighted} from '../../src/rewards/weighted.js';
-import {additionProblems, additionTokenizer} from '../../src/train/addition_task.js';
+import {additionProblems, additionTokenizer} from '../../examples/tasks/addition_task.js';
 import {loadCheckpointFiles, saveCheckpointFiles} from '../../src/train/checkpoint_files.js';
 import {grpoStep} from '../../src/train/grpo_step.js';
 import {ppoStep} from '../../src/train/ppo_step.js';

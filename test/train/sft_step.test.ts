@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {describe, expect, it} from 'vitest';
 import {TransformerPolicy} from '../../src/models/transformer_policy.js';
-import {additionProblems, additionTokenizer} from '../../src/train/addition_task.js';
+import {additionProblems, additionTokenizer} from '../../examples/tasks/addition_task.js';
 import {encodeSftBatch, sftLoss, sftStep} from '../../src/train/sft_step.js';
 
 const tok = additionTokenizer();

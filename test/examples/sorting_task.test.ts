@@ -2,8 +2,8 @@ import {describe, expect, it} from 'vitest';
 import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
 import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
-import {additionTokenizer} from '../../src/train/addition_task.js';
-import {sortingProblems} from '../../src/train/sorting_task.js';
+import {additionTokenizer} from '../../examples/tasks/addition_task.js';
+import {sortingProblems} from '../../examples/tasks/sorting_task.js';
 
 describe('sortingProblems', () => {
   it('sorts the digits, lists them in the scratchpad, and its demonstrations score 1', async () => {

@@ -3,9 +3,9 @@
  * column-by-column scratchpad.
  * @module
  */
-import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
-import {charTokenizer, type CharTokenizer} from '../models/char_tokenizer.js';
-import {mulberry32} from '../models/mulberry32.js';
+import {assertKnownOptions, assertNumber, check} from '../../src/math/assert.js';
+import {charTokenizer, type CharTokenizer} from '../../src/models/char_tokenizer.js';
+import {mulberry32} from '../../src/models/mulberry32.js';
 
 /** One problem of {@link additionProblems}. */
 export interface AdditionProblem {

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest';
 import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
 import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
-import {additionDemonstration, additionProblems, additionTokenizer} from '../../src/train/addition_task.js';
+import {additionDemonstration, additionProblems, additionTokenizer} from '../../examples/tasks/addition_task.js';
 
 describe('additionProblems', () => {
   it('writes the column-wise scratchpad with carries', () => {

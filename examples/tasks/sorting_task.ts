@@ -3,8 +3,8 @@
  * listed one by one in the scratchpad.
  * @module
  */
-import {assertKnownOptions, assertNumber} from '../math/assert.js';
-import {mulberry32} from '../models/mulberry32.js';
+import {assertKnownOptions, assertNumber} from '../../src/math/assert.js';
+import {mulberry32} from '../../src/models/mulberry32.js';
 import type {AdditionProblem} from './addition_task.js';
 
 /** Options of {@link sortingProblems}. */

@@ -1,0 +1,11 @@
+/**
+ * tfjs-grpo/node: the Node-only entry point (file-system access), kept apart from the root entry so
+ * browser bundles never import `fs`.
+ *
+ * ```ts
+ * import {saveCheckpointFiles, loadCheckpointFiles} from 'tfjs-grpo/node';
+ * ```
+ * @module
+ */
+export {loadCheckpointFiles, saveCheckpointFiles} from './train/checkpoint_files.js';
+export type {CheckpointPaths} from './train/checkpoint_files.js';
