@@ -9,10 +9,7 @@
  * tfjs-core exposes no stateful seeded generator for JS-side draws (its `seedrandom` is internal).
  *
  * @param seed any integer; equal seeds give equal streams.
- * @returns a function drawing the next number in [0, 1).
- * @example
- * const random = mulberry32(42);
- * random(); // same value on every run
+ * @returns a function drawing the next number in [0, 1); equal seeds give equal streams.
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -33,7 +33,7 @@ export interface SftBatch {
  * @returns the batch tensors.
  * @throws when a pair does not fit the context or a text has unknown characters.
  * @example
- * const tok = additionTokenizer();
+ * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
  * const batch = encodeSftBatch(tok, [{prompt: '1+2', completion: '<think>1+2=3</think><answer>3</answer>'}], {contextLength: 48});
  * tf.dispose(Object.values(batch));
  */

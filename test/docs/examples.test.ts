@@ -47,16 +47,20 @@ describe('TSDoc @example blocks', () => {
     const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, repo);
     const options = {...parsed.options, noEmit: true, noUnusedLocals: false};
 
-    // Names exported by the package root (values and types alike).
+    // Names exported by the package root and the Node entry point (values and types alike).
     const indexFile = join(repo, 'src', 'index.ts');
-    const indexProgram = ts.createProgram([indexFile], options);
-    const checker = indexProgram.getTypeChecker();
-    const moduleSymbol = checker.getSymbolAtLocation(indexProgram.getSourceFile(indexFile)!)!;
-    const names = checker.getExportsOfModule(moduleSymbol).map((s) => s.getName());
+    const nodeFile = join(repo, 'src', 'node.ts');
+    const entryProgram = ts.createProgram([indexFile, nodeFile], options);
+    const checker = entryProgram.getTypeChecker();
+    const exportsOf = (file: string): string[] =>
+      checker.getExportsOfModule(checker.getSymbolAtLocation(entryProgram.getSourceFile(file)!)!).map((s) => s.getName());
+    const names = exportsOf(indexFile);
+    const nodeNames = exportsOf(nodeFile).filter((n) => !names.includes(n));
 
     rmSync(scratch, {recursive: true, force: true});
     mkdirSync(scratch, {recursive: true});
     const importIndex = relative(scratch, indexFile).replace(/\\/g, '/').replace(/\.ts$/, '.js');
+    const importNode = relative(scratch, nodeFile).replace(/\\/g, '/').replace(/\.ts$/, '.js');
     const files: string[] = [];
     const origin = new Map<string, Example>();
     examples.forEach((ex, k) => {
@@ -65,6 +69,7 @@ describe('TSDoc @example blocks', () => {
         `// ${relative(repo, ex.file)}:${ex.line}`,
         `import * as tf from '@tensorflow/tfjs-core';`,
         names.length ? `import {${names.join(', ')}} from '${importIndex}';` : '',
+        nodeNames.length ? `import {${nodeNames.join(', ')}} from '${importNode}';` : '',
         `export async function example(): Promise<void> {`,
         ex.code,
         `}`,
@@ -79,7 +84,7 @@ describe('TSDoc @example blocks', () => {
         .map((d) => {
           const ex = origin.get(d.file!.fileName)!;
           const {line} = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
-          return `${relative(repo, ex.file)}:${ex.line} (snippet line ${line - 3}): ` +
+          return `${relative(repo, ex.file)}:${ex.line} (snippet line ${line - 4}): ` +
               ts.flattenDiagnosticMessageText(d.messageText, '\n');
         });
     expect(errors).toEqual([]);
