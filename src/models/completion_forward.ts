@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertRank, assertShape, check} from '../math/assert.js';
+import {assertKnownInputs, assertRank, assertShape, check} from '../math/assert.js';
 import type {PolicyOutput, TransformerPolicy} from './transformer_policy.js';
 
 /** Inputs of {@link completionForward}. */
@@ -37,8 +37,10 @@ export interface CompletionForwardInputs {
  * policy.dispose();
  */
 export function completionForward(
-    policy: TransformerPolicy, {promptTokens, promptMask, completionTokens}: CompletionForwardInputs): PolicyOutput {
+    policy: TransformerPolicy, inputs: CompletionForwardInputs): PolicyOutput {
   const fn = 'completionForward';
+  assertKnownInputs(inputs, ['promptTokens', 'promptMask', 'completionTokens'], fn);
+  const {promptTokens, promptMask, completionTokens} = inputs;
   assertRank(promptTokens, 2, fn, 'promptTokens', ['batch', 'promptTime'], 'int32');
   assertShape(promptMask, promptTokens.shape, fn, 'promptMask', ['batch', 'promptTime']);
   assertRank(completionTokens, 2, fn, 'completionTokens', ['batch', 'completionTime'], 'int32');

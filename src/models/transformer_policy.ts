@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import {assertKnownInputs, assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
 import type {Policy} from './policy.js';
 
 /** Architecture of a {@link TransformerPolicy}. */
@@ -240,8 +240,10 @@ export class TransformerPolicy implements Policy<KvCache> {
    * @returns logits and hidden states of the new tokens and the extended cache.
    * @throws when shapes disagree or the total length exceeds the context.
    */
-  applyWithCache({tokens, positions, keyMask, cache}: CachedStepInputs): CachedStepOutput {
+  applyWithCache(inputs: CachedStepInputs): CachedStepOutput {
     const fn = 'TransformerPolicy.applyWithCache';
+    assertKnownInputs(inputs, ['tokens', 'positions', 'keyMask', 'cache'], fn);
+    const {tokens, positions, keyMask, cache} = inputs;
     this.assertLive('applyWithCache');
     this.checkTokens(tokens, fn, 'tokens');
     assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
