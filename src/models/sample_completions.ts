@@ -48,7 +48,7 @@ const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', '
  * Samples a completion for every prompt row at once, one token per step, reusing a key/value cache
  * (one prefill pass over the prompts, then one single-token pass per step). Rows that produced the
  * stop token are padded and masked; the loop ends early when every row has stopped. Draws use a
- * seeded JS generator ({@link mulberry32}), so results are reproducible on every backend.
+ * seeded JS generator (mulberry32), so results are reproducible on every backend.
  *
  * @param policy the policy.
  * @param prompts `{tokens, mask}` `[batch, promptTime]`, left-padded (see {@link encodePrompts}).
