@@ -1,14 +1,19 @@
 /**
  * tfjs-grpo: reinforcement-learning post-training of language models (GRPO, PPO, rule-based rewards)
  * as pure TensorFlow.js tensor functions.
+ *
+ * The root entry is browser-safe (no `fs`); Node-only file I/O is in `tfjs-grpo/node`. Exports are
+ * grouped by area below, one `// === Area ===` header each (the same areas as the API reference's
+ * sidebar and the README's table); add a new export under its area. test/docs/api_surface.test.ts
+ * checks that every value exported here is named in the README.
  * @module
  */
 
-// --- validation ---
+// === Validation ===
 export {configureValidation} from './math/assert.js';
 export type {ValidationConfig} from './math/assert.js';
 
-// --- math: advantages and masked statistics ---
+// === Advantages (and masked statistics) ===
 export {groupAdvantages} from './math/group_advantages.js';
 export type {GroupAdvantagesOptions} from './math/group_advantages.js';
 export {rlooAdvantages} from './math/rloo_advantages.js';
@@ -17,7 +22,7 @@ export type {GroupOptions} from './math/group_index.js';
 export {maskedSum, maskedMean, maskedVariance, whiten} from './math/masked_stats.js';
 export type {MaskedReduceOptions, MaskedVarianceOptions, WhitenOptions} from './math/masked_stats.js';
 
-// --- math: KL, policy loss, aggregation, grpoLoss ---
+// === Losses (KL, clipped policy loss, aggregation, grpoLoss) ===
 export {klPenalty, KL_ESTIMATORS} from './math/kl_penalty.js';
 export type {KlEstimator, KlPenaltyOptions} from './math/kl_penalty.js';
 export {clippedPolicyLoss} from './math/clipped_policy_loss.js';
@@ -27,7 +32,7 @@ export type {AggregateLossOptions, LossAggregation} from './math/aggregate_loss.
 export {grpoLoss, grpoLossWithStats} from './math/grpo_loss.js';
 export type {GrpoLossInputs, GrpoLossOptions, GrpoLossStats, GrpoLossWithStatsResult} from './math/grpo_loss.js';
 
-// --- math: log-probs and entropy ---
+// === Log-probs (and entropy) ===
 export {tokenLogProbs} from './math/token_log_probs.js';
 export type {TokenLogProbsOptions} from './math/token_log_probs.js';
 export {entropyFromLogits} from './math/entropy_from_logits.js';
@@ -35,7 +40,7 @@ export type {EntropyFromLogitsOptions} from './math/entropy_from_logits.js';
 export {linearTokenLogProbs} from './math/linear_token_log_probs.js';
 export type {LinearTokenLogProbsOptions} from './math/linear_token_log_probs.js';
 
-// --- math: PPO (GAE, value loss, ppoLoss) ---
+// === PPO (GAE, value loss, ppoLoss) ===
 export {gae} from './math/gae.js';
 export type {GaeInputs, GaeOptions, GaeResult} from './math/gae.js';
 export {klShapedRewards} from './math/kl_reward_shaping.js';
@@ -46,11 +51,11 @@ export type {ValueLossInputs, ValueLossOptions} from './math/value_loss.js';
 export {ppoLoss} from './math/ppo_loss.js';
 export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from './math/ppo_loss.js';
 
-// --- kernels (fused paths) ---
+// === Kernels (fused paths) ===
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
 export type {GrpoLossImplementation} from './math/fused/grpo_loss_fused.js';
 
-// --- rewards ---
+// === Rewards ===
 export type {ComposedReward, MaybePromise, RewardBreakdown, RewardFn, Sample} from './rewards/types.js';
 export {accuracyReward} from './rewards/accuracy_reward.js';
 export type {AccuracyRewardOptions, AccuracyWarning} from './rewards/accuracy_reward.js';
@@ -86,7 +91,7 @@ export {mapReward} from './rewards/map_reward.js';
 export {scoreRewards} from './rewards/score_rewards.js';
 export type {RewardComponent, RewardStats, ScoredRewards} from './rewards/score_rewards.js';
 
-// --- models ---
+// === Models ===
 export {ValueHead} from './models/value_head.js';
 export type {ValueHeadOptions} from './models/value_head.js';
 export {charTokenizer} from './models/char_tokenizer.js';
@@ -100,13 +105,11 @@ export type {SampleCompletionsOptions, SampledCompletions} from './models/sample
 export type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward, Tokenizer} from './models/policy.js';
 export {policyFromFunction} from './models/policy_from_function.js';
 export type {FunctionPolicySpec} from './models/policy_from_function.js';
-export {disposeKvCache, TransformerPolicy} from './models/transformer_policy.js';
-export type {
-  ApplyOptions, CachedStepInputs, CachedStepOutput, KvCache, LoadedPolicy, PolicyOutput, TransformerConfig,
-  TransformerPolicyOptions,
-} from './models/transformer_policy.js';
+export {TransformerPolicy} from './models/transformer_policy.js';
+export type {LoadedPolicy, PolicyOutput} from './models/transformer_policy.js';
+export type {TransformerConfig, TransformerPolicyOptions} from './models/transformer_config.js';
 
-// --- train ---
+// === Training ===
 export {applyClippedGradients} from './train/apply_clipped_gradients.js';
 export type {AppliedGradients} from './train/apply_clipped_gradients.js';
 export {collectRollout, disposeRollout} from './train/collect_rollout.js';
