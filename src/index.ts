@@ -49,6 +49,8 @@ export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from '.
 // --- math: FP8 numerics (DeepSeek-V3 §3.3) ---
 export {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS} from './math/fp8_format.js';
 export type {Fp8Format, Fp8FormatSpec} from './math/fp8_format.js';
+export {fakeQuantFp8} from './math/fake_quant_fp8.js';
+export type {FakeQuantFp8Options} from './math/fake_quant_fp8.js';
 
 // --- kernels (fused paths) ---
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
