@@ -111,6 +111,12 @@ export type {
 } from './models/transformer_policy.js';
 
 // --- train ---
+export {simulatePipeline} from './train/simulate_pipeline.js';
+export type {
+  PipelineChunk, PipelineCost, PipelineSimulation, PipelineSlot, SimulatePipelineOptions,
+} from './train/simulate_pipeline.js';
+export {PIPELINE_SCHEDULES} from './train/pipeline_programs.js';
+export type {PipelineSchedule} from './train/pipeline_programs.js';
 export {applyClippedGradients} from './train/apply_clipped_gradients.js';
 export type {AppliedGradients} from './train/apply_clipped_gradients.js';
 export {collectRollout, disposeRollout} from './train/collect_rollout.js';
