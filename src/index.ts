@@ -51,6 +51,12 @@ export type {ValueLossInputs, ValueLossOptions} from './math/value_loss.js';
 export {ppoLoss} from './math/ppo_loss.js';
 export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from './math/ppo_loss.js';
 
+// === FP8 numerics (DeepSeek-V3 §3.3) ===
+export {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS} from './math/fp8_format.js';
+export type {Fp8Format, Fp8FormatSpec} from './math/fp8_format.js';
+export {fakeQuantFp8} from './math/fake_quant_fp8.js';
+export type {FakeQuantFp8Options} from './math/fake_quant_fp8.js';
+
 // === Kernels (fused paths) ===
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
 export type {GrpoLossImplementation} from './math/fused/grpo_loss_fused.js';
@@ -110,6 +116,12 @@ export type {LoadedPolicy, PolicyOutput} from './models/transformer_policy.js';
 export type {TransformerConfig, TransformerPolicyOptions} from './models/transformer_config.js';
 
 // === Training ===
+export {simulatePipeline} from './train/simulate_pipeline.js';
+export type {
+  PipelineChunk, PipelineCost, PipelineSimulation, PipelineSlot, SimulatePipelineOptions,
+} from './train/simulate_pipeline.js';
+export {PIPELINE_SCHEDULES} from './train/pipeline_programs.js';
+export type {PipelineSchedule} from './train/pipeline_programs.js';
 export {applyClippedGradients} from './train/apply_clipped_gradients.js';
 export type {AppliedGradients} from './train/apply_clipped_gradients.js';
 export {collectRollout, disposeRollout} from './train/collect_rollout.js';
