@@ -94,6 +94,7 @@ export type {GateOptions} from './rewards/gate.js';
 export {clip} from './rewards/clip.js';
 export {scale} from './rewards/scale.js';
 export {mapReward} from './rewards/map_reward.js';
+export {routeReward} from './rewards/route_reward.js';
 export {scoreRewards} from './rewards/score_rewards.js';
 export type {RewardComponent, RewardStats, ScoredRewards} from './rewards/score_rewards.js';
 
