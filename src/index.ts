@@ -46,6 +46,10 @@ export type {ValueLossInputs, ValueLossOptions} from './math/value_loss.js';
 export {ppoLoss} from './math/ppo_loss.js';
 export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from './math/ppo_loss.js';
 
+// --- math: FP8 numerics (DeepSeek-V3 §3.3) ---
+export {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS} from './math/fp8_format.js';
+export type {Fp8Format, Fp8FormatSpec} from './math/fp8_format.js';
+
 // --- kernels (fused paths) ---
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
 export type {GrpoLossImplementation} from './math/fused/grpo_loss_fused.js';
