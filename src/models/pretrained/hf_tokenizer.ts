@@ -66,8 +66,8 @@ const tokenContent = (t: unknown): string | null =>
  * @throws `MissingConfigFieldError` when no EOS token can be found; `PretrainedLoadError` when a special
  *   token is not in the vocabulary or `tokenizer.json` is not an object.
  * @example
- * // With the parsed files of a checkpoint folder:
- * declare const tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>;
+ * const read = async (url: string) => (await (await fetch(url)).json()) as Record<string, unknown>;
+ * const [tokenizerJson, tokenizerConfig] = [await read('tokenizer.json'), await read('tokenizer_config.json')];
  * const tok = hfTokenizer(tokenizerJson, {tokenizerConfig});
  * const ids = tok.encodeChat([{role: 'user', content: 'Sort 5 3 9 1.'}]);
  * tok.decode(ids);
@@ -109,7 +109,9 @@ export function hfTokenizer(tokenizerJson: Record<string, unknown>, options: HfT
     vocabSize, padId, eosId, chatTemplate,
     ...(bosId !== undefined ? {bosId} : {}),
     encode: (text, opts = {}) => impl.encode(text, {add_special_tokens: opts.addSpecialTokens ?? true}).ids,
-    decode: (ids, opts = {}) => impl.decode(Array.from(ids), {skip_special_tokens: opts.skipSpecialTokens ?? false}),
+    // The library rejects an empty id list; transformers decodes it to ''.
+    decode: (ids, opts = {}) => ids.length === 0 ? ''
+      : impl.decode(Array.from(ids), {skip_special_tokens: opts.skipSpecialTokens ?? false}),
     tokenToId: (token) => impl.token_to_id(token),
     applyChatTemplate(messages, opts = {}) {
       if (chatTemplate === null) {

@@ -163,8 +163,8 @@ function safetensorsFiles(files: Record<string, Uint8Array>): SafetensorsFile[] 
  * @throws `UnknownArchitectureError`, `MissingConfigFieldError`, `SafetensorsFormatError`,
  *   `UnsupportedDtypeError`, `MissingTensorError`, `ShapeMismatchError` (all `PretrainedLoadError`s).
  * @example
- * // bytes fetched by the page:
- * declare const config: Record<string, unknown>, weights: Uint8Array;
+ * const config = (await (await fetch('config.json')).json()) as Record<string, unknown>;
+ * const weights = new Uint8Array(await (await fetch('model.safetensors')).arrayBuffer());
  * const model = await loadPretrained({config, files: {'model.safetensors': weights}});
  * const {logits} = model.apply(tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'));
  * model.dispose();
