@@ -116,6 +116,38 @@ export {TransformerPolicy} from './models/transformer_policy.js';
 export type {LoadedPolicy, PolicyOutput} from './models/transformer_policy.js';
 export type {TransformerConfig, TransformerPolicyOptions} from './models/transformer_config.js';
 
+// === Models: pretrained checkpoints (Llama, Qwen2, Qwen3; architecture registry) ===
+export {rmsNorm} from './models/rms_norm.js';
+export {applyRope, normalizeRopeConfig, ROPE_TYPES, ropeCosSin, ropeInverseFrequencies, ropeSoftmaxScaleFactor} from './models/rope.js';
+export type {ApplyRopeOptions, RopeConfig, RopeCosSin, RopeFrequencies, RopeFrequencyOptions, RopeType} from './models/rope.js';
+export {linear} from './models/linear.js';
+export {swigluMlp} from './models/swiglu_mlp.js';
+export type {SwigluWeights} from './models/swiglu_mlp.js';
+export {groupedQueryAttention} from './models/grouped_query_attention.js';
+export type {
+  AttentionWeights, GroupedQueryAttentionInputs, GroupedQueryAttentionOptions, GroupedQueryAttentionOutput,
+} from './models/grouped_query_attention.js';
+export {denseDecoderLayer} from './models/dense_decoder_layer.js';
+export type {DenseDecoderLayerInputs, DenseDecoderLayerWeights} from './models/dense_decoder_layer.js';
+export {DenseDecoderPolicy, denseDecoderWeightSpecs} from './models/dense_decoder.js';
+export type {DenseDecoderConfig} from './models/dense_decoder.js';
+export {llamaConfig, qwen2Config, qwen3Config} from './models/pretrained/dense_config.js';
+export {architectureBuilder, ARCHITECTURES} from './models/pretrained/architectures.js';
+export type {ArchitectureBuilder, ArchitectureBuildOptions} from './models/pretrained/architectures.js';
+export {safetensorsCheckpoint} from './models/pretrained/checkpoint_weights.js';
+export type {CheckpointWeights, SafetensorsCheckpointOptions, WeightSpec} from './models/pretrained/checkpoint_weights.js';
+export {DECODABLE_DTYPES, decodeSafetensorsTensor, parseSafetensors} from './models/pretrained/safetensors.js';
+export type {SafetensorsEntry, SafetensorsFile} from './models/pretrained/safetensors.js';
+export {dequantizeFp8Blocks} from './models/pretrained/fp8_block_dequantize.js';
+export {hfTokenizer} from './models/pretrained/hf_tokenizer.js';
+export type {ChatMessage, ChatTemplateOptions, HfTokenizer, HfTokenizerOptions} from './models/pretrained/hf_tokenizer.js';
+export {loadPretrained, PretrainedModel} from './models/pretrained/load_pretrained.js';
+export type {LoadPretrainedOptions, PretrainedSource, PretrainedTokenizerFiles} from './models/pretrained/load_pretrained.js';
+export {
+  MissingConfigFieldError, MissingTensorError, PretrainedLoadError, SafetensorsFormatError, ShapeMismatchError,
+  UnknownArchitectureError, UnsupportedDtypeError,
+} from './models/pretrained/errors.js';
+
 // === Training ===
 export {simulatePipeline} from './train/simulate_pipeline.js';
 export type {
