@@ -3,6 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {tidyResult} from './tidy_result.js';
 import {assertRank, check} from '../math/assert.js';
 import {moeRoute, type MoeRouting} from './moe_route.js';
 import {swigluMlp, type WeightGetter} from './swiglu_mlp.js';
@@ -74,7 +75,7 @@ export function deepseekMoe(
     `'expertCompute' expected 'dense' or 'gather', got ${JSON.stringify(config.expertCompute)}`);
   const E = config.nRoutedExperts;
   const N = x.shape[0];
-  return tf.tidy(() => {
+  return tidyResult(() => {
     const logits = tf.matMul(x, w(prefix + 'gate.weight'), false, true) as tf.Tensor2D;
     const routing = moeRoute(logits, w(prefix + 'gate.e_score_correction_bias') as tf.Tensor1D, {
       topK: config.numExpertsPerTok, nGroup: config.nGroup, topkGroup: config.topkGroup,

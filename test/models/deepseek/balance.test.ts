@@ -72,7 +72,7 @@ describe('sequenceBalanceLoss', () => {
   it('gradient with respect to the affinities matches finite differences', () => {
     const s0 = tf.tensor3d([[[0.7, 0.2, 0.5], [0.1, 0.9, 0.4]]]), sel = tf.tensor3d([[[1, 0, 1], [0, 1, 1]]]);
     const f = (s: tf.Tensor3D): tf.Scalar => sequenceBalanceLoss(s, sel, {topK: 2, alpha: 1});
-    const g = tf.grad(f)(s0).arraySync()[0]!;
+    const g = (tf.grad(f as (x: tf.Tensor) => tf.Tensor)(s0).arraySync() as number[][][])[0]!;
     const base = s0.arraySync()[0]!;
     const h = 1e-3;
     for (let t = 0; t < 2; t++) for (let i = 0; i < 3; i++) {

@@ -101,7 +101,7 @@ describe('moeRoute', () => {
       const r = moeRoute(x, bias, {topK: 2, routedScalingFactor: 2});
       return tf.sum(tf.mul(r.weights, cot)) as tf.Scalar;
     });
-    const g = tf.grad(f)(x0).arraySync();
+    const g = tf.grad(f as (x: tf.Tensor) => tf.Tensor)(x0).arraySync() as number[][];
     const base = x0.arraySync();
     const h = 1e-3;
     for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) {
