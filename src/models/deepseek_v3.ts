@@ -10,11 +10,12 @@ import {
   deepseekV3WeightShapes, isMoeLayer, resolveDeepseekV3Config, type DeepseekV3Config, type ResolvedDeepseekV3Config,
 } from './deepseek_v3_config.js';
 import {expertLoadStats} from './expert_load_stats.js';
-import type {MlaLayerCache} from './mla.js';
+import {causalAttentionBias, type MlaLayerCache} from './mla.js';
 import type {MoeRouting} from './moe_route.js';
 import {mtpLoss, mtpModule} from './mtp.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from './policy.js';
 import {rmsNorm} from './rms_norm.js';
+import {tidyResult} from './tidy_result.js';
 import {ropeCosSin, ropeInverseFrequencies, type RopeFrequencies} from './rope.js';
 import {routerBiasUpdate} from './router_bias_update.js';
 import {sequenceBalanceLoss} from './sequence_balance_loss.js';
@@ -152,11 +153,6 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     return new DeepseekV3Policy(resolved, weights, options);
   }
 
-  /** Names the loader should read: every tensor of `deepseekV3WeightShapes` for this config. */
-  static weightNames(config: DeepseekV3Config): string[] {
-    return deepseekV3WeightShapes(resolveDeepseekV3Config(config)).map(([n]) => n);
-  }
-
   get vocabSize(): number { return this.config.vocabSize; }
   get contextLength(): number { return this.config.maxPositionEmbeddings; }
 
@@ -267,6 +263,28 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   }
 
   /**
+   * Incremental MTP depth 1 with its own MLA cache (the draft model of `mtpSpeculativeGreedy`):
+   * position i takes the main model's normed hidden state h_i and the next token t_{i+1}.
+   *
+   * @param inputs `prevHidden` `[batch, newTime, hidden]` h_i, `tokens` `[batch, newTime]` t_{i+1},
+   *   `positions` of i, `keyMask` `[batch, pastTime + newTime]`, the module's `cache` or `null`.
+   * @returns `[batch, newTime, vocab]` logits of t_{i+2} and the extended cache.
+   */
+  mtpApplyWithCache(inputs: {prevHidden: tf.Tensor3D; tokens: tf.Tensor2D; positions: tf.Tensor2D; keyMask: tf.Tensor2D;
+      cache: MlaLayerCache | null}): {logits: tf.Tensor3D; cache: MlaLayerCache} {
+    this.assertLive('mtpApplyWithCache');
+    check(this.config.mtpDepth >= 1, 'DeepseekV3Policy.mtpApplyWithCache', () => 'the model has no MTP module (num_nextn_predict_layers 0)');
+    const {prevHidden, tokens, positions, keyMask, cache} = inputs;
+    const [B, T] = tokens.shape;
+    return tidyResult(() => {
+      const {cos, sin} = ropeCosSin(tf.cast(positions, 'int32') as tf.Tensor2D, this.freqs);
+      const bias = causalAttentionBias(B, T, cache === null ? 0 : cache.latent.shape[1], tf.cast(keyMask, 'float32') as tf.Tensor2D);
+      const m = mtpModule(prevHidden, this.embed(tokens), this.w, this.config.numLayers, this.config, {cos, sin, bias, cache, mode: 'absorb'});
+      return {logits: this.head(m.normed), cache: m.cache};
+    });
+  }
+
+  /**
    * The auxiliary-loss-free balancing step: reads the expert load recorded since the last call,
    * moves each router bias by {@link routerBiasUpdate} (when `routerBiasGamma > 0` and the model is
    * trainable) and resets the counters.
@@ -339,21 +357,12 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     return tf.reshape(tf.matMul(tf.reshape(normed, [B * T, D]), weight, false, true), [B, T, this.config.vocabSize]);
   }
 
-  /** Additive bias `[batch, 1, newTime, pastTime + newTime]`: causal within the new tokens, padded keys masked. */
-  private attentionBias(B: number, Tq: number, past: number, keyMask: tf.Tensor2D): tf.Tensor4D {
-    const Tk = past + Tq;
-    const causal = new Float32Array(Tq * Tk);
-    for (let i = 0; i < Tq; i++) for (let j = 0; j <= past + i; j++) causal[i * Tk + j] = 1;
-    const allowed = tf.mul(tf.tensor4d(causal, [1, 1, Tq, Tk]), tf.reshape(keyMask, [B, 1, 1, Tk]));
-    return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
-  }
-
   private forward(tokens: tf.Tensor2D, positions: tf.Tensor2D, keyMask: tf.Tensor2D, past: DeepseekV3Cache | null,
       mode: 'expand' | 'absorb'): {logits: tf.Tensor3D; hidden: tf.Tensor3D; caches: MlaLayerCache[]; routings: Map<number, MoeRouting>} {
     const [B, Tq] = tokens.shape;
     const pastLen = past === null ? 0 : past.layers[0]!.latent.shape[1];
     const {cos, sin} = ropeCosSin(positions, this.freqs);
-    const bias = this.attentionBias(B, Tq, pastLen, keyMask);
+    const bias = causalAttentionBias(B, Tq, pastLen, keyMask);
     let x = this.embed(tokens);
     const caches: MlaLayerCache[] = [];
     const routings = new Map<number, MoeRouting>();
@@ -377,7 +386,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
       const n = T - k;
       const pos = tf.slice(positions, [0, 0], [B, n]) as tf.Tensor2D;
       const {cos, sin} = ropeCosSin(pos, this.freqs);
-      const bias = this.attentionBias(B, n, 0, tf.slice(mask, [0, 0], [B, n]) as tf.Tensor2D);
+      const bias = causalAttentionBias(B, n, 0, tf.slice(mask, [0, 0], [B, n]) as tf.Tensor2D);
       const m = mtpModule(tf.slice(prev, [0, 0, 0], [B, n, D]), this.embed(tf.slice(tokens, [0, k], [B, n]) as tf.Tensor2D),
           this.w, this.config.numLayers + k - 1, this.config, {cos, sin, bias, cache: null, mode: 'expand'});
       out.push(this.head(m.normed));
