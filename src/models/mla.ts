@@ -165,7 +165,7 @@ export function multiHeadLatentAttention(
  * @returns `{mla, mha, ratio}` bytes per token and mha / mla.
  * @example
  * mlaCacheBytesPerToken({numHeads: 128, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128}, 61, 2);
- * // {mla: 70272, mha: 15990784, ratio: 227.6}
+ * // {mla: 70272, mha: 4997120, ratio: 71.1}
  */
 export function mlaCacheBytesPerToken(
     config: Pick<MlaConfig, 'numHeads' | 'kvLoraRank' | 'qkNopeHeadDim' | 'qkRopeHeadDim' | 'vHeadDim'>, layers: number,
