@@ -98,6 +98,8 @@ export type {EncodePromptsOptions, PromptBatch} from './models/encode_prompts.js
 export {sampleCompletions} from './models/sample_completions.js';
 export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
 export type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward, Tokenizer} from './models/policy.js';
+export {policyFromFunction} from './models/policy_from_function.js';
+export type {FunctionPolicySpec} from './models/policy_from_function.js';
 export {disposeKvCache, TransformerPolicy} from './models/transformer_policy.js';
 export type {
   ApplyOptions, CachedStepInputs, CachedStepOutput, KvCache, LoadedPolicy, PolicyOutput, TransformerConfig,
@@ -139,6 +141,7 @@ export {evaluatePolicy} from './train/evaluate_policy.js';
 export type {EvaluatePolicyOptions, PolicyEvaluation} from './train/evaluate_policy.js';
 export {grpoStep} from './train/grpo_step.js';
 export type {GrpoStepContext, GrpoStepOptions, RlStepMetrics} from './train/grpo_step.js';
+export type {DynamicSamplingOptions} from './train/dynamic_sampling.js';
 export {ppoStep} from './train/ppo_step.js';
 export type {Critic, PpoStepContext, PpoStepMetrics, PpoStepOptions} from './train/ppo_step.js';
 export {rlLoop} from './train/rl_loop.js';
