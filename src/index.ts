@@ -121,7 +121,7 @@ export {rmsNorm} from './models/rms_norm.js';
 export {applyRope, normalizeRopeConfig, ROPE_TYPES, ropeCosSin, ropeInverseFrequencies, ropeSoftmaxScaleFactor} from './models/rope.js';
 export type {ApplyRopeOptions, RopeConfig, RopeCosSin, RopeFrequencies, RopeFrequencyOptions, RopeType} from './models/rope.js';
 export {linear} from './models/linear.js';
-export {swigluMlp} from './models/swiglu_mlp.js';
+export {swigluMlp, swigluWeightsAt} from './models/swiglu_mlp.js';
 export type {SwigluWeights} from './models/swiglu_mlp.js';
 export {groupedQueryAttention} from './models/grouped_query_attention.js';
 export type {
@@ -147,6 +147,31 @@ export {
   MissingConfigFieldError, MissingTensorError, PretrainedLoadError, SafetensorsFormatError, ShapeMismatchError,
   UnknownArchitectureError, UnsupportedDtypeError,
 } from './models/pretrained/errors.js';
+
+// === Models: DeepSeek-V3 (MLA, DeepSeekMoE with auxiliary-loss-free balancing, MTP) ===
+export {DeepseekV3Policy} from './models/deepseek_v3.js';
+export type {DeepseekV3Cache, DeepseekV3CreateOptions, DeepseekV3Options} from './models/deepseek_v3.js';
+export {deepseekV3WeightShapes, resolveDeepseekV3Config} from './models/deepseek_v3_config.js';
+export type {DeepseekV3Config, ResolvedDeepseekV3Config} from './models/deepseek_v3_config.js';
+export {deepseekV3Block} from './models/deepseek_v3_block.js';
+export type {DeepseekV3BlockOutput} from './models/deepseek_v3_block.js';
+export {causalAttentionBias, mlaCacheBytesPerToken, multiHeadLatentAttention} from './models/mla.js';
+export type {MlaConfig, MlaInputs, MlaLayerCache, MlaOutput} from './models/mla.js';
+export {moeRoute} from './models/moe_route.js';
+export type {MoeRouteOptions, MoeRouting} from './models/moe_route.js';
+export {deepseekMoe} from './models/deepseek_moe.js';
+export type {DeepseekMoeConfig, DeepseekMoeOutput, ExpertCompute} from './models/deepseek_moe.js';
+export type {WeightGetter} from './models/weight_getter.js';
+export {routerBiasUpdate} from './models/router_bias_update.js';
+export type {RouterBiasUpdateOptions} from './models/router_bias_update.js';
+export {sequenceBalanceLoss} from './models/sequence_balance_loss.js';
+export type {SequenceBalanceLossOptions} from './models/sequence_balance_loss.js';
+export {expertLoadStats} from './models/expert_load_stats.js';
+export type {ExpertLoadStats} from './models/expert_load_stats.js';
+export {mtpLoss, mtpModule} from './models/mtp.js';
+export type {MtpModuleOutput} from './models/mtp.js';
+export {mtpSpeculativeGreedy} from './models/mtp_speculative_greedy.js';
+export type {MtpSpeculativeGreedyOptions, MtpSpeculativeGreedyResult} from './models/mtp_speculative_greedy.js';
 
 // === Training ===
 export {simulatePipeline} from './train/simulate_pipeline.js';
