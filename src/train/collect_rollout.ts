@@ -59,6 +59,16 @@ export interface Rollout {
  * @param options see {@link RolloutOptions}.
  * @returns the rollout.
  * @throws when sizes disagree, a prompt does not fit the context, or an option is invalid.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789+', specialTokens: ['<answer>', '</answer>']});
+ * const policy = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
+ * const reward = gate(formatReward(), accuracyReward());
+ * const rollout = await collectRollout(policy, tokenizer, [{prompt: '1+2', reference: '3'}], reward,
+ *     {groupSize: 4, maxNewTokens: 8, seed: 1});
+ * rollout.samples.length;        // 4 (one group of 4 completions)
+ * rollout.scored.rewards.length; // 4; an untrained policy scores 0
+ * disposeRollout(rollout);
+ * policy.dispose();
  */
 export async function collectRollout(
     policy: TransformerPolicy, tokenizer: CharTokenizer, problems: readonly Problem[], reward: RewardFn,
@@ -93,7 +103,18 @@ export async function collectRollout(
   }
 }
 
-/** Disposes the tensors of a {@link Rollout}. */
+/**
+ * Disposes the tensors of a {@link Rollout} (prompts and completions; the JS parts need nothing).
+ *
+ * @param rollout a rollout from {@link collectRollout}.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789+'});
+ * const policy = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 12, layers: 1, width: 8, heads: 2});
+ * const rollout = await collectRollout(policy, tokenizer, [{prompt: '2+2', reference: '4'}], () => [0, 0],
+ *     {groupSize: 2, maxNewTokens: 4});
+ * disposeRollout(rollout); // tf.memory().numTensors is back to its value before collectRollout
+ * policy.dispose();
+ */
 export function disposeRollout(rollout: Rollout): void {
   const {prompts, completions} = rollout;
   tf.dispose([prompts.tokens, prompts.mask, completions.tokens, completions.logProbs, completions.mask]);

@@ -78,6 +78,15 @@ const KNOWN = ['groupSize', 'maxNewTokens', 'temperature', 'topK', 'stopToken', 
  *   `advantages`, `maxGradNorm` (default 1).
  * @returns the step's {@link RlStepMetrics}.
  * @throws when `groupSize < 2`, `beta > 0` without a reference, or sizes disagree.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789+', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+ * const policy = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 32, layers: 1, width: 16, heads: 2});
+ * const reference = policy.copy(); // frozen
+ * const optimizer = tf.train.adam(1e-3);
+ * const metrics = await grpoStep({policy, reference, optimizer, tokenizer, reward: gate(formatReward(), accuracyReward())},
+ *     [{prompt: '1+2', reference: '3'}], {groupSize: 4, maxNewTokens: 24});
+ * // metrics: {reward, kl, clipFraction, loss, gradNorm, completionLength, samples: 4, ...}
+ * policy.dispose(); reference.dispose(); optimizer.dispose();
  */
 export async function grpoStep(
     ctx: GrpoStepContext, problems: readonly Problem[], options: GrpoStepOptions): Promise<RlStepMetrics> {

@@ -90,6 +90,16 @@ const KNOWN = [
  * @returns the step's metrics.
  * @throws when `klCoef > 0` without a reference, the head's size differs from the trunk's width, or
  *   sizes disagree.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789+', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+ * const policy = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 32, layers: 1, width: 16, heads: 2});
+ * const reference = policy.copy();
+ * const critic = {trunk: policy, head: new ValueHead(16)}; // shared trunk
+ * const optimizer = tf.train.adam(1e-3);
+ * const metrics = await ppoStep({policy, reference, critic, optimizer, tokenizer, reward: gate(formatReward(), accuracyReward())},
+ *     [{prompt: '1+2', reference: '3'}], {groupSize: 4, maxNewTokens: 24});
+ * // metrics: the RL metrics of grpoStep plus valueLoss
+ * policy.dispose(); reference.dispose(); critic.head.dispose(); optimizer.dispose();
  */
 export async function ppoStep(
     ctx: PpoStepContext, problems: readonly Problem[], options: PpoStepOptions): Promise<PpoStepMetrics> {
