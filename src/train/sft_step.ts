@@ -60,8 +60,8 @@ export function encodeSftBatch(
 
 /**
  * Supervised (cold-start) loss: mean negative log-likelihood of the completion tokens,
- * L = -sum_{b,t} m_{b,t} log pi(y_{b,t} | x_b, y_{b,<t}) / sum m, as DeepSeek-R1's cold-start SFT
- * before RL (DeepSeek-AI 2025, arXiv:2501.12948). Prompt tokens and padding are not scored.
+ * $$\mathcal{L} = -\frac{\sum_{b,t} m_{b,t} \log \pi(y_{b,t} \mid x_b, y_{b,<t})}{\sum_{b,t} m_{b,t}}$$
+ * ($m$ = `completionMask`), as DeepSeek-R1's cold-start SFT before RL (DeepSeek-AI 2025, arXiv:2501.12948). Prompt tokens and padding are not scored.
  *
  * @param policy the policy.
  * @param batch see {@link SftBatch}.
