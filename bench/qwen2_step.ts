@@ -9,7 +9,7 @@
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {readFileSync, writeFileSync} from 'node:fs';
-import {grpoLoss, tokenLogProbs} from '../src/index.js';
+import {applyClippedGradients, grpoLoss, tokenLogProbs} from '../src/index.js';
 import {loadPretrained} from '../src/node.js';
 
 function arg(name: string, fallback: string): string {
@@ -65,11 +65,11 @@ async function main(): Promise<void> {
   let loss = NaN;
   for (let s = 0; s < warmup + steps; s++) {
     const start = performance.now();
-    const {value, grads} = tf.variableGrads(
-        () => grpoLoss({logProbs: completionLogProbs(), oldLogProbs, advantages, mask}, {beta: 0}), vars);
-    optimizer.applyGradients(grads as Parameters<tf.Optimizer['applyGradients']>[0]);
+    // The training steps' update: gradients, global-norm clip at 1 (grpoStep's default), Adam.
+    const {loss: value, gradNorms} = applyClippedGradients(optimizer,
+        () => grpoLoss({logProbs: completionLogProbs(), oldLogProbs, advantages, mask}, {beta: 0}), [vars], 1);
     loss = (await value.data())[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
+    tf.dispose([value, ...gradNorms]);
     const ms = performance.now() - start;
     if (s >= warmup) times.push(ms);
     console.log(`step ${s}${s < warmup ? ' (warm-up)' : ''}: ${ms.toFixed(1)} ms, loss ${loss.toFixed(6)}`);

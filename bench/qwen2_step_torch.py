@@ -5,7 +5,7 @@
     python3 bench/qwen2_step_torch.py --dir DIR --out torch.json [--batch 4 --prompt 64 --completion 192]
 
 Same step as the TypeScript side: logits of prompt + completion, log-softmax + gather of the completion
-tokens, the GRPO clipped loss (beta 0, token-mean), backward, Adam (lr 1e-6); float32 weights on the GPU,
+tokens, the GRPO clipped loss (beta 0, token-mean), backward, global-norm clip at 1, Adam (lr 1e-6); float32 weights on the GPU,
 TF32 off (tfjs webgpu computes in float32); the loss is read back (`.item()`) every step.
 """
 import argparse
@@ -69,6 +69,7 @@ for s in range(a.warmup + a.steps):
     loss = (pg * mask).sum() / mask.sum()
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     val = loss.item()
     ms = (time.perf_counter() - t) * 1000
