@@ -6,15 +6,17 @@
 import {readFileSync} from 'node:fs';
 import {Comment, CommentTag, Converter, ReflectionKind} from 'typedoc';
 
-/** Export name -> area, from the `// === Area ===` headers of an entry file. */
+/**
+ * Export name -> area, from the `// === Area ===` headers of an entry file. The area is the header's
+ * text up to a ':' or '(' (`// === Models: DeepSeek-V3 (MLA, ...) ===` is in `Models`).
+ */
 function areasOf(file, fallback) {
+  const text = readFileSync(file, 'utf8');
+  const headers = [...text.matchAll(/^\/\/ === ([^:(=]+?)\s*[:(=]/gm)].map((m) => [m.index, m[1].trim()]);
   const areas = new Map();
-  let area = fallback;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const header = /^\/\/ === ([^=(]+?)\s*(\(.*\))?\s*===\s*$/.exec(line);
-    if (header) { area = header[1]; continue; }
-    const names = /^export (?:type )?\{([^}]*)\}/.exec(line)?.[1] ?? (/^\s+[A-Z]\w*,/.test(line) ? line : '');
-    for (const raw of names.split(',')) {
+  for (const m of text.matchAll(/^export\s+(?:type\s+)?\{([^}]*)\}/gm)) {
+    const area = headers.filter(([at]) => at < m.index).pop()?.[1] ?? fallback;
+    for (const raw of m[1].split(',')) {
       const name = raw.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop();
       if (name && area) areas.set(name, area);
     }
