@@ -86,8 +86,10 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * Per-token clipped surrogate policy loss (PPO's objective, negated), with DAPO's asymmetric clip,
  * the dual-clip bound and GSPO's sequence-level ratio.
  *
- * L_t = -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t), r_t = exp(logProbs_t - oldLogProbs_t);
- * with `dualClip` c: L_t = min(L_t, -c A_t) where A_t < 0. Where the clip is active (A > 0 and
+ * $$L_t = -\min\big(r_t A_t,\ \operatorname{clip}(r_t, 1 - \epsilon_{low}, 1 + \epsilon_{high})\, A_t\big),
+ * \qquad r_t = \exp(\log\pi_\theta(y_t) - \log\pi_{old}(y_t))$$
+ * ($\epsilon_{low}$ = `clipLow`, $\epsilon_{high}$ = `clipHigh`); with `dualClip` c:
+ * $L_t = \min(L_t, -c A_t)$ where $A_t < 0$. Where the clip is active (A > 0 and
  * r > 1 + clipHigh, or A < 0 and r < 1 - clipLow) or the dual bound is active (A < 0 and r > c) the
  * token's gradient is exactly 0; inside the clip range L_t = -r_t A_t. `clipLow = clipHigh = 0` is
  * allowed (the ratio is then clipped to 1 on the active side).

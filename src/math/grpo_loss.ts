@@ -131,8 +131,9 @@ const KNOWN_OPTIONS = [
  * GRPO loss: the clipped surrogate of {@link clippedPolicyLoss} plus `beta` times the per-token KL
  * estimate of {@link klPenalty}, reduced by {@link aggregateLoss}.
  *
- * loss = aggregate_m( -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t) + beta * KL_t ),
- * r_t = pi_theta(y_t) / pi_old(y_t) (or GSPO's sequence ratio), KL_t = klEstimator(logProbs, refLogProbs).
+ * $$\mathcal{L} = \operatorname{aggregate}_m\Big(-\min\big(r_t A_t,\ \operatorname{clip}(r_t, 1 - \epsilon_{low}, 1 + \epsilon_{high})\, A_t\big) + \beta\, \mathrm{KL}_t\Big)$$
+ * with $r_t = \pi_\theta(y_t) / \pi_{old}(y_t)$ (or GSPO's sequence ratio), $\epsilon_{low}$ = `clipLow`,
+ * $\epsilon_{high}$ = `clipHigh`, $\beta$ = `beta`, $\mathrm{KL}_t$ = `klEstimator`(logProbs, refLogProbs).
  * Shao et al. 2024, DeepSeekMath, arXiv:2402.03300 (GRPO); Yu et al. 2025, arXiv:2503.14476 (DAPO);
  * Liu et al. 2025, arXiv:2503.20783 (Dr. GRPO); Zheng et al. 2025, arXiv:2507.18071 (GSPO).
  *
