@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {linear} from './linear.js';
+import type {WeightGetter} from './weight_getter.js';
 
 /** Weights of {@link swigluMlp}, PyTorch layout `[out, in]`. */
 export interface SwigluWeights {
@@ -38,4 +39,23 @@ export function swigluMlp(x: tf.Tensor, weights: SwigluWeights): tf.Tensor {
     const u = linear(x, weights.up, weights.upBias);
     return linear(tf.mul(tf.mul(g, tf.sigmoid(g)), u), weights.down, weights.downBias);
   });
+}
+
+/**
+ * The {@link SwigluWeights} stored under a checkpoint prefix: `${prefix}gate_proj.weight`,
+ * `${prefix}up_proj.weight`, `${prefix}down_proj.weight` (Hugging Face names, `[out, in]` layout).
+ *
+ * @param w weight getter.
+ * @param prefix e.g. `model.layers.0.mlp.` or `model.layers.1.mlp.experts.3.`.
+ * @returns the three projections (the getter's tensors, not copies).
+ * @example
+ * const w = (n: string) => n.includes('down') ? tf.ones([2, 3]) : tf.ones([3, 2]);
+ * const y = swigluMlp(tf.ones([1, 2]), swigluWeightsAt(w, 'mlp.')); // [1, 2], each 3 * 2 * silu(2)
+ */
+export function swigluWeightsAt(w: WeightGetter, prefix: string): SwigluWeights {
+  return {
+    gate: w(prefix + 'gate_proj.weight') as tf.Tensor2D,
+    up: w(prefix + 'up_proj.weight') as tf.Tensor2D,
+    down: w(prefix + 'down_proj.weight') as tf.Tensor2D,
+  };
 }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {readFileSync} from 'node:fs';
 import {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS, type Fp8Format} from '../../src/math/fp8_format.js';
 
 const FORMATS: Fp8Format[] = ['e4m3', 'e5m2'];
@@ -116,6 +117,25 @@ describe('encodeFp8', () => {
     expect(() => decodeFp8(new Uint8Array(1), 'fp8' as Fp8Format)).toThrow(/decodeFp8: 'format'/);
     expect(() => encodeFp8('x' as unknown as Float32Array, 'e4m3')).toThrow(/encodeFp8: 'values' expected/);
     expect(() => decodeFp8([1] as unknown as Uint8Array, 'e4m3')).toThrow(/decodeFp8: 'bytes' expected a Uint8Array/);
+  });
+});
+
+describe('PyTorch fixtures (torch 2.11 float8 dtypes)', () => {
+  // Read with JSON.parse, not a JSON import: the import turns -0.0 into 0.
+  const fixtures = JSON.parse(readFileSync(new URL('../fixtures/fp8/fake_quant_fp8.json', import.meta.url), 'utf8')) as
+    {decode: Record<string, Array<number | string | null>>; encode_probe: Record<string, Array<number | string>>};
+  const parse = (v: number | string | null): number =>
+    v === null ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === 'nan' ? NaN : Number(v);
+  it('decode tables equal torch.uint8.view(float8).float() for all 256 bytes', () => {
+    for (const f of FORMATS) {
+      const want = (fixtures.decode as Record<string, Array<number | string | null>>)[f]!.map(parse);
+      Array.from(FP8_DECODE_TABLES[f]).forEach((v, i) => expect(Object.is(v, want[i]) || (Number.isNaN(v) && Number.isNaN(want[i])), `${f} 0x${i.toString(16)}`).toBe(true));
+    }
+  });
+  it('encodeFp8 equals x.to(float8).view(uint8) on the probe values (ties, subnormals, above max)', () => {
+    const probe = fixtures.encode_probe as unknown as Record<string, Array<number | string>>;
+    const values = new Float32Array(probe.values!.map(parse));
+    for (const f of FORMATS) expect(Array.from(encodeFp8(values, f)), f).toEqual(probe[f]);
   });
 });
 
