@@ -121,6 +121,7 @@ export {rmsNorm} from './models/rms_norm.js';
 export {applyRope, normalizeRopeConfig, ROPE_TYPES, ropeCosSin, ropeInverseFrequencies, ropeSoftmaxScaleFactor} from './models/rope.js';
 export type {ApplyRopeOptions, RopeConfig, RopeCosSin, RopeFrequencies, RopeFrequencyOptions, RopeType} from './models/rope.js';
 export {linear} from './models/linear.js';
+export {embeddingLookup} from './models/embedding_lookup.js';
 export {swigluMlp, swigluWeightsAt} from './models/swiglu_mlp.js';
 export type {SwigluWeights} from './models/swiglu_mlp.js';
 export {groupedQueryAttention} from './models/grouped_query_attention.js';
