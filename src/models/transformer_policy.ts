@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import {fp8Linear, resolveFp8LinearOptions, type Fp8LinearOptions} from './fp8_linear.js';
 import type {Policy} from './policy.js';
 
 /** Architecture of a {@link TransformerPolicy}. */
@@ -28,6 +29,12 @@ export interface TransformerConfig {
 export interface TransformerPolicyOptions extends TransformerConfig {
   /** Seed of the weight initialisation; default `0`. Same seed, same weights on every backend. */
   seed?: number;
+  /**
+   * Run the blocks' linear layers (attention q/k/v/out, MLP in/out) as simulated FP8 GEMMs
+   * ({@link fp8Linear}, DeepSeek-V3 §3.3); embeddings, head, norms and attention stay float32 as in V3.
+   * `true` for the defaults, or the options. Default `false`. Kept by `copy()`, not stored by `save()`.
+   */
+  fp8?: boolean | Fp8LinearOptions;
 }
 
 /** Options of {@link TransformerPolicy.apply}. */
@@ -115,12 +122,16 @@ export class TransformerPolicy implements Policy<KvCache> {
   readonly weights: ReadonlyMap<string, tf.Variable>;
   /** Whether the weights are trainable (`false` for a frozen reference copy). */
   readonly trainable: boolean;
+  /** FP8 options of the block linears, or `null` for float32 (see {@link TransformerPolicyOptions.fp8}). */
+  readonly fp8: Fp8LinearOptions | null;
   private disposed = false;
 
-  private constructor(config: Required<TransformerConfig>, weights: Map<string, tf.Variable>, trainable: boolean) {
+  private constructor(config: Required<TransformerConfig>, weights: Map<string, tf.Variable>, trainable: boolean,
+      fp8: Fp8LinearOptions | null = null) {
     this.config = config;
     this.weights = weights;
     this.trainable = trainable;
+    this.fp8 = fp8;
   }
 
   /**
@@ -136,8 +147,10 @@ export class TransformerPolicy implements Policy<KvCache> {
    * policy.dispose();
    */
   static create(options: TransformerPolicyOptions): TransformerPolicy {
-    const {seed = 0, ...rest} = options;
+    const {seed = 0, fp8 = false, ...rest} = options;
     assertNumber(seed, 'TransformerPolicy.create', 'seed', {integer: true, min: 0});
+    const fp8Options = fp8 === false ? null : fp8 === true ? {} : fp8;
+    if (fp8Options !== null) resolveFp8LinearOptions(fp8Options, 'TransformerPolicy.create');
     const config = resolveConfig(rest);
     const L = config.layers;
     const shapes = weightShapes(config);
@@ -155,7 +168,7 @@ export class TransformerPolicy implements Policy<KvCache> {
       weights.set(name, tf.variable(init, true));
       init.dispose();
     }
-    return new TransformerPolicy(config, weights, true);
+    return new TransformerPolicy(config, weights, true, fp8Options);
   }
 
   /** Number of token ids (`config.vocabSize`). */
@@ -197,7 +210,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     this.assertLive('copy');
     const weights = new Map<string, tf.Variable>();
     for (const [name, w] of this.weights) weights.set(name, tf.variable(w, trainable));
-    return new TransformerPolicy({...this.config}, weights, trainable);
+    return new TransformerPolicy({...this.config}, weights, trainable, this.fp8);
   }
 
   /** Copies the weight values of `source` (same architecture) into this policy. */
@@ -350,6 +363,8 @@ export class TransformerPolicy implements Policy<KvCache> {
     const Tp = past === null ? 0 : past.keys[0]!.shape[2];
     const Tk = Tp + Tq;
     const w = (name: string): tf.Variable => this.weights.get(name)!;
+    const linear = (x: tf.Tensor, weight: tf.Tensor2D): tf.Tensor =>
+      this.fp8 === null ? tf.matMul(x, weight) : fp8Linear(x, weight, this.fp8);
 
     // Embedding lookups as one-hot matmuls: the gradient of gather (UnsortedSegmentSum) is missing on
     // the wasm backend, and with a vocabulary of ~20 the matmul is as cheap. The one-hot is built as
@@ -374,7 +389,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     for (let l = 0; l < L; l++) {
       const p = `h${l}.`;
       const h = layerNorm(x, w(p + 'ln1.g'), w(p + 'ln1.b'));
-      const proj = (name: string): tf.Tensor => tf.add(tf.matMul(h, w(p + name + '.w')), w(p + name + '.b'));
+      const proj = (name: string): tf.Tensor => tf.add(linear(h, w(p + name + '.w') as tf.Tensor2D), w(p + name + '.b'));
       let kh = heads(proj('attn.k'));
       let vh = heads(proj('attn.v'));
       if (past !== null) {
@@ -386,10 +401,10 @@ export class TransformerPolicy implements Policy<KvCache> {
       const scores = tf.add(tf.mul(tf.matMul(heads(proj('attn.q')), kh, false, true), 1 / Math.sqrt(dh)), bias);
       const attn = tf.matMul(tf.softmax(scores), vh); // [B, H, Tq, dh]
       const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * Tq, D]);
-      x = tf.add(x, tf.add(tf.matMul(merged, w(p + 'attn.out.w')), w(p + 'attn.out.b')));
+      x = tf.add(x, tf.add(linear(merged, w(p + 'attn.out.w') as tf.Tensor2D), w(p + 'attn.out.b')));
       const h2 = layerNorm(x, w(p + 'ln2.g'), w(p + 'ln2.b'));
-      const m = gelu(tf.add(tf.matMul(h2, w(p + 'mlp.in.w')), w(p + 'mlp.in.b')));
-      x = tf.add(x, tf.add(tf.matMul(m, w(p + 'mlp.out.w')), w(p + 'mlp.out.b')));
+      const m = gelu(tf.add(linear(h2, w(p + 'mlp.in.w') as tf.Tensor2D), w(p + 'mlp.in.b')));
+      x = tf.add(x, tf.add(linear(m, w(p + 'mlp.out.w') as tf.Tensor2D), w(p + 'mlp.out.b')));
     }
     const hidden = layerNorm(x, w('ln_f.g'), w('ln_f.b'));
     const logits = this.config.tiedEmbeddings
