@@ -287,7 +287,9 @@ async function main(): Promise<void> {
   console.log('bench/rewards.ts (reward scoring) runs separately: npx tsx bench/rewards.ts');
 }
 
-main().catch((e) => {
+// `--pipeline`: only the pipeline-schedule simulation and its Figure-5 SVG (examples/dualpipe.ts).
+const run = process.argv.includes('--pipeline') ? (): Promise<unknown> => import('../examples/dualpipe.js') : main;
+run().catch((e) => {
   console.error(e);
   process.exit(1);
 });
