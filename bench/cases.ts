@@ -35,7 +35,7 @@ const F32 = 4;
  */
 function lossInputs({B, T}: Shape2) {
   return tf.tidy(() => {
-    const logProbs = tf.randomUniform([B, T], -3, 0, 'float32', 1) as tf.Tensor2D;
+    const logProbs = tf.randomUniform([B, T], -3, -0.3, 'float32', 1) as tf.Tensor2D;
     return {
       logProbs,
       oldLogProbs: tf.add(logProbs, tf.randomUniform([B, T], -0.3, 0.3, 'float32', 2)) as tf.Tensor2D,

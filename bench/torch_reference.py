@@ -30,7 +30,7 @@ def sync():
 def loss_inputs(B, T):
     g = torch.Generator(device=DEV).manual_seed(0)
     u = lambda lo, hi: torch.rand(B, T, generator=g, device=DEV) * (hi - lo) + lo
-    lp = u(-3, 0)  # as bench/cases.ts: old/ref within 0.3 of lp, 90 % of tokens unmasked
+    lp = u(-3, -0.3)  # as bench/cases.ts: old/ref within 0.3 of lp (all <= 0), 90 % of tokens unmasked
     return dict(lp=lp, old=lp + u(-0.3, 0.3), ref=lp + u(-0.3, 0.3),
                 adv=torch.randn(B, generator=g, device=DEV), mask=(u(0, 1) > 0.1).float())
 
