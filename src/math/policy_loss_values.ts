@@ -105,21 +105,19 @@ export function throwPolicyLossValueError(
 export function checkPolicyLossValues(
     fn: string, mask: tf.Tensor, advantages: tf.Tensor, logProbs: Array<NamedLogProbs<tf.Tensor>>): void {
   if (!valueChecksEnabled() || mask.size === 0) return;
+  // Only ops that save no tensor for a gradient tape (a check that throws inside tf.grad must not
+  // leave saved tensors behind): comparisons, logical ops, any.
   const bad = tf.tidy(() => {
     const m = tf.cast(mask, 'float32');
     const active = tf.notEqual(m, 0);
     let any = tf.logicalAnd(active, tf.notEqual(m, 1));
-    const finite = (x: tf.Tensor) => tf.isFinite(x);
-    if (advantages.rank === 2) {
-      any = tf.logicalOr(any, tf.logicalAnd(active, tf.logicalNot(finite(advantages))));
-    } else {
-      any = tf.logicalOr(any, tf.expandDims(tf.logicalNot(finite(advantages)), 1));
-    }
+    if (advantages.rank === 2) any = tf.logicalOr(any, tf.logicalAnd(active, tf.logicalNot(tf.isFinite(advantages))));
     for (const {values} of logProbs) {
       const ok = tf.logicalAnd(tf.lessEqual(values, LOG_PROB_LIMIT), tf.greater(values, -Infinity));
       any = tf.logicalOr(any, tf.logicalAnd(active, tf.logicalNot(ok)));
     }
-    return tf.any(any);
+    const flag = tf.any(any);
+    return advantages.rank === 2 ? flag : tf.logicalOr(flag, tf.any(tf.logicalNot(tf.isFinite(advantages))));
   });
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
