@@ -266,7 +266,9 @@ async function main(): Promise<void> {
       (results.at(-1) as Result & {ref?: string}).ref = c.ref ?? undefined;
     }
   }
-  for (const c of SKIPPED_CASES) skipped.push(`skipped (too slow for this mode): ${c}`);
+  for (const c of SKIPPED_CASES) {
+    if (args.filter === null || args.filter.test(c)) skipped.push(`skipped (too slow for this mode): ${c}`);
+  }
   let torchDevice = 'none';
   if (args.torch && torchCases.size > 0) {
     const ref = torchReference([...torchCases.values()], args.quick);
