@@ -6,7 +6,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import {LOSS_AGGREGATIONS, type LossAggregation, resolveAggregationOptions} from './aggregate_loss.js';
 import {
-  assertDtype, assertKnownOptions, assertNumber, assertOneOf, assertSameShape, check, valueChecksEnabled,
+  assertDtype, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertSameShape, check,
+  valueChecksEnabled,
 } from './assert.js';
 import {type RatioLevel, resolveClipOptions, validatePolicyLossInputs} from './clipped_policy_loss.js';
 import {KL_ESTIMATORS, type KlEstimator} from './kl_penalty.js';
@@ -179,6 +180,7 @@ export function prepareGrpoLoss(inputs: GrpoLossInputs, options: GrpoLossOptions
  */
 export function validateGrpoLossInputs(inputs: GrpoLossInputs, resolved: ResolvedGrpoLossOptions, fn = FN,
     checkValues: boolean | 'logProbs' = 'logProbs'): void {
+  assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'rolloutLogProbs', 'refLogProbs', 'advantages', 'mask'], fn);
   validatePolicyLossInputs(inputs, fn, true, checkValues);
   const {refLogProbs, logProbs} = inputs;
   if (refLogProbs === undefined) {

@@ -234,7 +234,7 @@ describe('value checks name the argument and the position, the same on every pat
   it('clippedPolicyLoss flags probabilities and non-finite log-probs the same way', () => {
     const i = base();
     const probs = tf.tensor2d([[-1, 0.5, -1, -1], [-1, -1, -1, -1]]);
-    expect(() => clippedPolicyLoss({...i, oldLogProbs: i.oldLogProbs!, logProbs: probs}))
+    expect(() => clippedPolicyLoss({oldLogProbs: i.oldLogProbs!, advantages: i.advantages, mask: i.mask, logProbs: probs}))
         .toThrow("clippedPolicyLoss: 'logProbs' expected log-probabilities (<= 0.0001) on unmasked tokens, got 0.5 at [0, 1]");
     tf.dispose([probs, ...Object.values(i) as tf.Tensor[]]);
   });
