@@ -109,6 +109,6 @@ export function grpoLossFused(inputs: GrpoLossTensors, resolved: ResolvedGrpoLos
  */
 export function runFusedGrpoLoss(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions, run: FusedGrpoLossRun):
     {loss: tf.Scalar; stats: GrpoLossKernelStats | null} {
-  if (isWebGPUBackend(tf.backend())) return {loss: grpoLossWebGPU(inputs as never, resolved), stats: null};
+  if (isWebGPUBackend(tf.backend())) return {loss: grpoLossWebGPU(inputs, resolved), stats: null};
   return grpoLossCpu(inputs, resolved, run);
 }
