@@ -46,6 +46,12 @@ export type {ValueLossInputs, ValueLossOptions} from './math/value_loss.js';
 export {ppoLoss} from './math/ppo_loss.js';
 export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from './math/ppo_loss.js';
 
+// --- math: distillation and reward-model losses (R1 stages 4-5) ---
+export {distillationLoss} from './math/distillation_loss.js';
+export type {DistillationLossInputs, DistillationLossOptions, Divergence} from './math/distillation_loss.js';
+export {pairwiseRewardLoss} from './math/pairwise_reward_loss.js';
+export type {PairwiseRewardLossInputs, PairwiseRewardLossOptions} from './math/pairwise_reward_loss.js';
+
 // --- kernels (fused paths) ---
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
 export type {GrpoLossImplementation} from './math/fused/grpo_loss_fused.js';
