@@ -177,4 +177,11 @@ export type {Critic, PpoStepContext, PpoStepMetrics, PpoStepOptions} from './tra
 export {rlLoop} from './train/rl_loop.js';
 export type {RlLoopOptions, StepRecord} from './train/rl_loop.js';
 export {encodeSftBatch, sftBatchLoss, sftStep} from './train/sft_step.js';
+export {rejectionSample} from './train/rejection_sample.js';
+export type {
+  AcceptedSample, CompletionSampler, RejectionAccept, RejectionFilters, RejectionPrompt, RejectionPromptStats,
+  RejectionSampleOptions, RejectionSampleResult, SampledCompletion,
+} from './train/rejection_sample.js';
+export {policySampler} from './train/policy_sampler.js';
+export type {PolicySamplerOptions} from './train/policy_sampler.js';
 export type {SftBatch, SftStepOptions, SftStepResult} from './train/sft_step.js';
