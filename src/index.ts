@@ -109,6 +109,8 @@ export type {RewardComponent, RewardStats, ScoredRewards} from './rewards/score_
 // === Models ===
 export {ValueHead} from './models/value_head.js';
 export type {ValueHeadOptions} from './models/value_head.js';
+export {RewardModel} from './models/reward_model.js';
+export type {RewardModelOptions} from './models/reward_model.js';
 export {charTokenizer} from './models/char_tokenizer.js';
 export type {CharTokenizer, CharTokenizerOptions} from './models/char_tokenizer.js';
 export {completionForward} from './models/completion_forward.js';
@@ -183,5 +185,9 @@ export type {
   RejectionSampleOptions, RejectionSampleResult, SampledCompletion,
 } from './train/rejection_sample.js';
 export {policySampler} from './train/policy_sampler.js';
+export {rewardModelReward, rewardModelStep} from './train/reward_model_step.js';
+export type {
+  PreferencePair, RewardModelRewardOptions, RewardModelStepOptions, RewardModelStepResult,
+} from './train/reward_model_step.js';
 export type {PolicySamplerOptions} from './train/policy_sampler.js';
 export type {SftBatch, SftStepOptions, SftStepResult} from './train/sft_step.js';
