@@ -37,7 +37,8 @@ describe('RewardModel, rewardModelStep, rewardModelReward', () => {
     const direct = model.scoreTexts(tok, [heldOut[0]!.prompt + heldOut[0]!.chosen]);
     expect(chosen[0]).toBeCloseTo(direct.dataSync()[0]!, 5);
     direct.dispose();
-    expect(policy.isDisposed ?? false).toBe(false); // the trunk is a copy
+    expect(model.trunk).not.toBe(policy); // the trunk is a copy
+    expect(policy.variables().every((v) => !v.isDisposed)).toBe(true);
     optimizer.dispose();
     model.dispose();
     policy.dispose();
