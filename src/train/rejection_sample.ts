@@ -8,11 +8,10 @@ import {languageConsistencyReward} from '../rewards/language_consistency_reward.
 import {evaluateBreakdown} from '../rewards/composed_reward.js';
 import type {MaybePromise, RewardFn, Sample} from '../rewards/types.js';
 
-/** One prompt to sample for: its text, optional reference and any extra fields the reward reads. */
+/** One prompt to sample for: its text and optional reference (any other fields reach the reward too). */
 export interface RejectionPrompt {
   prompt: string;
   reference?: string;
-  [key: string]: unknown;
 }
 
 /** A sampled completion: its text, and its length in tokens when the sampler knows it. */
