@@ -278,14 +278,15 @@ function report(summary: Record<string, unknown>, totalSeconds: number): string 
   ].join('\n');
 }
 
-/** `--recipe r1-zero` runs examples/recipes/r1_zero.ts with the other flags; no `--recipe`: this demo. */
+/** `--recipe r1` / `r1-zero` run examples/recipes/ with the other flags; no `--recipe`: this demo. */
 async function dispatch(): Promise<void> {
   const at = process.argv.indexOf('--recipe');
   if (at < 0) return main();
   const recipe = process.argv[at + 1];
   const rest = [...process.argv.slice(2, at), ...process.argv.slice(at + 2)];
   if (recipe === 'r1-zero') return (await import('./recipes/r1_zero.js')).runR1Zero(rest);
-  throw new Error(`demo: '--recipe' expected 'r1-zero' (the 'r1' recipe is not written yet), got ${JSON.stringify(recipe)}`);
+  if (recipe === 'r1') return (await import('./recipes/r1.js')).runR1(rest);
+  throw new Error(`demo: '--recipe' expected 'r1' or 'r1-zero', got ${JSON.stringify(recipe)}`);
 }
 
 dispatch().catch((e: unknown) => {
