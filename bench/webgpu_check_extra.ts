@@ -10,6 +10,40 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs, GrpoLossOptions, ResolvedGrpoLossOptions} from '../src/math/grpo_loss.js';
 import {logProbChecks} from './webgpu_check_logprobs.js';
+import {gae} from '../src/index.js';
+import {setGaeWebGPU} from '../src/math/fused/gae_webgpu.js';
+
+/** gae fused (one webgpu kernel) vs composed (the tfjs ops, kernel off), masks with holes. */
+async function gaeChecks(): Promise<{failures: number; worst: number; count: number}> {
+  let failures = 0;
+  let worst = 0;
+  let count = 0;
+  for (const [B, T, gamma, lambda] of [[3, 7, 0.99, 0.95], [64, 512, 1, 0.95], [5, 1, 0.9, 1], [130, 33, 0.97, 0.9]]) {
+    const x = tf.tidy(() => ({
+      rewards: tf.randomNormal([B!, T!], 0, 1, 'float32', 31) as tf.Tensor2D,
+      values: tf.randomNormal([B!, T!], 0, 1, 'float32', 32) as tf.Tensor2D,
+      mask: tf.cast(tf.greater(tf.randomUniform([B!, T!], 0, 1, 'float32', 33), 0.25), 'float32') as tf.Tensor2D,
+    }));
+    const run = async (on: boolean) => {
+      setGaeWebGPU(on);
+      const r = gae(x, {gamma, lambda});
+      const out = {a: await r.advantages.data(), r: await r.returns.data()};
+      tf.dispose([r.advantages, r.returns]);
+      return out;
+    };
+    const f = await run(true);
+    const c = await run(false);
+    setGaeWebGPU(true);
+    const err = Math.max(maxRel(f.a, c.a), maxRel(f.r, c.r));
+    const bad = !(err < 1e-5);
+    count++;
+    if (bad) failures++;
+    worst = Math.max(worst, err);
+    console.log(`${bad ? 'FAIL' : 'ok  '} gae fused vs composed [${B},${T}] gamma ${gamma} lambda ${lambda}: ${err.toExponential(2)}`);
+    tf.dispose(Object.values(x));
+  }
+  return {failures, worst, count};
+}
 
 interface Deps {
   grpoLoss: (i: GrpoLossInputs, o?: GrpoLossOptions) => tf.Scalar;
@@ -119,6 +153,7 @@ export async function extraChecks(d: Deps): Promise<{failures: number; worst: nu
   const tis = await tisChecks(d);
   const vc = await valueCheckChecks(d);
   const lp = await logProbChecks(d.quick);
-  return {failures: tis.failures + vc.failures + lp.failures, worst: Math.max(tis.worst, lp.worst),
-    count: tis.count + vc.count + lp.count};
+  const g = await gaeChecks();
+  return {failures: tis.failures + vc.failures + lp.failures + g.failures, worst: Math.max(tis.worst, lp.worst, g.worst),
+    count: tis.count + vc.count + lp.count + g.count};
 }

@@ -13,7 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {fmtShape, valueChecksEnabled} from '../assert.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {
-  backwardKinds, backwardShader, forwardKinds, forwardShader, LP_BWD_ITER, LP_WG, type LogProbShaderFlags,
+  backwardKinds, backwardShader, forwardKinds, forwardShader, LP_BWD_ITER, LP_SPLIT_SPAN, LP_WG, type LogProbShaderFlags,
+  SPLIT_KINDS, splitFinalizeKinds, splitFinalizeShader, splitPartialShader,
 } from './log_probs_wgsl.js';
 import {
   activeDirectBackend, bindGroupFor, clearBufferNow, gpuBufferOf, layoutFor, newOutput, pipelineFor,
@@ -23,10 +24,12 @@ import {throwPendingValueCheck, watchCheckWord} from './webgpu_value_checks.js';
 
 const MAX_ROWS = 65535;
 let enabled = true;
+let splitForward = true;
 
 /** @internal Turns the fused webgpu log-prob kernels on or off (default on); for benchmarks and checks. */
-export function setLogProbsWebGPU(on: boolean): void {
+export function setLogProbsWebGPU(on: boolean, options: {splitForward?: boolean} = {}): void {
   enabled = on;
+  splitForward = options.splitForward ?? true;
 }
 
 /** @internal The backend when the fused kernels apply to `[rows, vocab]` logits, else null. */
@@ -55,7 +58,26 @@ function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf
   if (checks) clearBufferNow(backend, check);
   const used: tf.TensorInfo[] = [logits, value.info, stats.info];
   if (tokens !== null) used.push(tokens);
-  recordDispatches(backend, used, [{pipeline, bindGroup: bindGroupFor(device, layout, buffers), workgroups: [rows]}]);
+  const count = f.vec4 ? vocab / 4 : vocab;
+  const splits = Math.ceil(count / LP_SPLIT_SPAN);
+  if (!splitForward || splits < 2) {
+    recordDispatches(backend, used, [{pipeline, bindGroup: bindGroupFor(device, layout, buffers), workgroups: [rows]}]);
+  } else {
+    // Split rows: workgroups over (span, row) write partial (max, sum, t), one thread per row merges.
+    const partials = scratchBuffer(device, 'lpPartials', 12 * rows * splits);
+    const u = uniformBuffer(device, [rows, vocab, splits, 0], [invTemp, 0, 0, 0]);
+    const finKinds = splitFinalizeKinds(f);
+    recordDispatches(backend, used, [{
+      pipeline: pipelineFor(device, `lp_split_${f.mode}_${+f.vec4}`, SPLIT_KINDS, () => splitPartialShader(f)),
+      bindGroup: bindGroupFor(device, layoutFor(device, SPLIT_KINDS), [u, lb.buffer, partials]),
+      workgroups: [splits, rows],
+    }, {
+      pipeline: pipelineFor(device, `lp_splitfin_${f.mode}`, finKinds, () => splitFinalizeShader(f)),
+      bindGroup: bindGroupFor(device, layoutFor(device, finKinds),
+          [u, ...(tb === null ? [] : [lb.buffer, tb.buffer]), partials, value.buffer, stats.buffer, check]),
+      workgroups: [Math.ceil(rows / 64)],
+    }]);
+  }
   if (checks) {
     watchCheckWord(backend, check, 0, false, () => `${fn}: 'tokens' expected values in [0, ${vocab}) (vocab size from ` +
         `'logits' ${fmtShape(logits.shape)}), got an id outside that range`);

@@ -169,3 +169,122 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
 }
 `;
 }
+
+/** @internal vec4 (or scalar) elements per workgroup of the split forward pass. */
+export const LP_SPLIT_SPAN = 2048;
+
+/** @internal Binding kinds of the split forward's partial pass (uniform, logits, partials). */
+export const SPLIT_KINDS: Array<'uniform' | 'read' | 'rw'> = ['uniform', 'read', 'rw'];
+
+/** @internal Binding kinds of the split forward's finalize pass. */
+export function splitFinalizeKinds(f: LogProbShaderFlags): Array<'uniform' | 'read' | 'rw'> {
+  return f.mode === 'logp' ? ['uniform', 'read', 'read', 'read', 'rw', 'rw', 'rw'] : ['uniform', 'read', 'rw', 'rw', 'rw'];
+}
+
+/**
+ * @internal Split forward, pass 1: workgroup (c, row) reduces (m, s, t) over span c of the row
+ * ({@link LP_SPLIT_SPAN} elements, vec4 with `vec4`) into partials[(row * numSplits + c) * 3 ..].
+ * `pad0` of the uniforms holds numSplits.
+ */
+export function splitPartialShader(f: LogProbShaderFlags): string {
+  const ent = f.mode === 'entropy';
+  const type = f.vec4 ? 'vec4<f32>' : 'f32';
+  const step = f.vec4 ? `
+    let z = logits[base + i] * params.invTemp;
+    let mx = max(max(z.x, z.y), max(z.z, z.w));
+    if (mx > m) {
+      let fm = exp(m - mx);
+      ${ent ? 't = fm * (t + (m - mx) * s);' : ''}
+      s = s * fm;
+      m = mx;
+    }
+    let d = z - vec4<f32>(m);
+    let e = exp(d);
+    s = s + (e.x + e.y) + (e.z + e.w);
+    ${ent ? 't = t + dot(e, d);' : ''}` : `
+    let z = logits[base + i] * params.invTemp;
+    if (z > m) {
+      let fm = exp(m - z);
+      ${ent ? 't = fm * (t + (m - z) * s);' : ''}
+      s = s * fm;
+      m = z;
+    }
+    let d = z - m;
+    let e = exp(d);
+    s = s + e;
+    ${ent ? 't = t + e * d;' : ''}`;
+  return `${PARAMS}
+@group(0) @binding(1) var<storage, read> logits : array<${type}>;
+@group(0) @binding(2) var<storage, read_write> partials : array<f32>;
+var<workgroup> red : array<vec3<f32>, ${LP_WG}>;
+${MERGE}
+@compute @workgroup_size(${LP_WG})
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index) lid : u32) {
+  let row = wid.y;
+  let count = ${f.vec4 ? 'params.vocab / 4u' : 'params.vocab'};
+  let base = row * count;
+  let start = wid.x * ${LP_SPLIT_SPAN}u;
+  let end = min(start + ${LP_SPLIT_SPAN}u, count);
+  var m = -3.0e38;
+  var s = 0.0;
+  var t = 0.0;
+  for (var i = start + lid; i < end; i = i + ${LP_WG}u) {${step}
+  }
+  red[lid] = vec3<f32>(m, s, t);
+  workgroupBarrier();
+  for (var w = ${LP_WG / 2}u; w > 0u; w = w >> 1u) {
+    if (lid < w) { red[lid] = merge(red[lid], red[lid + w]); }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let p = 3u * (row * params.pad0 + wid.x);
+    partials[p] = red[0].x;
+    partials[p + 1u] = red[0].y;
+    partials[p + 2u] = red[0].z;
+  }
+}
+`;
+}
+
+/**
+ * @internal Split forward, pass 2: one thread per row merges its partials and writes the value and
+ * the stats, as the one-pass forward does.
+ */
+export function splitFinalizeShader(f: LogProbShaderFlags): string {
+  const ent = f.mode === 'entropy';
+  let n = 1;
+  const decl = (name: string, access: string, t: string) =>
+    `@group(0) @binding(${n++}) var<storage, ${access}> ${name} : array<${t}>;`;
+  const decls = [];
+  if (!ent) decls.push(decl('logits', 'read', 'f32'), decl('tokens', 'read', 'i32'));
+  decls.push(decl('partials', 'read', 'f32'), decl('values', 'read_write', 'f32'), decl('stats', 'read_write', 'f32'),
+      decl('checkOut', 'read_write', 'u32'));
+  return `${PARAMS}
+${decls.join('\n')}
+${MERGE}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
+  let row = gid.x;
+  if (row >= params.rows) { return; }
+  let V = params.vocab;
+  let S = params.pad0;
+  var r = vec3<f32>(-3.0e38, 0.0, 0.0);
+  for (var c = 0u; c < S; c = c + 1u) {
+    let p = 3u * (row * S + c);
+    r = merge(r, vec3<f32>(partials[p], partials[p + 1u], partials[p + 2u]));
+  }
+  let logS = log(r.y);
+  let mean = r.z / r.y;
+  stats[3u * row] = r.x;
+  stats[3u * row + 1u] = logS;
+  stats[3u * row + 2u] = mean;
+  ${ent ? 'values[row] = logS - mean;' : `let tok = tokens[row];
+  if (tok < 0 || u32(tok) >= V) {
+    values[row] = bitcast<f32>(0x7fc00000u | (u32(tok) & 0u));
+    checkOut[0] = 1u;
+  } else {
+    values[row] = (logits[row * V + u32(tok)] * params.invTemp - r.x) - logS;
+  }`}
+}
+`;
+}
