@@ -44,8 +44,8 @@ export async function logProbChecks(quick: boolean): Promise<{failures: number; 
         return out;
       };
       const b = await run(false);
-      for (const splitForward of [true, false]) {
-        setLogProbsWebGPU(true, {splitForward});
+      for (const [splitForward, bwdIter] of [[true, 4], [false, 4], [false, 1], [false, 16], [false, 160]] as const) {
+        setLogProbsWebGPU(true, {splitForward, bwdIter});
         const a = await run(true);
         const valueErr = maxRel(a.value, b.value);
         const gradErr = maxRel(a.grad, b.grad);
@@ -53,7 +53,7 @@ export async function logProbChecks(quick: boolean): Promise<{failures: number; 
         count++;
         if (bad) failures++;
         worst = Math.max(worst, valueErr, gradErr);
-        console.log(`${bad ? 'FAIL' : 'ok  '} ${which} fused (${splitForward ? 'split' : 'one-pass'} forward) vs chunked ` +
+        console.log(`${bad ? 'FAIL' : 'ok  '} ${which} fused (${splitForward ? 'split' : 'one-pass'} forward, backward ${bwdIter}/thread) vs chunked ` +
             `[${B},${T},${V}] T=${temperature} scale ${scale}: value ${valueErr.toExponential(2)}, grad ${gradErr.toExponential(2)}`);
       }
     }

@@ -24,12 +24,18 @@ import {throwPendingValueCheck, watchCheckWord} from './webgpu_value_checks.js';
 
 const MAX_ROWS = 65535;
 let enabled = true;
-let splitForward = true;
+let splitForward = false;
+let bwdIter = LP_BWD_ITER;
 
-/** @internal Turns the fused webgpu log-prob kernels on or off (default on); for benchmarks and checks. */
-export function setLogProbsWebGPU(on: boolean, options: {splitForward?: boolean} = {}): void {
+/**
+ * @internal Turns the fused webgpu log-prob kernels on or off (default on) and picks variants
+ * (`splitForward`: rows split over workgroups in the forward pass, default off: measured slower on
+ * an H200; `bwdIter`: elements per thread of the backward pass); for benchmarks and checks.
+ */
+export function setLogProbsWebGPU(on: boolean, options: {splitForward?: boolean; bwdIter?: number} = {}): void {
   enabled = on;
-  splitForward = options.splitForward ?? true;
+  splitForward = options.splitForward ?? false;
+  bwdIter = options.bwdIter ?? LP_BWD_ITER;
 }
 
 /** @internal The backend when the fused kernels apply to `[rows, vocab]` logits, else null. */
@@ -102,7 +108,8 @@ function backward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: t
   const device = backend.device;
   const kinds = backwardKinds(f);
   const layout = layoutFor(device, kinds);
-  const pipeline = pipelineFor(device, `lp_bwd_${f.mode}_${+f.vec4}`, kinds, () => backwardShader(f));
+  const iter = f.bwdIter ?? LP_BWD_ITER;
+  const pipeline = pipelineFor(device, `lp_bwd_${f.mode}_${+f.vec4}_${iter}`, kinds, () => backwardShader(f));
   const grad = newOutput(backend, [batch, time, vocab]);
   const uniform = uniformBuffer(device, [rows, vocab, 0, 0], [invTemp, 0, 0, 0]);
   const buffers = [uniform, lb.buffer, ...(tb === null ? [] : [tb.buffer]), sb.buffer, db.buffer, grad.buffer];
@@ -110,7 +117,7 @@ function backward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: t
   const used: tf.TensorInfo[] = [logits, stats, dyF, grad.info];
   if (tokens !== null) used.push(tokens);
   recordDispatches(backend, used, [{pipeline, bindGroup: bindGroupFor(device, layout, buffers),
-    workgroups: [Math.ceil(count / (LP_WG * LP_BWD_ITER)), rows]}]);
+    workgroups: [Math.ceil(count / (LP_WG * iter)), rows]}]);
   if (dyF !== dy) dyF.dispose();
   return tf.engine().makeTensorFromTensorInfo(grad.info);
 }
@@ -124,7 +131,7 @@ function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.T
   const lb = gpuBufferOf(backend, logits);
   const tb = tokens === null ? null : gpuBufferOf(backend, tokens);
   if (lb === null || lb.type !== 'f32' || (tokens !== null && (tb === null || tb.type !== 'i32'))) return null;
-  const f: LogProbShaderFlags = {mode, vec4: vocab % 4 === 0};
+  const f: LogProbShaderFlags = {mode, vec4: vocab % 4 === 0, bwdIter};
   const invTemp = 1 / temperature;
   if (!tf.engine().isTapeOn()) {
     const r = forward(backend, f, logits, tokens, invTemp, fn)!;

@@ -25,6 +25,8 @@ export const LP_BWD_ITER = 4;
 export interface LogProbShaderFlags {
   mode: 'logp' | 'entropy';
   vec4: boolean;
+  /** Elements (vec4 with `vec4`) per thread of the backward pass; default {@link LP_BWD_ITER}. */
+  bwdIter?: number;
 }
 
 /** @internal Binding kinds of the forward shader, in order. */
@@ -155,8 +157,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
   let mean = stats[3u * row + 2u];
   let g = dy[row] * params.invTemp;
   ${ent ? '' : 'let tok = u32(tokens[row]);'}
-  let start = wid.x * ${LP_WG * LP_BWD_ITER}u + lid;
-  for (var q = 0u; q < ${LP_BWD_ITER}u; q = q + 1u) {
+  let start = wid.x * ${LP_WG * (f.bwdIter ?? LP_BWD_ITER)}u + lid;
+  for (var q = 0u; q < ${f.bwdIter ?? LP_BWD_ITER}u; q = q + 1u) {
     let i = start + q * ${LP_WG}u;
     if (i < count) {
       let d = logits[rowBase + i] * params.invTemp - ${f.vec4 ? 'vec4<f32>(m)' : 'm'};
