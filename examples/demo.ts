@@ -119,8 +119,10 @@ async function main(): Promise<void> {
   // Format-gated accuracy; the format component is logged (weight --format-weight, default 0): a small
   // format bonus turns into unit-size advantages under GRPO's per-group std normalisation.
   const reward = weighted([[accuracy, 1], [named('format', formatReward()), args.formatWeight]]);
+  // Completions end at '</answer>' (the demonstrations carry no end-of-sequence token).
+  const stopToken = tokenizer.id('</answer>');
   const evaluate = async (policy: TransformerPolicy): Promise<number> =>
-    (await evaluatePolicy(policy, tokenizer, heldOut, accuracy, {maxNewTokens})).score;
+    (await evaluatePolicy(policy, tokenizer, heldOut, accuracy, {maxNewTokens, stopToken})).score;
 
   // Progress bars on a terminal; plain lines (one per evaluation) when the output is piped.
   const log = (line: string): void => { if (!args.quiet && !process.stdout.isTTY) console.log(line); };
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
   const promptsPerStep = args.batchSize / args.groupSize;
   const stream = generate(args.steps * promptsPerStep, args.seed * 1000 + 2, exclude);
   const problemsAt = (i: number): AdditionProblem[] => stream.slice((i - 1) * promptsPerStep, i * promptsPerStep);
-  const sampling = {groupSize: args.groupSize, maxNewTokens, temperature: args.temperature};
+  const sampling = {groupSize: args.groupSize, maxNewTokens, temperature: args.temperature, stopToken};
   const summary: Record<string, unknown> = {coldStart: {accuracy: coldAccuracy, sftSteps: args.sftSteps, demos: args.demos, seconds: sftSeconds}};
 
   for (const method of ['grpo', 'ppo'] as const) {
@@ -173,9 +175,9 @@ async function main(): Promise<void> {
       evalEvery: args.evalEvery,
       step: (i) => method === 'grpo'
         ? grpoStep({policy, reference, optimizer, tokenizer, reward}, problemsAt(i),
-            {...sampling, seed: args.seed * 100_000 + i, mu: args.mu, loss: {beta: args.beta}})
+            {...sampling, seed: args.seed * 100_000 + i, mu: args.mu, beta: args.beta})
         : ppoStep({policy, reference, critic: critic!, optimizer, tokenizer, reward}, problemsAt(i),
-            {...sampling, seed: args.seed * 100_000 + i, epochs: args.mu, klCoef: args.beta}),
+            {...sampling, seed: args.seed * 100_000 + i, mu: args.mu, beta: args.beta}),
       evaluate: async () => (lastAccuracy = await evaluate(policy)),
       onStep: (r) => {
         const info = `reward ${r.reward.toFixed(2)} acc ${lastAccuracy.toFixed(3)} kl ${r.kl.toFixed(3)} ${r.seconds.toFixed(1)} s/step`;

@@ -3,6 +3,7 @@
  * @module
  */
 import {check} from '../math/assert.js';
+import type {Tokenizer} from './policy.js';
 
 /** Options of {@link charTokenizer}. */
 export interface CharTokenizerOptions {
@@ -15,8 +16,8 @@ export interface CharTokenizerOptions {
   specialTokens?: readonly string[];
 }
 
-/** A character tokenizer: plain data plus pure encode/decode functions. */
-export interface CharTokenizer {
+/** A character tokenizer: plain data plus pure encode/decode functions; a {@link Tokenizer}. */
+export interface CharTokenizer extends Tokenizer {
   /** Number of token ids: 2 + specials + alphabet. */
   readonly vocabSize: number;
   /** Id of `'<pad>'` (always 0). */

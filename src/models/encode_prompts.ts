@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, check} from '../math/assert.js';
-import type {CharTokenizer} from './char_tokenizer.js';
+import type {Tokenizer} from './policy.js';
 
 /** A left-padded batch of prompts. */
 export interface PromptBatch {
@@ -26,7 +26,7 @@ export interface EncodePromptsOptions {
  * Tokenizes prompts and left-pads them to the longest one, so that every row's last prompt token is
  * at the same index and sampling appends in lockstep.
  *
- * @param tokenizer the tokenizer (its `padId` pads).
+ * @param tokenizer any {@link Tokenizer} (its `padId` pads).
  * @param prompts prompt texts, at least one, none empty.
  * @param options.contextLength the policy's context (required).
  * @param options.maxNewTokens completion tokens to leave room for; default `0`.
@@ -39,7 +39,7 @@ export interface EncodePromptsOptions {
  * tf.dispose([tokens, mask]);
  */
 export function encodePrompts(
-    tokenizer: CharTokenizer, prompts: readonly string[], options: EncodePromptsOptions): PromptBatch {
+    tokenizer: Tokenizer, prompts: readonly string[], options: EncodePromptsOptions): PromptBatch {
   const fn = 'encodePrompts';
   const {contextLength, maxNewTokens = 0} = options ?? ({} as EncodePromptsOptions);
   check(Array.isArray(prompts) && prompts.length > 0, fn, () => `'prompts' expected a non-empty array of strings`);

@@ -1,11 +1,13 @@
 /**
- * Autoregressive sampling of completions with a key/value cache.
+ * Autoregressive sampling of completions from any {@link Policy}, with its key/value cache when it
+ * has one.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, assertShape, check} from '../math/assert.js';
 import {mulberry32} from './mulberry32.js';
-import {disposeKvCache, type KvCache, type TransformerPolicy} from './transformer_policy.js';
+import type {Policy, PolicyCachedOutput} from './policy.js';
+import {drawToken} from './draw_token.js';
 
 /** Options of {@link sampleCompletions}. */
 export interface SampleCompletionsOptions {
@@ -19,6 +21,12 @@ export interface SampleCompletionsOptions {
   temperature?: number;
   /** Sample only among the `topK` most likely tokens (renormalised); `0` = no limit. Default `0`. */
   topK?: number;
+  /**
+   * Nucleus sampling (Holtzman et al. 2019, arXiv:1904.09751): sample only among the most likely
+   * tokens whose cumulative probability first reaches `topP` (after `topK`, renormalised), in (0, 1].
+   * Default `1` (off).
+   */
+  topP?: number;
   /** Seed of the draws; default `0`. Same seed, same completions. */
   seed?: number;
 }
@@ -29,8 +37,8 @@ export interface SampledCompletions {
   tokens: tf.Tensor2D;
   /**
    * `[batch, completionTime]` float32 log pi(y_t | prefix) of each sampled token under the full
-   * temperature-scaled softmax (before top-k truncation; temperature 1 when greedy), 0 where masked.
-   * Equals `tokenLogProbs(logits, tokens, {temperature})` of a full forward pass.
+   * temperature-scaled softmax (before top-k / top-p truncation; temperature 1 when greedy), 0 where
+   * masked. Equals `tokenLogProbs(logits, tokens, {temperature})` of a full forward pass.
    */
   logProbs: tf.Tensor2D;
   /** `[batch, completionTime]` float32, 1 up to and including the stop token, 0 after. */
@@ -42,21 +50,28 @@ export interface SampledCompletions {
 }
 
 const FN = 'sampleCompletions';
-const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', 'seed'];
+const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', 'topP', 'seed'];
 
 /**
- * Samples a completion for every prompt row at once, one token per step, reusing a key/value cache
- * (one prefill pass over the prompts, then one single-token pass per step). Rows that produced the
- * stop token are padded and masked; the loop ends early when every row has stopped. Draws use a
- * seeded JS generator ({@link mulberry32}), so results are reproducible on every backend.
+ * Samples a completion for every prompt row at once, one token per step. With
+ * `policy.applyWithCache` it runs one prefill pass over the prompts and then one single-token pass
+ * per step; without it, it re-runs `policy.apply` on the whole prefix (prompt + tokens so far) each
+ * step, which gives the same tokens at a higher cost. Rows that produced the stop token are padded
+ * and masked; the loop ends early when every row has stopped.
  *
- * @param policy the policy.
+ * Every row draws its own token from its own uniform number of a seeded JS generator
+ * (mulberry32), so results are reproducible on every backend and identical prompt rows (a
+ * GRPO group) get independent completions. (`tf.multinomial` on the cpu backend of tfjs 4.22 draws
+ * the same token for identical rows: every group would tie and GRPO would learn nothing.)
+ *
+ * @param policy any {@link Policy}.
  * @param prompts `{tokens, mask}` `[batch, promptTime]`, left-padded (see {@link encodePrompts}).
  * @param options.maxNewTokens most tokens per row (required).
- * @param options.stopToken stop id; default none.
+ * @param options.stopToken stop id; default none (callers with a tokenizer pass its `eosId`).
  * @param options.padToken id after the stop; default `0`.
  * @param options.temperature default `1`; `0` greedy.
  * @param options.topK default `0` (all tokens).
+ * @param options.topP default `1` (off).
  * @param options.seed default `0`.
  * @returns `{tokens, logProbs, mask, lengths, stopped}`.
  * @throws when the prompt plus `maxNewTokens` exceeds the context, shapes disagree, or an option is
@@ -65,20 +80,24 @@ const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', '
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
  * const prompts = encodePrompts(tok, ['1+2'], {contextLength: 16, maxNewTokens: 4});
- * const out = sampleCompletions(policy, prompts, {maxNewTokens: 4, stopToken: tok.eosId, seed: 1});
+ * const out = sampleCompletions(policy, prompts, {maxNewTokens: 4, stopToken: tok.eosId, seed: 1, topP: 0.95});
  * tok.decode(out.tokens.arraySync()[0]!);
  * tf.dispose([out.tokens, out.logProbs, out.mask, prompts.tokens, prompts.mask]);
  * policy.dispose();
  */
-export function sampleCompletions(
-    policy: TransformerPolicy, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D},
+export function sampleCompletions<Cache>(
+    policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D},
     options: SampleCompletionsOptions): SampledCompletions {
   assertKnownOptions(options, KNOWN, FN);
-  const {maxNewTokens, stopToken, padToken = 0, temperature = 1, topK = 0, seed = 0} = options;
-  const {vocabSize: V, contextLength} = policy.config;
+  check(options !== null && typeof options === 'object', FN, () => `'options' expected {maxNewTokens, ...}`);
+  const {maxNewTokens, stopToken, padToken = 0, temperature = 1, topK = 0, topP = 1, seed = 0} = options;
+  check(policy !== null && typeof policy === 'object' && typeof policy.apply === 'function', FN, () =>
+    `'policy' expected a Policy (an object with apply(tokens)), got ${String(policy)}`);
+  const {vocabSize: V, contextLength} = policy;
   assertNumber(maxNewTokens, FN, 'maxNewTokens', {integer: true, min: 1});
   assertNumber(temperature, FN, 'temperature', {min: 0});
   assertNumber(topK, FN, 'topK', {integer: true, min: 0});
+  assertNumber(topP, FN, 'topP', {min: 0, minExclusive: true, max: 1});
   assertNumber(seed, FN, 'seed', {integer: true});
   assertNumber(padToken, FN, 'padToken', {integer: true, min: 0, max: V - 1});
   if (stopToken !== undefined) assertNumber(stopToken, FN, 'stopToken', {integer: true, min: 0, max: V - 1});
@@ -91,37 +110,19 @@ export function sampleCompletions(
 
   const batch = B!;
   const random = mulberry32(seed);
-  const maskData = prompts.mask.dataSync();
-  const nextPos = new Int32Array(batch);
-  for (let b = 0; b < batch; b++) for (let t = 0; t < P!; t++) nextPos[b]! += maskData[b * P! + t]! > 0 ? 1 : 0;
-  let keyMask: number[] = Array.from(maskData, (v) => (v > 0 ? 1 : 0));
-
+  const scale = temperature === 0 ? 1 : temperature;
+  const decoder = policy.applyWithCache !== undefined ? cachedDecoder(policy, prompts, scale) : fullDecoder(policy, prompts, scale);
   const outTokens: number[][] = Array.from({length: batch}, () => []);
   const outLogProbs: number[][] = Array.from({length: batch}, () => []);
   const outMask: number[][] = Array.from({length: batch}, () => []);
   const done = new Array<boolean>(batch).fill(false);
   const stopped = new Array<boolean>(batch).fill(false);
-  const scale = temperature === 0 ? 1 : temperature;
-
-  // Prefill.
-  let cache: KvCache | null = null;
-  let lastLogProbs: Float32Array;
-  {
-    const out = tidyOut(() => {
-      const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(tf.cast(prompts.mask, 'float32'), 1), 1)), 'int32') as tf.Tensor2D;
-      const keys = tf.tensor2d(keyMask, [batch, P!]);
-      const r = policy.applyWithCache({tokens: tf.cast(prompts.tokens, 'int32') as tf.Tensor2D, positions, keyMask: keys, cache: null});
-      const last = tf.reshape(tf.slice(r.logits, [0, P! - 1, 0], [batch, 1, V]), [batch, V]);
-      return {logp: tf.logSoftmax(tf.div(last, scale)), cache: r.cache};
-    });
-    cache = out.cache;
-    lastLogProbs = out.logp.dataSync() as Float32Array;
-    out.logp.dispose();
-  }
-
   let steps = 0;
-  const order = new Int32Array(V);
   try {
+    let lastLogProbs = decoder.first();
+    check(lastLogProbs.length === batch * V, FN, () =>
+      `the policy's logits have ${lastLogProbs.length / batch} entries per row, expected its vocabSize ${V}`);
+    const scratch = {order: new Int32Array(V), weights: new Float64Array(V)};
     for (let t = 0; t < maxNewTokens; t++) {
       steps++;
       const next = new Int32Array(batch);
@@ -132,13 +133,78 @@ export function sampleCompletions(
           continue;
         }
         const row = lastLogProbs.subarray(b * V, (b + 1) * V);
-        const token = temperature === 0 ? argmax(row) : drawToken(row, topK, random, order);
+        const token = temperature === 0 ? argmax(row) : drawToken(row, topK, topP, random(), scratch);
         next[b] = token;
         outTokens[b]!.push(token); outLogProbs[b]!.push(row[token]!); outMask[b]!.push(1);
         if (token === stopToken) { done[b] = true; stopped[b] = true; }
       }
       if (t === maxNewTokens - 1 || done.every((d) => d)) break;
-      // One cached step for every row (finished rows feed padding; their outputs are unused).
+      lastLogProbs = decoder.next(next);
+    }
+  } finally {
+    decoder.dispose();
+  }
+  return {
+    tokens: tf.tensor2d(outTokens.flat(), [batch, steps], 'int32'),
+    logProbs: tf.tensor2d(outLogProbs.flat(), [batch, steps]),
+    mask: tf.tensor2d(outMask.flat(), [batch, steps]),
+    lengths: outMask.map((r) => r.reduce((s, v) => s + v, 0)),
+    stopped,
+  };
+}
+
+/** Next-token log-probs `[batch * vocab]` after the prompt (`first`) and after each appended token (`next`). */
+interface Decoder {
+  first(): Float32Array;
+  next(tokens: Int32Array): Float32Array;
+  dispose(): void;
+}
+
+/** Reads `[batch, vocab]` logits as temperature-scaled log-probs and disposes the tensor. */
+function readLogProbs(logits: tf.Tensor, scale: number): Float32Array {
+  const logp = tf.tidy(() => tf.logSoftmax(tf.div(logits, scale)));
+  logits.dispose();
+  const data = logp.dataSync() as Float32Array;
+  logp.dispose();
+  return data;
+}
+
+/** Prefill once, then one cached single-token pass per step. */
+function cachedDecoder<Cache>(policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D}, scale: number): Decoder {
+  const [batch, P] = prompts.tokens.shape;
+  const V = policy.vocabSize;
+  const disposeCache = (c: Cache | null): void => {
+    if (c === null) return;
+    if (policy.disposeCache) policy.disposeCache(c);
+    else tf.dispose(c as unknown as tf.TensorContainer);
+  };
+  const maskData = prompts.mask.dataSync();
+  const nextPos = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < P; t++) nextPos[b]! += maskData[b * P + t]! > 0 ? 1 : 0;
+  let keyMask: number[] = Array.from(maskData, (v) => (v > 0 ? 1 : 0));
+  let cache: Cache | null = null;
+  const step = (tokens: tf.Tensor2D, positions: tf.Tensor2D, keys: tf.Tensor2D): Float32Array => {
+    const prev = cache;
+    let r: PolicyCachedOutput<Cache>;
+    try {
+      r = policy.applyWithCache!({tokens, positions, keyMask: keys, cache: prev});
+    } finally {
+      tf.dispose([tokens, positions, keys]);
+    }
+    r.hidden?.dispose();
+    cache = r.cache;
+    disposeCache(prev);
+    const T = r.logits.shape[1];
+    const last = tf.tidy(() => tf.reshape(tf.slice(r.logits, [0, T - 1, 0], [batch, 1, V]), [batch, V]));
+    r.logits.dispose();
+    return readLogProbs(last, scale);
+  };
+  return {
+    first: () => step(
+        tf.cast(prompts.tokens, 'int32') as tf.Tensor2D,
+        tf.tidy(() => tf.cast(tf.relu(tf.sub(tf.cumsum(tf.cast(prompts.mask, 'float32'), 1), 1)), 'int32') as tf.Tensor2D),
+        tf.tensor2d(keyMask, [batch, P])),
+    next: (tokens) => {
       const width = keyMask.length / batch + 1;
       const grown: number[] = [];
       for (let b = 0; b < batch; b++) {
@@ -146,68 +212,51 @@ export function sampleCompletions(
         grown.push(1);
       }
       keyMask = grown;
-      const prev: KvCache = cache!;
-      const out = tidyOut(() => {
-        const r = policy.applyWithCache({
-          tokens: tf.tensor2d(next, [batch, 1], 'int32'),
-          positions: tf.tensor2d(Int32Array.from(nextPos), [batch, 1], 'int32'),
-          keyMask: tf.tensor2d(keyMask, [batch, width]),
-          cache: prev,
-        });
-        return {logp: tf.logSoftmax(tf.div(tf.reshape(r.logits, [batch, V]), scale)), cache: r.cache};
-      });
-      disposeKvCache(prev);
-      cache = out.cache;
+      const out = step(tf.tensor2d(tokens, [batch, 1], 'int32'), tf.tensor2d(Int32Array.from(nextPos), [batch, 1], 'int32'),
+          tf.tensor2d(keyMask, [batch, width]));
       for (let b = 0; b < batch; b++) nextPos[b]!++;
-      lastLogProbs = out.logp.dataSync() as Float32Array;
-      out.logp.dispose();
-    }
-  } finally {
-    disposeKvCache(cache);
-  }
-  const flat = (rows: number[][]): number[] => rows.flat();
-  return {
-    tokens: tf.tensor2d(flat(outTokens), [batch, steps], 'int32'),
-    logProbs: tf.tensor2d(flat(outLogProbs), [batch, steps]),
-    mask: tf.tensor2d(flat(outMask), [batch, steps]),
-    lengths: outMask.map((r) => r.reduce((s, v) => s + v, 0)),
-    stopped,
+      return out;
+    },
+    dispose: () => { disposeCache(cache); cache = null; },
   };
+}
+
+/** No cache: `apply` on the whole prefix each step (finished rows keep feeding padding, unused). */
+function fullDecoder(policy: Policy, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D}, scale: number): Decoder {
+  const [batch, P] = prompts.tokens.shape;
+  const V = policy.vocabSize;
+  const generated: Int32Array[] = [];
+  const run = (): Float32Array => {
+    const last = tf.tidy(() => {
+      const extra = generated.length;
+      const appended = extra === 0 ? null : tf.tensor2d(interleave(generated, batch), [batch, extra], 'int32');
+      const tokens = (appended ? tf.concat([tf.cast(prompts.tokens, 'int32'), appended], 1) : tf.cast(prompts.tokens, 'int32')) as tf.Tensor2D;
+      const maskF = tf.cast(prompts.mask, 'float32');
+      const attentionMask = (appended ? tf.concat([maskF, tf.ones([batch, extra])], 1) : maskF) as tf.Tensor2D;
+      const {logits} = policy.apply(tokens, {attentionMask});
+      check(logits.rank === 3 && logits.shape[0] === batch && logits.shape[1] === P + extra && logits.shape[2] === V, FN, () =>
+        `the policy's apply returned logits of shape [${logits.shape.join(',')}], expected [${batch},${P + extra},${V}]`);
+      return tf.reshape(tf.slice(logits, [0, P + extra - 1, 0], [batch, 1, V]), [batch, V]);
+    });
+    return readLogProbs(last, scale);
+  };
+  return {
+    first: run,
+    next: (tokens) => { generated.push(Int32Array.from(tokens)); return run(); },
+    dispose: () => {},
+  };
+}
+
+/** `[time][batch]` columns to a row-major `[batch, time]` array. */
+function interleave(columns: Int32Array[], batch: number): Int32Array {
+  const T = columns.length;
+  const out = new Int32Array(batch * T);
+  for (let t = 0; t < T; t++) for (let b = 0; b < batch; b++) out[b * T + t] = columns[t]![b]!;
+  return out;
 }
 
 function argmax(row: Float32Array): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
   return best;
-}
-
-/** Draws from softmax(row) restricted to its `topK` largest entries (all when 0). */
-function drawToken(row: Float32Array, topK: number, random: () => number, order: Int32Array): number {
-  const V = row.length;
-  let candidates: ArrayLike<number>;
-  let count = V;
-  if (topK > 0 && topK < V) {
-    for (let i = 0; i < V; i++) order[i] = i;
-    const sorted = Array.from(order).sort((a, b) => row[b]! - row[a]! || a - b);
-    candidates = sorted;
-    count = topK;
-  } else {
-    for (let i = 0; i < V; i++) order[i] = i;
-    candidates = order;
-  }
-  let max = -Infinity;
-  for (let i = 0; i < count; i++) max = Math.max(max, row[candidates[i]!]!);
-  let total = 0;
-  for (let i = 0; i < count; i++) total += Math.exp(row[candidates[i]!]! - max);
-  let u = random() * total;
-  for (let i = 0; i < count; i++) {
-    u -= Math.exp(row[candidates[i]!]! - max);
-    if (u <= 0) return candidates[i]!;
-  }
-  return candidates[count - 1]!;
-}
-
-/** `tf.tidy` for a `{logp, cache}` result (interfaces are not `TensorContainer`s to the type checker). */
-function tidyOut(f: () => {logp: tf.Tensor; cache: KvCache}): {logp: tf.Tensor; cache: KvCache} {
-  return tf.tidy(f as unknown as () => tf.TensorContainer) as unknown as {logp: tf.Tensor; cache: KvCache};
 }

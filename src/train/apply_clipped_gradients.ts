@@ -17,7 +17,7 @@ export interface AppliedGradients {
  * Computes the gradients of `lossFn` with respect to every variable of `groups`, scales each group's
  * gradients so that their global L2 norm is at most `maxNorm` (as `torch.nn.utils.clip_grad_norm_`,
  * per group so that a critic's large early gradients do not shrink the policy's), and applies them
- * with `optimizer`. Tensors that `lossFn` wants to keep must be wrapped in `tf.keep`.
+ * with `optimizer`. Variables that the loss does not reach get no update. Tensors that `lossFn` wants to keep must be wrapped in `tf.keep`.
  *
  * @param optimizer a tfjs optimizer (e.g. `tf.train.adam`).
  * @param lossFn returns the scalar loss; runs inside the gradient tape.
@@ -31,17 +31,19 @@ export function applyClippedGradients(
   const fn = 'applyClippedGradients';
   check(groups.length > 0 && groups.every((g) => g.length > 0 && g.every((v) => v.trainable)), fn, () =>
     `'groups' expected non-empty groups of trainable variables (is the policy a frozen copy?)`);
-  check(maxNorm > 0, fn, () => `'maxNorm' expected > 0, got ${maxNorm}`);
+  check(typeof maxNorm === 'number' && maxNorm > 0, fn, () => `'maxNorm' expected > 0, got ${maxNorm}`);
   const {value, grads} = tf.variableGrads(lossFn, groups.flat());
   const gradNorms: tf.Scalar[] = [];
   const scaled = tf.tidy(() => {
     const out: tf.NamedTensorMap = {};
     for (const group of groups) {
-      const gs = group.map((v) => grads[v.name]!);
-      const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      // Variables the loss does not reach (a model's unused weights) have no gradient: left alone.
+      const used = group.filter((v) => grads[v.name] !== undefined && grads[v.name] !== null);
+      const gs = used.map((v) => grads[v.name]!);
+      const norm = (gs.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
       gradNorms.push(tf.keep(norm));
       const factor = Number.isFinite(maxNorm) ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
-      group.forEach((v, i) => { out[v.name] = tf.mul(gs[i]!, factor); });
+      used.forEach((v, i) => { out[v.name] = tf.mul(gs[i]!, factor); });
     }
     return out;
   });

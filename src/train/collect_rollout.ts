@@ -4,13 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, check} from '../math/assert.js';
-import type {CharTokenizer} from '../models/char_tokenizer.js';
 import {encodePrompts, type PromptBatch} from '../models/encode_prompts.js';
+import type {Policy, Tokenizer} from '../models/policy.js';
 import {sampleCompletions, type SampledCompletions} from '../models/sample_completions.js';
-import type {TransformerPolicy} from '../models/transformer_policy.js';
 import {scoreRewards, type ScoredRewards} from '../rewards/score_rewards.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
-import {defaultStopToken} from './evaluate_policy.js';
 
 /** A prompt with its verifiable reference answer. */
 export interface Problem {
@@ -30,7 +28,9 @@ export interface RolloutOptions {
   temperature?: number;
   /** Top-k; default `0` (off). */
   topK?: number;
-  /** Stop token id; default the tokenizer's `'</answer>'` (or `eosId`). */
+  /** Top-p (nucleus); default `1` (off). */
+  topP?: number;
+  /** Stop token id; default the tokenizer's `eosId`. */
   stopToken?: number;
   /** Sampling seed; default `0`. */
   seed?: number;
@@ -48,39 +48,51 @@ export interface Rollout {
   scored: ScoredRewards;
 }
 
+/** @internal The option names of {@link RolloutOptions}. */
+export const ROLLOUT_OPTIONS = ['groupSize', 'maxNewTokens', 'temperature', 'topK', 'topP', 'stopToken', 'seed'];
+
 /**
  * Samples `groupSize` completions for each problem (rows `i * groupSize ... (i + 1) * groupSize - 1`
- * belong to problem `i`), decodes them up to the stop token and scores them with `reward`.
+ * belong to problem `i`), decodes them up to the stop token and scores them with `reward`. The
+ * decoded text keeps a stop token other than `eosId` (e.g. `'</answer>'`, which the format reward
+ * needs) and drops a final `eosId`.
  *
- * @param policy the sampling policy.
- * @param tokenizer its tokenizer; its `vocabSize` must equal the policy's.
+ * @param policy any {@link Policy} (the sampling policy).
+ * @param tokenizer any {@link Tokenizer}; its `vocabSize` must not exceed the policy's.
  * @param problems the prompts with references, at least one.
  * @param reward the reward function.
- * @param options see {@link RolloutOptions}.
+ * @param options see {@link RolloutOptions}; `stopToken` defaults to `tokenizer.eosId`.
  * @returns the rollout.
  * @throws when sizes disagree, a prompt does not fit the context, or an option is invalid.
+ * @example
+ * const tok = charTokenizer({alphabet: '0123456789+'});
+ * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
+ * const rollout = await collectRollout(policy, tok, [{prompt: '1+2', reference: '3'}],
+ *     (samples) => samples.map((s) => (s.completion.includes('3') ? 1 : 0)), {groupSize: 4, maxNewTokens: 6});
+ * rollout.scored.rewards; // 4 rewards, one group
+ * disposeRollout(rollout);
+ * policy.dispose();
  */
 export async function collectRollout(
-    policy: TransformerPolicy, tokenizer: CharTokenizer, problems: readonly Problem[], reward: RewardFn,
+    policy: Policy, tokenizer: Tokenizer, problems: readonly Problem[], reward: RewardFn,
     options: RolloutOptions): Promise<Rollout> {
   const fn = 'collectRollout';
-  const {groupSize, maxNewTokens, temperature = 1, topK = 0, seed = 0} = options;
-  const stopToken = options.stopToken ?? defaultStopToken(tokenizer);
+  const {groupSize, maxNewTokens, temperature = 1, topK = 0, topP = 1, seed = 0} = options;
+  const stopToken = options.stopToken ?? tokenizer.eosId;
   assertNumber(groupSize, fn, 'groupSize', {integer: true, min: 1});
-  check(tokenizer.vocabSize === policy.config.vocabSize, fn, () =>
-    `'tokenizer' has vocabSize ${tokenizer.vocabSize} but the policy expects vocabSize ${policy.config.vocabSize}`);
-  check(problems.length > 0, fn, () => `'problems' expected at least one problem`);
+  checkTokenizer(policy, tokenizer, fn);
+  check(Array.isArray(problems) && problems.length > 0, fn, () => `'problems' expected at least one problem`);
   const texts = problems.flatMap((p) => new Array<string>(groupSize).fill(p.prompt));
-  const prompts = encodePrompts(tokenizer, texts, {contextLength: policy.config.contextLength, maxNewTokens});
+  const prompts = encodePrompts(tokenizer, texts, {contextLength: policy.contextLength, maxNewTokens});
   let completions: SampledCompletions | undefined;
   try {
     completions = sampleCompletions(policy, prompts, {
-      maxNewTokens, stopToken, padToken: tokenizer.padId, temperature, topK, seed,
+      maxNewTokens, stopToken, padToken: tokenizer.padId, temperature, topK, topP, seed,
     });
     const rows = (await completions.tokens.array()) as number[][];
     const samples: Sample[] = rows.map((r, i) => ({
       prompt: texts[i]!,
-      completion: tokenizer.decode(r.slice(0, completions!.lengths[i])),
+      completion: decodeCompletion(tokenizer, r, completions!.lengths[i]!),
       reference: problems[Math.floor(i / groupSize)]!.reference,
       groupId: Math.floor(i / groupSize),
     }));
@@ -97,4 +109,18 @@ export async function collectRollout(
 export function disposeRollout(rollout: Rollout): void {
   const {prompts, completions} = rollout;
   tf.dispose([prompts.tokens, prompts.mask, completions.tokens, completions.logProbs, completions.mask]);
+}
+
+/** @internal The text of the first `length` ids, without a final `eosId`. */
+export function decodeCompletion(tokenizer: Tokenizer, ids: readonly number[], length: number): string {
+  const n = length > 0 && ids[length - 1] === tokenizer.eosId ? length - 1 : length;
+  return tokenizer.decode(ids.slice(0, n));
+}
+
+/** @internal The tokenizer's ids must fit the policy's output distribution. */
+export function checkTokenizer(policy: Policy, tokenizer: Tokenizer, fn: string): void {
+  check(tokenizer !== null && typeof tokenizer === 'object' && typeof tokenizer.encode === 'function', fn, () =>
+    `'tokenizer' expected a Tokenizer (encode, decode, vocabSize, padId, eosId), got ${String(tokenizer)}`);
+  check(tokenizer.vocabSize <= policy.vocabSize, fn, () =>
+    `'tokenizer' has vocabSize ${tokenizer.vocabSize} but the policy's vocabSize is ${policy.vocabSize} (the tokenizer's must not exceed it)`);
 }

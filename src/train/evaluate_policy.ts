@@ -4,18 +4,18 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
-import type {CharTokenizer} from '../models/char_tokenizer.js';
 import {encodePrompts} from '../models/encode_prompts.js';
+import type {Policy, Tokenizer} from '../models/policy.js';
 import {sampleCompletions} from '../models/sample_completions.js';
-import type {TransformerPolicy} from '../models/transformer_policy.js';
 import {scoreRewards} from '../rewards/score_rewards.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
+import {checkTokenizer, decodeCompletion} from './collect_rollout.js';
 
 /** Options of {@link evaluatePolicy}. */
 export interface EvaluatePolicyOptions {
   /** Most completion tokens (required). */
   maxNewTokens: number;
-  /** Stop token id; default the tokenizer's `'</answer>'` if it has one, else `eosId`. */
+  /** Stop token id; default the tokenizer's `eosId`. */
   stopToken?: number;
   /** Sampling temperature; default `0` (greedy: the accuracy of the policy's mode). */
   temperature?: number;
@@ -39,8 +39,8 @@ export interface PolicyEvaluation {
  * Generates one completion per prompt (greedy by default) and scores it with `reward`: with a
  * format-gated accuracy reward, `score` is the held-out accuracy.
  *
- * @param policy the policy.
- * @param tokenizer its tokenizer (sizes must match).
+ * @param policy any {@link Policy}.
+ * @param tokenizer any {@link Tokenizer} (its vocabulary must fit the policy's).
  * @param problems `{prompt, reference}` items.
  * @param reward the reward function.
  * @param options see {@link EvaluatePolicyOptions}.
@@ -48,32 +48,26 @@ export interface PolicyEvaluation {
  * @throws when the tokenizer's vocabulary differs from the policy's or a prompt does not fit.
  */
 export async function evaluatePolicy(
-    policy: TransformerPolicy, tokenizer: CharTokenizer, problems: ReadonlyArray<{prompt: string; reference: string}>,
+    policy: Policy, tokenizer: Tokenizer, problems: ReadonlyArray<{prompt: string; reference: string}>,
     reward: RewardFn, options: EvaluatePolicyOptions): Promise<PolicyEvaluation> {
   const fn = 'evaluatePolicy';
   assertKnownOptions(options, ['maxNewTokens', 'stopToken', 'temperature', 'batchSize', 'seed'], fn);
-  const {maxNewTokens, stopToken = defaultStopToken(tokenizer), temperature = 0, batchSize = 128, seed = 0} = options;
+  const {maxNewTokens, stopToken = tokenizer.eosId, temperature = 0, batchSize = 128, seed = 0} = options;
   assertNumber(batchSize, fn, 'batchSize', {integer: true, min: 1});
-  check(tokenizer.vocabSize === policy.config.vocabSize, fn, () =>
-    `'tokenizer' has vocabSize ${tokenizer.vocabSize} but the policy expects ${policy.config.vocabSize}`);
+  checkTokenizer(policy, tokenizer, fn);
   check(problems.length > 0, fn, () => `'problems' expected at least one item`);
   const completions: string[] = [];
   for (let i = 0; i < problems.length; i += batchSize) {
     const chunk = problems.slice(i, i + batchSize);
-    const prompts = encodePrompts(tokenizer, chunk.map((p) => p.prompt), {contextLength: policy.config.contextLength, maxNewTokens});
+    const prompts = encodePrompts(tokenizer, chunk.map((p) => p.prompt), {contextLength: policy.contextLength, maxNewTokens});
     const out = sampleCompletions(policy, prompts, {maxNewTokens, stopToken, padToken: tokenizer.padId, temperature, seed: seed + i});
     const rows = (await out.tokens.array()) as number[][];
     tf.dispose([prompts.tokens, prompts.mask, out.tokens, out.logProbs, out.mask]);
-    for (const r of rows) completions.push(tokenizer.decode(r));
+    rows.forEach((r, b) => completions.push(decodeCompletion(tokenizer, r, out.lengths[b]!)));
   }
   const samples: Sample[] = problems.map((p, i) => ({prompt: p.prompt, reference: p.reference, completion: completions[i]!}));
   const scored = await scoreRewards(reward, samples);
   const components: Record<string, number> = {};
   for (const [name, c] of Object.entries(scored.components)) components[name] = c.mean;
   return {score: scored.stats.mean, components, completions};
-}
-
-/** `'</answer>'` when the tokenizer has it as one token, else `eosId`. */
-export function defaultStopToken(tokenizer: CharTokenizer): number {
-  return tokenizer.tokens.includes('</answer>') ? tokenizer.id('</answer>') : tokenizer.eosId;
 }

@@ -4,12 +4,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertBinaryMask, assertGradientsRegistered, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {assertKnownInputs} from '../math/assert.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
 import {tokenLogProbs} from '../math/token_log_probs.js';
-import type {CharTokenizer} from '../models/char_tokenizer.js';
 import {completionForward} from '../models/completion_forward.js';
 import {encodePrompts} from '../models/encode_prompts.js';
-import type {TransformerPolicy} from '../models/transformer_policy.js';
+import type {Policy, Tokenizer} from '../models/policy.js';
+import {HookMetrics, withAuxLoss} from './update_hooks.js';
 
 /** A batch of prompts with target completions. The caller disposes the tensors. */
 export interface SftBatch {
@@ -25,9 +26,9 @@ export interface SftBatch {
 
 /**
  * Tokenizes prompt/completion pairs into an {@link SftBatch} (prompts left-padded, completions
- * right-padded with `padId`).
+ * right-padded with `padId`). A leading `bosId` that the tokenizer puts on the completion is dropped.
  *
- * @param tokenizer the tokenizer.
+ * @param tokenizer any {@link Tokenizer}.
  * @param pairs `{prompt, completion}` texts, at least one.
  * @param options.contextLength the policy's context; prompt + completion - 1 must fit (required).
  * @returns the batch tensors.
@@ -38,12 +39,16 @@ export interface SftBatch {
  * tf.dispose(Object.values(batch));
  */
 export function encodeSftBatch(
-    tokenizer: CharTokenizer, pairs: ReadonlyArray<{prompt: string; completion: string}>,
+    tokenizer: Tokenizer, pairs: ReadonlyArray<{prompt: string; completion: string}>,
     options: {contextLength: number}): SftBatch {
   const fn = 'encodeSftBatch';
   const {contextLength} = options;
   check(Array.isArray(pairs) && pairs.length > 0, fn, () => `'pairs' expected a non-empty array`);
-  const completions = pairs.map((p) => tokenizer.encode(p.completion));
+  // A tokenizer that prepends BOS to every text: the completion continues the prompt, so no BOS.
+  const completions = pairs.map((p) => {
+    const ids = tokenizer.encode(p.completion);
+    return tokenizer.bosId !== undefined && ids[0] === tokenizer.bosId ? ids.slice(1) : ids;
+  });
   const C = Math.max(...completions.map((c) => c.length));
   check(C >= 1, fn, () => `'pairs' expected non-empty completions`);
   const prompts = encodePrompts(tokenizer, pairs.map((p) => p.prompt), {contextLength, maxNewTokens: C - 1});
@@ -67,25 +72,28 @@ export function encodeSftBatch(
  * @returns float32 scalar; 0 when the mask is empty.
  * @throws when shapes disagree or the mask is not 0/1.
  */
-export function sftLoss(policy: TransformerPolicy, batch: SftBatch): tf.Scalar {
+export function sftLoss(policy: Policy, batch: SftBatch): tf.Scalar {
   const fn = 'sftLoss';
+  assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
   const {promptTokens, promptMask, completionTokens, completionMask} = batch;
   assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
   assertBinaryMask(completionMask, fn, 'completionMask');
   return tf.tidy(() => {
-    const {logits} = completionForward(policy, {promptTokens, promptMask, completionTokens});
+    const {logits, auxLoss} = completionForward(policy, {promptTokens, promptMask, completionTokens});
     const logp = tokenLogProbs(logits, completionTokens);
     const m = tf.cast(completionMask, 'float32');
-    return tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+    return withAuxLoss(tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar, auxLoss);
   });
 }
 
-/** Result of {@link sftStep}. */
+/** Result of {@link sftStep}; the metrics of the policy's `afterOptimizerStep` are merged in by name. */
 export interface SftStepResult {
-  /** Loss before the update. */
+  /** Loss before the update (including the policy's `auxLoss`, if any). */
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Metrics of the policy's `afterOptimizerStep` (JS numbers). */
+  [metric: string]: number;
 }
 
 /** Options of {@link sftStep}. */
@@ -106,13 +114,15 @@ export interface SftStepOptions {
  * @throws when the policy is frozen or the batch is malformed.
  */
 export async function sftStep(
-    policy: TransformerPolicy, optimizer: tf.Optimizer, batch: SftBatch,
+    policy: Policy, optimizer: tf.Optimizer, batch: SftBatch,
     options: SftStepOptions = {}): Promise<SftStepResult> {
   assertKnownOptions(options, ['maxGradNorm'], 'sftStep');
   assertGradientsRegistered('sftStep');
   const {maxGradNorm = 1} = options;
   const {loss, gradNorms} = applyClippedGradients(optimizer, () => sftLoss(policy, batch), [policy.variables()], maxGradNorm);
+  const hooks = new HookMetrics();
+  hooks.after([['', policy]]);
   const [l, n] = await Promise.all([loss.data(), gradNorms[0]!.data()]);
   tf.dispose([loss, ...gradNorms]);
-  return {loss: l[0]!, gradNorm: n[0]!};
+  return hooks.mergeInto({loss: l[0]!, gradNorm: n[0]!}, 'sftStep');
 }

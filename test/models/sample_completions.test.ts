@@ -6,6 +6,7 @@ import {completionForward} from '../../src/models/completion_forward.js';
 import {encodePrompts} from '../../src/models/encode_prompts.js';
 import {sampleCompletions} from '../../src/models/sample_completions.js';
 import {TransformerPolicy} from '../../src/models/transformer_policy.js';
+import {policyFromFunction} from '../../src/models/policy_from_function.js';
 
 const tok = charTokenizer({alphabet: '0123456789+'});
 const make = (seed = 0): TransformerPolicy =>
@@ -78,5 +79,39 @@ describe('sampleCompletions', () => {
     expect(() => sampleCompletions(policy, prompts, {maxNewTokens: 4, topK: -1})).toThrow(/'topK' expected >= 0/);
     tf.dispose([prompts.tokens, prompts.mask]);
     policy.dispose();
+  });
+
+  it('topP keeps the smallest most-likely set reaching the mass (after topK, renormalised), with the right frequencies', () => {
+    // Next-token distribution independent of the prefix: p = [0, 0, .5, .3, .15, .05, 0...] over the vocabulary.
+    const V = tok.vocabSize;
+    const p = new Array(V).fill(1e-9);
+    [0.5, 0.3, 0.15, 0.05].forEach((v, i) => { p[2 + i] = v; });
+    const row = tf.log(tf.tensor1d(p));
+    const policy = policyFromFunction({
+      apply: (tokens) => tf.tile(tf.reshape(row, [1, 1, V]), [tokens.shape[0], tokens.shape[1], 1]),
+      variables: [], vocabSize: V, contextLength: 16,
+    });
+    const prompts = encodePrompts(tok, new Array(400).fill('1'), {contextLength: 16, maxNewTokens: 1});
+    const draw = (o: {topP?: number; topK?: number}): number[] => {
+      const out = sampleCompletions(policy, prompts, {maxNewTokens: 1, seed: 7, ...o});
+      const counts = new Array(V).fill(0);
+      for (const t of out.tokens.dataSync()) counts[t]++;
+      tf.dispose([out.tokens, out.logProbs, out.mask]);
+      return counts.map((c) => c / 400);
+    };
+    const a = draw({topP: 0.79}); // .5 + .3 reaches .79: tokens 2, 3 with .625 / .375
+    expect(a[2]! + a[3]!).toBeCloseTo(1, 10);
+    expect(a[2]).toBeGreaterThan(0.55); expect(a[2]).toBeLessThan(0.7);
+    const b = draw({topP: 0.81}); // needs token 4 too
+    expect(b[4]).toBeGreaterThan(0.08);
+    expect(b[2]! + b[3]! + b[4]!).toBeCloseTo(1, 10);
+    const c = draw({topK: 3, topP: 0.85}); // renormalised top-3: .526, .316, .158: .842 < .85 keeps all three
+    expect(c[4]).toBeGreaterThan(0.08);
+    expect(c[5]).toBe(0);
+    const d = draw({topP: 1});
+    expect(d[5]).toBeGreaterThan(0.02);
+    expect(() => sampleCompletions(policy, prompts, {maxNewTokens: 1, topP: 0})).toThrow(/sampleCompletions: 'topP' expected > 0, got 0/);
+    expect(() => sampleCompletions(policy, prompts, {maxNewTokens: 1, topP: 1.5})).toThrow(/'topP' expected <= 1, got 1.5/);
+    tf.dispose([row, prompts.tokens, prompts.mask]);
   });
 });

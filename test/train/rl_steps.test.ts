@@ -51,10 +51,10 @@ describe('grpoStep', () => {
     const optimizer = tf.train.adam(1e-3);
     const ctx = {policy, optimizer, tokenizer: tok, reward};
     await expect(grpoStep(ctx, problems, {groupSize: 1, maxNewTokens: 21})).rejects.toThrow(/grpoStep: 'groupSize' expected >= 2, got 1/);
-    await expect(grpoStep(ctx, problems, {groupSize: 2, maxNewTokens: 21})).rejects.toThrow(/grpoStep: 'reference' is required when loss.beta > 0/);
-    const other = charTokenizer({alphabet: '0123456789'});
+    await expect(grpoStep(ctx, problems, {groupSize: 2, maxNewTokens: 21})).rejects.toThrow(/grpoStep: 'reference' is required when beta > 0 \(got beta 0.04\)/);
+    const other = charTokenizer({alphabet: '0123456789+=,abcdefghij'});
     await expect(grpoStep({...ctx, tokenizer: other}, problems, {groupSize: 2, maxNewTokens: 21, loss: {beta: 0}})).rejects.toThrow(
-        /collectRollout: 'tokenizer' has vocabSize 12 but the policy expects vocabSize 19/);
+        /collectRollout: 'tokenizer' has vocabSize 25 but the policy's vocabSize is 19/);
     await expect(grpoStep(ctx, problems, {groupSize: 2, maxNewTokens: 30, loss: {beta: 0}})).rejects.toThrow(
         /encodePrompts: 'prompts\[0\]' has 5 tokens; with maxNewTokens=30 that exceeds contextLength=26/);
     policy.dispose(); optimizer.dispose();
@@ -83,7 +83,7 @@ describe('ppoStep', () => {
     const policy = tiny();
     const head = new ValueHead(8);
     await expect(ppoStep({policy, critic: {trunk: policy, head}, optimizer: tf.train.adam(1e-3), tokenizer: tok, reward},
-        problems, {groupSize: 2, maxNewTokens: 21, klCoef: 0})).rejects.toThrow(/ppoStep: 'critic.head' expected hiddenSize 16/);
+        problems, {groupSize: 2, maxNewTokens: 21, beta: 0})).rejects.toThrow(/ppoStep: 'critic.head' expected hiddenSize 16/);
     head.dispose(); policy.dispose();
   });
 });
