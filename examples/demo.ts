@@ -74,13 +74,14 @@ const program = new Command()
   .addOption(new Option('--critic <layout>', 'PPO critic: separate trunk + head, or a head on the policy trunk').choices(['separate', 'shared']).default('separate'))
   .option('--eval-size <n>', 'held-out prompts', int('--eval-size', 1), 200)
   .option('--eval-every <n>', 'evaluate every n RL steps', int('--eval-every', 1), 5)
+  .option('--fp8', 'block linears as simulated FP8 GEMMs (DeepSeek-V3 §3.3, docs/fp8.md)')
   .option('--quiet', 'no progress bars');
 
 interface Args {
   backend: string; out: string; seed: number; model: keyof typeof MODELS; task: 'sort' | 'add'; digits?: number; demos: number;
   sftSteps: number; sftBatch: number; sftLr: number; steps: number; batchSize: number; groupSize: number; mu: number;
   lr: number; beta: number; temperature: number; formatWeight: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
-  quiet?: boolean;
+  quiet?: boolean; fp8?: boolean;
 }
 
 type Method = 'grpo' | 'ppo';
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
 
   // --- cold-start SFT ---
-  const policy0 = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength, ...MODELS[args.model], seed: args.seed});
+  const policy0 = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength, ...MODELS[args.model], seed: args.seed, fp8: args.fp8 === true});
   const sftOptimizer = tf.train.adam(args.sftLr);
   const sftBar = bars?.create(args.sftSteps, 0, {name: 'sft  ', info: ''});
   const sftStart = performance.now();

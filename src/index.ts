@@ -56,6 +56,8 @@ export {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS} from './math/fp8_f
 export type {Fp8Format, Fp8FormatSpec} from './math/fp8_format.js';
 export {fakeQuantFp8} from './math/fake_quant_fp8.js';
 export type {FakeQuantFp8Options} from './math/fake_quant_fp8.js';
+export {fp8Matmul} from './math/fp8_matmul.js';
+export type {Fp8MatmulOptions} from './math/fp8_matmul.js';
 
 // === Kernels (fused paths) ===
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
@@ -99,6 +101,8 @@ export {scoreRewards} from './rewards/score_rewards.js';
 export type {RewardComponent, RewardStats, ScoredRewards} from './rewards/score_rewards.js';
 
 // === Models ===
+export {fp8Linear} from './models/fp8_linear.js';
+export type {Fp8LinearOptions} from './models/fp8_linear.js';
 export {ValueHead} from './models/value_head.js';
 export type {ValueHeadOptions} from './models/value_head.js';
 export {charTokenizer} from './models/char_tokenizer.js';
@@ -121,6 +125,7 @@ export {rmsNorm} from './models/rms_norm.js';
 export {applyRope, normalizeRopeConfig, ROPE_TYPES, ropeCosSin, ropeInverseFrequencies, ropeSoftmaxScaleFactor} from './models/rope.js';
 export type {ApplyRopeOptions, RopeConfig, RopeCosSin, RopeFrequencies, RopeFrequencyOptions, RopeType} from './models/rope.js';
 export {linear} from './models/linear.js';
+export {embeddingLookup} from './models/embedding_lookup.js';
 export {swigluMlp, swigluWeightsAt} from './models/swiglu_mlp.js';
 export type {SwigluWeights} from './models/swiglu_mlp.js';
 export {groupedQueryAttention} from './models/grouped_query_attention.js';

@@ -46,6 +46,14 @@ export interface PolicyEvaluation {
  * @param options see {@link EvaluatePolicyOptions}.
  * @returns `{score, components, completions}`.
  * @throws when the tokenizer's vocabulary differs from the policy's or a prompt does not fit.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789+', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+ * const policy = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 24, layers: 1, width: 16, heads: 2});
+ * const heldOut = [{prompt: '1+2', reference: '3'}, {prompt: '4+4', reference: '8'}];
+ * const {score, completions} = await evaluatePolicy(policy, tokenizer, heldOut, gate(formatReward(), accuracyReward()),
+ *     {maxNewTokens: 16});
+ * // score: the greedy accuracy in [0, 1] (0 for an untrained policy); completions: the 2 decoded texts
+ * policy.dispose();
  */
 export async function evaluatePolicy(
     policy: Policy, tokenizer: Tokenizer, problems: ReadonlyArray<{prompt: string; reference: string}>,
