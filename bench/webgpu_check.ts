@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
 import {setGrpoLossWebGPUDirect} from '../src/math/fused/grpo_loss_webgpu.js';
 import {settleWebGPUValueChecks} from '../src/math/fused/grpo_loss_webgpu_direct.js';
-import {grpoLossFused} from '../src/math/fused/grpo_loss_fused.js';
+import {grpoLossFused, runFusedGrpoLoss} from '../src/math/fused/grpo_loss_fused.js';
 import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
 import {extraChecks} from './webgpu_check_extra.js';
 
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const extra = await extraChecks({grpoLoss, grpoLossFused, resolveGrpoLossOptions, configureValidation,
+  const extra = await extraChecks({grpoLoss, grpoLossFused, runFusedGrpoLoss, resolveGrpoLossOptions, configureValidation,
     settleWebGPUValueChecks, quick});
   failures += extra.failures;
   worst = Math.max(worst, extra.worst);

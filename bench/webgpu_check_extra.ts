@@ -48,6 +48,8 @@ async function gaeChecks(): Promise<{failures: number; worst: number; count: num
 interface Deps {
   grpoLoss: (i: GrpoLossInputs, o?: GrpoLossOptions) => tf.Scalar;
   grpoLossFused: (i: GrpoLossInputs, r: ResolvedGrpoLossOptions) => tf.Scalar;
+  runFusedGrpoLoss: (i: GrpoLossInputs, r: ResolvedGrpoLossOptions, run: {fn: string; checkValues: boolean; withStats: boolean}) =>
+    {loss: tf.Scalar};
   resolveGrpoLossOptions: (o?: GrpoLossOptions) => ResolvedGrpoLossOptions;
   configureValidation: (c: {valueChecks?: boolean}) => {valueChecks: boolean};
   settleWebGPUValueChecks: () => Promise<void>;
@@ -130,7 +132,8 @@ async function valueCheckChecks(d: Deps): Promise<{failures: number; count: numb
       refLogProbs: tf.tensor2d(a.refLogProbs), advantages: tf.tensor1d(a.advantages), mask: tf.tensor2d(a.mask)};
     let message: string | null = null;
     try {
-      const loss = d.grpoLossFused(x as unknown as GrpoLossInputs, d.resolveGrpoLossOptions({beta: 0.04}));
+      const loss = d.runFusedGrpoLoss(x as unknown as GrpoLossInputs, d.resolveGrpoLossOptions({beta: 0.04}),
+          {fn: 'grpoLoss', checkValues: true, withStats: false}).loss;
       const value = (await loss.data())[0]!;
       loss.dispose();
       await d.settleWebGPUValueChecks();

@@ -263,14 +263,14 @@ function forward(
  * one elementwise program. A gradient w.r.t. old/ref log-probs or advantages is an error naming
  * `implementation: 'composed'`. `batch` must be <= 65535.
  */
-export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions): tf.Scalar {
+export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions, checkValues = false): tf.Scalar {
   const backend = tf.backend();
   if (!isWebGPUBackend(backend)) {
     throw new Error(`grpoLoss: the fused webgpu kernel needs the 'webgpu' backend, got '${tf.getBackend()}'`);
   }
   const [rows, cols] = inputs.logProbs.shape as [number, number];
   if (directEnabled && rows > 0 && cols > 0 && isWebGPUDirectBackend(backend)) {
-    const loss = grpoLossWebGPUDirect(backend, inputs, c);
+    const loss = grpoLossWebGPUDirect(backend, inputs, c, checkValues);
     if (loss !== null) return loss;
   }
   if (!tf.engine().isTapeOn()) return tf.tidy(() => forward(backend, inputs, c, false).loss);

@@ -73,7 +73,7 @@ interface DirectResult {
 
 /** Records the dispatches of one step. */
 function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions,
-    writeGrad: boolean, tensors: tf.Tensor[], bufs: BoundBuffer[]): DirectResult {
+    writeGrad: boolean, tensors: tf.Tensor[], bufs: BoundBuffer[], checks: boolean): DirectResult {
   const {logProbs, oldLogProbs, refLogProbs, advantages} = inputs;
   const [batch, time] = logProbs.shape as [number, number];
   const kl = c.beta !== 0 && refLogProbs !== undefined;
@@ -85,7 +85,6 @@ function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: Resolve
   const chunked = tokenMean && !needsRowPass({sequence, hasOld, seqMeanTokenMean}) && time > CHUNK;
   const chunks = chunked ? Math.ceil(time / CHUNK) : 1;
   const numPartials = batch * chunks;
-  const checks = valueChecksEnabled();
   let k = 0;
   const typeOf = (present: boolean) => present ? bufs[k++]!.type : 'f32';
   const f: GrpoShaderFlags = {
@@ -143,19 +142,19 @@ function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: Resolve
  * earlier call. `batch` must be in [1, 65535], `time` >= 1.
  */
 export function grpoLossWebGPUDirect(backend: WebGPUDirectBackend, inputs: GrpoLossInputs,
-    c: ResolvedGrpoLossOptions): tf.Scalar | null {
+    c: ResolvedGrpoLossOptions, checks = valueChecksEnabled()): tf.Scalar | null {
   throwPendingValueCheck(backend);
   const tensors = boundInputs(inputs, c);
   const bufs = gpuBuffersOf(backend, tensors);
   if (bufs === null) return null;
-  if (!tf.engine().isTapeOn()) return record(backend, inputs, c, false, tensors, bufs).loss;
+  if (!tf.engine().isTapeOn()) return record(backend, inputs, c, false, tensors, bufs, checks).loss;
   const named: Record<string, tf.Tensor> = {logProbs: inputs.logProbs, advantages: inputs.advantages, mask: inputs.mask};
   if (inputs.oldLogProbs !== undefined) named['oldLogProbs'] = inputs.oldLogProbs;
   if (inputs.refLogProbs !== undefined) named['refLogProbs'] = inputs.refLogProbs;
   const tis = tisOf(inputs, c);
   if (tis !== null) named['rolloutLogProbs'] = tis.rollout;
   return runWithLazyGradients(named, (save) => {
-    const r = record(backend, inputs, c, true, tensors, bufs);
+    const r = record(backend, inputs, c, true, tensors, bufs, checks);
     save([r.grad!]);
     return r.loss;
   }, (dy, saved) => {
