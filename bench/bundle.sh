@@ -11,10 +11,11 @@
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
-mkdir -p .git/info
-for p in /dist-bench/ /.gpu-bench/; do grep -qx "$p" .git/info/exclude 2>/dev/null || echo "$p" >> .git/info/exclude; done
+exclude=$(git rev-parse --git-path info/exclude) # .git is a file in a worktree
+mkdir -p "$(dirname "$exclude")"
+for p in /dist-bench/ /.gpu-bench/; do grep -qx "$p" "$exclude" 2>/dev/null || echo "$p" >> "$exclude"; done
 rm -rf dist-bench
-node_modules/.bin/esbuild bench/run.ts bench/webgpu_check.ts bench/webgpu_latency.ts --bundle --platform=node \
+node_modules/.bin/esbuild bench/run.ts bench/webgpu_check.ts bench/webgpu_latency.ts bench/webgpu_micro.ts --bundle --platform=node \
   --format=esm --target=node20 --outdir=dist-bench --out-extension:.js=.mjs --log-level=warning \
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-backend-wasm \
   --banner:js="import {createRequire as __cr} from 'module'; const require = __cr(import.meta.url);"

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {logProbsWebGPUBackend, tokenLogProbsWebGPU} from './fused/log_probs_webgpu.js';
 import {
   assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled,
 } from './assert.js';
@@ -135,9 +136,15 @@ export function tokenLogProbs(
   const [batch, time, vocab] = logits.shape;
   assertShape(tokens, [batch, time], fn, 'tokens', ['batch', 'time']);
   check(vocab > 0, fn, () => `'logits' expected a vocab axis of size >= 1, got ${fmtShape(logits.shape)}`);
-  assertTokensInVocab(tokens, vocab, fn, `'logits' ${fmtShape(logits.shape)}`);
   const {temperature, chunkSize} = readChunkOptions(options, vocab, fn);
   const rows = batch * time;
+  // webgpu: two fused kernels (src/math/fused/log_probs_webgpu.ts), token ids checked in the kernel.
+  if (logProbsWebGPUBackend(rows, vocab) !== null) {
+    assertDtype(tokens, 'int32', fn, 'tokens');
+    const fused = tokenLogProbsWebGPU(logits, tokens, temperature);
+    if (fused !== null) return fused;
+  }
+  assertTokensInVocab(tokens, vocab, fn, `'logits' ${fmtShape(logits.shape)}`);
   const scale = (x: tf.Tensor2D): tf.Tensor2D => (temperature === 1 ? x : tf.div(x, temperature));
 
   if (rows === 0) return tf.zeros([batch, time]);
