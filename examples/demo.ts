@@ -22,6 +22,7 @@ import {named} from '../src/rewards/named.js';
 import {weighted} from '../src/rewards/weighted.js';
 import {additionProblems, additionTokenizer, type AdditionProblem} from './tasks/addition_task.js';
 import {sortingProblems} from './tasks/sorting_task.js';
+import {runDeepseekDemo} from './demo_deepseek.js';
 import {loadCheckpointFiles, saveCheckpointFiles} from '../src/train/checkpoint_files.js';
 import {evaluatePolicy} from '../src/train/evaluate_policy.js';
 import {grpoStep, type RlStepMetrics} from '../src/train/grpo_step.js';
@@ -74,13 +75,14 @@ const program = new Command()
   .addOption(new Option('--critic <layout>', 'PPO critic: separate trunk + head, or a head on the policy trunk').choices(['separate', 'shared']).default('separate'))
   .option('--eval-size <n>', 'held-out prompts', int('--eval-size', 1), 200)
   .option('--eval-every <n>', 'evaluate every n RL steps', int('--eval-every', 1), 5)
+  .addOption(new Option('--arch <name>', 'policy architecture (deepseek: tiny MLA + MoE + MTP, examples/demo_deepseek.ts)').choices(['transformer', 'deepseek']).default('transformer'))
   .option('--quiet', 'no progress bars');
 
 interface Args {
   backend: string; out: string; seed: number; model: keyof typeof MODELS; task: 'sort' | 'add'; digits?: number; demos: number;
   sftSteps: number; sftBatch: number; sftLr: number; steps: number; batchSize: number; groupSize: number; mu: number;
   lr: number; beta: number; temperature: number; formatWeight: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
-  quiet?: boolean;
+  quiet?: boolean; arch: 'transformer' | 'deepseek';
 }
 
 type Method = 'grpo' | 'ppo';
@@ -103,6 +105,10 @@ async function main(): Promise<void> {
   await tf.ready();
   const t0 = performance.now();
   await mkdir(args.out, {recursive: true});
+  if (args.arch === 'deepseek') {
+    await runDeepseekDemo(args);
+    return;
+  }
 
   // --- task, tokenizer, rewards ---
   const tokenizer = additionTokenizer();
