@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   await mkdir(args.out, {recursive: true});
   if (args.arch === 'deepseek') {
-    await runDeepseekDemo(args);
+    await runDeepseekDemo(args, (name) => program.getOptionValueSource(name) === 'default');
     return;
   }
 
