@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {tidyResult} from './tidy_result.js';
 import {assertRank, check} from '../math/assert.js';
 import {moeRoute, type MoeRouting} from './moe_route.js';
-import {swigluMlp, type WeightGetter} from './swiglu_mlp.js';
+import {swigluMlp, swigluWeightsAt} from './swiglu_mlp.js';
+import type {WeightGetter} from './weight_getter.js';
 
 /** How the routed experts are evaluated by {@link deepseekMoe}. */
 export type ExpertCompute = 'dense' | 'gather';
@@ -109,7 +110,7 @@ export function deepseekMoe(
       for (let e = 0; e < E; e++) {
         if (rows[e]!.length === 0) continue;
         const xe = tf.gather(x, tf.tensor1d(rows[e]!, 'int32')) as tf.Tensor2D;
-        const ye = swigluMlp(xe, (name) => w(name), `${prefix}experts.${e}.`);
+        const ye = swigluMlp(xe, swigluWeightsAt(w, `${prefix}experts.${e}.`));
         const ge = tf.gather(flatWeights, tf.tensor1d(slots[e]!, 'int32'));
         parts.push(tf.mul(ye, tf.expandDims(ge, 1)));
         segments.push(...rows[e]!);
@@ -117,7 +118,7 @@ export function deepseekMoe(
       routed = tf.unsortedSegmentSum(tf.concat(parts, 0), tf.tensor1d(segments, 'int32'), N) as tf.Tensor2D;
     }
     const output = config.nSharedExperts > 0
-      ? tf.add(routed, swigluMlp(x, w, prefix + 'shared_experts.')) as tf.Tensor2D
+      ? tf.add(routed, swigluMlp(x, swigluWeightsAt(w, prefix + 'shared_experts.'))) as tf.Tensor2D
       : routed;
     return {output, routing};
   });

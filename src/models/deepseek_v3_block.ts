@@ -9,7 +9,8 @@ import {isMoeLayer, type ResolvedDeepseekV3Config} from './deepseek_v3_config.js
 import {multiHeadLatentAttention, type MlaInputs, type MlaLayerCache} from './mla.js';
 import type {MoeRouting} from './moe_route.js';
 import {rmsNorm} from './rms_norm.js';
-import {swigluMlp, type WeightGetter} from './swiglu_mlp.js';
+import {swigluMlp, swigluWeightsAt} from './swiglu_mlp.js';
+import type {WeightGetter} from './weight_getter.js';
 
 /** Output of {@link deepseekV3Block}. */
 export interface DeepseekV3BlockOutput {
@@ -48,7 +49,7 @@ export function deepseekV3Block(
     const x1 = tf.add(x, attn);
     const h2 = tf.reshape(rmsNorm(x1, w(p + 'post_attention_layernorm.weight') as tf.Tensor1D, eps), [B * T, D]) as tf.Tensor2D;
     if (!isMoeLayer(config, layer)) {
-      return {x: tf.add(x1, tf.reshape(swigluMlp(h2, w, p + 'mlp.'), [B, T, D])) as tf.Tensor3D, cache};
+      return {x: tf.add(x1, tf.reshape(swigluMlp(h2, swigluWeightsAt(w, p + 'mlp.')), [B, T, D])) as tf.Tensor3D, cache};
     }
     const {output, routing} = deepseekMoe(h2, w, p + 'mlp.', config.moe);
     return {x: tf.add(x1, tf.reshape(output, [B, T, D])) as tf.Tensor3D, cache, routing};

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertRank, check, fmtShape} from '../math/assert.js';
 import {rmsNorm} from './rms_norm.js';
 import {applyRope} from './rope.js';
-import type {WeightGetter} from './swiglu_mlp.js';
+import type {WeightGetter} from './weight_getter.js';
 
 /** Sizes of an {@link multiHeadLatentAttention} layer (config.json fields in camel case). */
 export interface MlaConfig {

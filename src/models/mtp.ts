@@ -9,7 +9,7 @@ import type {ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
 import type {MlaInputs, MlaLayerCache} from './mla.js';
 import type {MoeRouting} from './moe_route.js';
 import {rmsNorm} from './rms_norm.js';
-import type {WeightGetter} from './swiglu_mlp.js';
+import type {WeightGetter} from './weight_getter.js';
 
 /** Output of {@link mtpModule}. */
 export interface MtpModuleOutput {

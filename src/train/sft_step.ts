@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertBinaryMask, assertGradientsRegistered, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {assertKnownInputs} from '../math/assert.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
 import {tokenLogProbs} from '../math/token_log_probs.js';
 import {completionForward} from '../models/completion_forward.js';
@@ -73,6 +74,7 @@ export function encodeSftBatch(
  */
 export function sftLoss(policy: Policy, batch: SftBatch): tf.Scalar {
   const fn = 'sftLoss';
+  assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
   const {promptTokens, promptMask, completionTokens, completionMask} = batch;
   assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
   assertBinaryMask(completionMask, fn, 'completionMask');
