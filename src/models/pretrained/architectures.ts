@@ -11,6 +11,7 @@ import type {Policy} from '../policy.js';
 import type {CheckpointWeights} from './checkpoint_weights.js';
 import {DenseDecoderPolicy} from '../dense_decoder.js';
 import {llamaConfig, qwen2Config, qwen3Config} from './dense_config.js';
+import {deepseekV3FromCheckpoint} from './deepseek_v3_checkpoint.js';
 import {UnknownArchitectureError} from './errors.js';
 
 /** Options every builder receives. */
@@ -36,6 +37,7 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureBuilder>> = {
   LlamaForCausalLM: (c, w, o) => DenseDecoderPolicy.fromCheckpoint(llamaConfig(c), w, o),
   Qwen2ForCausalLM: (c, w, o) => DenseDecoderPolicy.fromCheckpoint(qwen2Config(c), w, o),
   Qwen3ForCausalLM: (c, w, o) => DenseDecoderPolicy.fromCheckpoint(qwen3Config(c), w, o),
+  DeepseekV3ForCausalLM: deepseekV3FromCheckpoint,
 };
 
 /**
