@@ -18,7 +18,8 @@ import type {CheckpointWeights} from './checkpoint_weights.js';
  * @param options.trainable whether the variables are trainable.
  * @returns the policy (it owns its variables; the loaded tensors are freed).
  * @example
- * const f: typeof deepseekV3FromCheckpoint = deepseekV3FromCheckpoint; // used by loadPretrained
+ * // registered as ARCHITECTURES.DeepseekV3ForCausalLM: reached through loadPretrained
+ * const load: typeof loadPretrained = loadPretrained;
  */
 export function deepseekV3FromCheckpoint(
     config: Record<string, unknown>, weights: CheckpointWeights, options: {trainable: boolean}): DeepseekV3Policy {
