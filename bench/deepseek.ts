@@ -24,7 +24,7 @@ const backend = flag('--backend', 'cpu');
 const outFile = flag('--out', 'bench/results/deepseek-latest.json');
 
 const base: DeepseekV3Config = {
-  vocab_size: 64, hidden_size: 128, intermediate_size: 0, moe_intermediate_size: 64, num_hidden_layers: 1,
+  vocab_size: 64, hidden_size: 128, intermediate_size: 256, moe_intermediate_size: 64, num_hidden_layers: 1,
   num_attention_heads: 4, n_shared_experts: 1, n_routed_experts: 16, num_experts_per_tok: 2, n_group: 4, topk_group: 2,
   routed_scaling_factor: 2.5, kv_lora_rank: 64, q_lora_rank: 96, qk_nope_head_dim: 32, qk_rope_head_dim: 16, v_head_dim: 32,
   max_position_embeddings: 256, num_nextn_predict_layers: 0,
@@ -58,10 +58,10 @@ function timeLayer(name: string, config: DeepseekV3Config, expertCompute: 'dense
     value.dataSync();
     tf.dispose([value, ...Object.values(grads)]);
   };
-  for (let i = 0; i < 3; i++) step();
+  step();
   const times: number[] = [];
   const start = performance.now();
-  while (times.length < 5 || (times.length < 20 && performance.now() - start < 4000)) {
+  while (times.length < 3 || (times.length < 10 && performance.now() - start < 2000)) {
     const s = performance.now();
     step();
     times.push(performance.now() - s);
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   await tf.setBackend(backend);
   await tf.ready();
   configureValidation({valueChecks: false});
-  const B = 8, T = 64;
+  const B = 4, T = 32;
   const moe = {...base, first_k_dense_replace: 0};
   // dense SwiGLU of equal active parameters: 3 D I = 3 D (N_s + K_r) I_e + N_r D (router)
   const activeInter = (moe.n_shared_experts + moe.num_experts_per_tok) * moe.moe_intermediate_size +
