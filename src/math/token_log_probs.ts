@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {logProbsWebGPUBackend, tokenLogProbsWebGPU} from './fused/log_probs_webgpu.js';
 import {
-  assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled,
+  assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled,
 } from './assert.js';
 
 /** Options of {@link tokenLogProbs}. */
@@ -44,7 +44,7 @@ export function readChunkOptions(
  */
 export function assertTokensInVocab(tokens: tf.Tensor, vocab: number, fn: string, vocabFrom: string): void {
   assertDtype(tokens, 'int32', fn, 'tokens');
-  if (!valueChecksEnabled() || tokens.size === 0) return;
+  if (!syncValueChecksEnabled() || tokens.size === 0) return;
   const bad = tf.tidy(() => tf.any(tf.logicalOr(tf.less(tokens, 0), tf.greaterEqual(tokens, vocab))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();

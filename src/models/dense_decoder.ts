@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import {assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
 import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weights.js';
 import {embeddingLookup} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
@@ -277,7 +277,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     assertRank(tokens, 2, fn, 'tokens', ['batch', 'time'], 'int32');
     check(tokens.shape[1]! >= 1 && tokens.shape[1]! <= this.contextLength, fn, () =>
       `'tokens' expected 1 <= time <= contextLength=${this.contextLength}, got shape ${fmtShape(tokens.shape)}`);
-    if (valueChecksEnabled()) {
+    if (syncValueChecksEnabled()) {
       const range = tf.tidy(() => tf.stack([tf.min(tokens), tf.max(tokens)]));
       const [lo, hi] = range.dataSync();
       range.dispose();
