@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [--backends cpu,wasm,webgpu,tensorflow] [--machine NAME] [--out DIR]
 //   [--no-torch] [--filter REGEX] [--repeats N] [--budget-ms MS]
+// npm run bench -- --rl [...]: the GRPO-vs-PPO training benchmark instead (bench/rl.ts).
 //
 // Times every public tensor function of tfjs-grpo on each available backend (cpu, wasm, webgpu through
 // the `webgpu` npm package, tensorflow through @tensorflow/tfjs-node when installed), and the same
@@ -287,7 +288,8 @@ async function main(): Promise<void> {
   console.log('bench/rewards.ts (reward scoring) runs separately: npx tsx bench/rewards.ts');
 }
 
-main().catch((e) => {
+// `npm run bench -- --rl`: the GRPO-vs-PPO training benchmark, bench/rl.ts.
+(process.argv.includes('--rl') ? import('./rl.js').then((m) => m.runRlBench(process.argv.slice(2))) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });
