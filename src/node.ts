@@ -9,3 +9,6 @@
  */
 export {loadCheckpointFiles, saveCheckpointFiles} from './train/checkpoint_files.js';
 export type {CheckpointPaths} from './train/checkpoint_files.js';
+
+// --- pretrained checkpoints from a folder ---
+export {loadPretrained, readPretrainedFolder} from './models/pretrained/load_pretrained_folder.js';

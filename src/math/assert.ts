@@ -58,10 +58,91 @@ export function check(cond: boolean, fn: string, message: () => string): asserts
   if (!cond) throw new Error(`${fn}: ${message()}`);
 }
 
-/** @internal Asserts that `x` is a tfjs Tensor (not an array, not undefined). */
-export function assertTensor(x: unknown, fn: string, name: string): asserts x is tf.Tensor {
-  check(x instanceof tf.Tensor, fn, () =>
-    `'${name}' expected a tf.Tensor, got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x}`);
+const TENSOR_MAKERS = ['tf.scalar', 'tf.tensor1d', 'tf.tensor2d', 'tf.tensor3d', 'tf.tensor4d', 'tf.tensor5d', 'tf.tensor6d'];
+
+/** The tfjs function that builds a tensor of `rank` (`tf.tensor` for an unknown rank). */
+function tensorMaker(rank: number | undefined): string {
+  return rank === undefined ? 'tf.tensor' : TENSOR_MAKERS[rank] ?? 'tf.tensor';
+}
+
+/** Nesting depth and shape of a (possibly nested) JS array, read along the first elements. */
+function arrayShape(x: readonly unknown[]): number[] {
+  const shape: number[] = [];
+  let cur: unknown = x;
+  while (Array.isArray(cur) || (ArrayBuffer.isView(cur) && !(cur instanceof DataView))) {
+    const a = cur as ArrayLike<unknown>;
+    shape.push(a.length);
+    if (a.length === 0) break;
+    cur = a[0];
+  }
+  return shape;
+}
+
+/**
+ * @internal What a non-tensor value is and how to turn it into the tensor a function expects, for
+ * error messages: `Float32Array of length 6; wrap it with tf.tensor1d`. `rank` is the expected rank
+ * when known (it picks the suggested `tf.tensor<rank>d`).
+ */
+export function describeNonTensor(x: unknown, rank?: number): string {
+  const maker = tensorMaker(rank);
+  if (x === undefined || x === null) {
+    return `${String(x)}; pass a tf.Tensor (is the argument missing, or its name misspelled?)`;
+  }
+  if (typeof x === 'number') {
+    return rank === undefined || rank === 0
+      ? `the number ${x}; wrap it with tf.scalar(${x})`
+      : `the number ${x}; a rank-${rank} tensor is expected (tf.fill(shape, ${x}) makes a constant one)`;
+  }
+  if (typeof x === 'function') return 'a function; call it and pass the tensor it returns';
+  if (typeof x !== 'object') return `a ${typeof x} (${JSON.stringify(String(x)).slice(0, 40)}); pass a tf.Tensor`;
+  if (Array.isArray(x)) {
+    const shape = arrayShape(x);
+    if (x.length === 0) return `an empty array; pass a tf.Tensor (${maker}([]) for an empty one)`;
+    const depth = shape.length;
+    const kind = typeof (depth > 0 ? flatFirst(x) : undefined);
+    const typed = kind === 'number' || kind === 'boolean' ? `${kind}${'[]'.repeat(depth)}` : 'array';
+    const suggest = rank !== undefined && rank !== depth
+      ? `${maker}(values, shape) (a rank-${rank} tensor is expected)`
+      : tensorMaker(depth);
+    return `an array (${typed} of shape ${fmtShape(shape)}); wrap it with ${suggest}`;
+  }
+  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) {
+    const name = x.constructor.name;
+    const length = (x as unknown as ArrayLike<number>).length;
+    const suggest = rank === undefined || rank === 1 ? tensorMaker(1)
+      : rank === 0 ? 'tf.scalar(values[0])' : `${maker}(values, shape)`;
+    return `${name} of length ${length}; wrap it with ${suggest}`;
+  }
+  const o = x as Record<string, unknown>;
+  if ('dataId' in o && 'shape' in o && 'dtype' in o) {
+    return 'a tensor from another copy of @tensorflow/tfjs-core (two versions are loaded); install a single ' +
+        'version (`npm ls @tensorflow/tfjs-core`, then `npm dedupe`) so that tfjs-grpo and your code share it';
+  }
+  const proto = Object.getPrototypeOf(o) as object | null;
+  if (proto !== null && proto !== Object.prototype) {
+    return `an instance of ${(o.constructor as {name?: string} | undefined)?.name ?? 'an unknown class'}; pass a tf.Tensor`;
+  }
+  const keys = Object.keys(o);
+  const tensorKeys = keys.filter((k) => o[k] instanceof tf.Tensor);
+  const listed = `an object {${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}}`;
+  return tensorKeys.length > 0
+    ? `${listed}; pass one of its tensors (e.g. .${tensorKeys[0]}), not the object`
+    : `${listed}; pass a tf.Tensor`;
+}
+
+function flatFirst(x: unknown): unknown {
+  let cur = x;
+  while (Array.isArray(cur) && cur.length > 0) cur = cur[0];
+  return cur;
+}
+
+/**
+ * @internal Asserts that `x` is a live tfjs Tensor. Anything else (an array, a typed array, a number,
+ * undefined, an object, a tensor of another tfjs copy) gets a message naming what it is and the fix;
+ * `rank`, when known, picks the suggested `tf.tensor<rank>d`.
+ */
+export function assertTensor(x: unknown, fn: string, name: string, rank?: number): asserts x is tf.Tensor {
+  check(x instanceof tf.Tensor, fn, () => `'${name}' expected a tf.Tensor, got ${describeNonTensor(x, rank)}`);
   check(!(x as tf.Tensor).isDisposed, fn, () => `'${name}' expected a live tensor, got a disposed one`);
 }
 
@@ -72,7 +153,7 @@ export function assertTensor(x: unknown, fn: string, name: string): asserts x is
 export function assertRank(
     x: unknown, rank: number, fn: string, name: string, axes?: readonly string[],
     dtype?: tf.DataType | readonly tf.DataType[]): asserts x is tf.Tensor {
-  assertTensor(x, fn, name);
+  assertTensor(x, fn, name, rank);
   const want = axes ? `[${axes.join(', ')}]` : `rank ${rank}`;
   check(x.rank === rank, fn, () => `'${name}' expected shape ${want} (rank ${rank}), got ${fmtShape(x.shape)}`);
   if (dtype !== undefined) assertDtype(x, dtype, fn, name);
@@ -91,7 +172,7 @@ export function assertDtype(
  */
 export function assertShape(
     x: unknown, shape: readonly number[], fn: string, name: string, axes?: readonly string[]): asserts x is tf.Tensor {
-  assertTensor(x, fn, name);
+  assertTensor(x, fn, name, shape.length);
   const same = x.rank === shape.length && x.shape.every((d, i) => d === shape[i]);
   check(same, fn, () => {
     const named = axes ? `[${axes.join(', ')}]=` : '';
@@ -102,7 +183,7 @@ export function assertShape(
 /** @internal Asserts `x` has the same shape as `ref` (named `refName`). */
 export function assertSameShape(
     x: unknown, ref: tf.Tensor, fn: string, name: string, refName: string): asserts x is tf.Tensor {
-  assertTensor(x, fn, name);
+  assertTensor(x, fn, name, ref.rank);
   const same = x.rank === ref.rank && x.shape.every((d, i) => d === ref.shape[i]);
   check(same, fn, () =>
     `'${name}' expected the shape of '${refName}' ${fmtShape(ref.shape)}, got ${fmtShape(x.shape)}`);
@@ -189,15 +270,64 @@ export function assertOneOf<T extends string>(
 }
 
 /**
+ * @internal The entry of `known` closest to `key` when it is a likely misspelling of it (same name up
+ * to case, `_`/`-`, or a small edit distance), else `undefined`.
+ */
+export function closestName(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
+  const k = norm(key);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(k, norm(candidate));
+    if (d < bestDistance) { best = candidate; bestDistance = d; }
+  }
+  return bestDistance <= Math.max(1, Math.floor(k.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({length: b.length + 1}, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function unknownKeyMessage(what: string, key: string, known: readonly string[]): string {
+  const guess = closestName(key, known);
+  return `unknown ${what} '${key}'; expected one of ${known.map((k) => `'${k}'`).join(', ')}` +
+      (guess === undefined ? '' : `; did you mean '${guess}'?`);
+}
+
+/**
  * @internal Rejects option names that are not in `known` (typos such as `clip_low` or `betta` would
- * otherwise be ignored silently).
+ * otherwise be ignored silently). The message lists the known names and suggests the closest one.
  */
 export function assertKnownOptions(
     options: object | undefined, known: readonly string[], fn: string): void {
   if (options === undefined) return;
   check(typeof options === 'object' && options !== null, fn, () => `'options' expected an object, got ${String(options)}`);
   for (const key of Object.keys(options)) {
+    check(known.includes(key), fn, () => unknownKeyMessage('option', key, known));
+  }
+}
+
+/**
+ * @internal Asserts that a named-inputs object is an object whose keys are all in `known`. A
+ * misspelled input (`oldLogprobs` for `oldLogProbs`) would otherwise be ignored and its default used
+ * silently (for `oldLogProbs`: a ratio of 1, no clipping). The message lists the expected keys and
+ * suggests the closest one. `name` is the argument's name (`'inputs'`, `'ctx'`, `'batch'`).
+ */
+export function assertKnownInputs(inputs: unknown, known: readonly string[], fn: string, name = 'inputs'): void {
+  check(typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs) && !(inputs instanceof tf.Tensor), fn, () =>
+    `'${name}' expected an object {${known.join(', ')}}, got ${inputs instanceof tf.Tensor ? 'a tf.Tensor' : describeNonTensor(inputs).split(';')[0]}`);
+  for (const key of Object.keys(inputs)) {
     check(known.includes(key), fn, () =>
-      `unknown option '${key}'; expected one of ${known.map((k) => `'${k}'`).join(', ')}`);
+      unknownKeyMessage(name === 'inputs' ? 'input' : `key of '${name}'`, key, known));
   }
 }

@@ -7,6 +7,7 @@ import {
   assertBinaryMask, assertDtype, assertFinite, assertKnownOptions, assertNumber, assertOneOf, assertRank,
   assertSameShape, check, fmtShape,
 } from './assert.js';
+import {assertKnownInputs, assertTensor} from './assert.js';
 
 /** Where the importance ratio is formed; see {@link clippedPolicyLoss}. */
 export type RatioLevel = 'token' | 'sequence';
@@ -126,6 +127,7 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  */
 export function clippedPolicyLoss(inputs: PolicyLossInputs, options: ClippedPolicyLossOptions = {}): tf.Tensor2D {
   const resolved = resolveClipOptions(options, FN);
+  assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'advantages', 'mask'], FN);
   validatePolicyLossInputs(inputs, FN, false);
   return tf.tidy(() => {
     const {maskB, lp, old, adv} = sanitizePolicyInputs(inputs);
@@ -167,8 +169,7 @@ export function validatePolicyLossInputs(
   assertSameShape(mask, logProbs, fn, 'mask', 'logProbs');
   assertDtype(mask, MASK_DTYPES, fn, 'mask');
   const [batch, time] = logProbs.shape as [number, number];
-  check(advantages instanceof tf.Tensor && !advantages.isDisposed, fn, () =>
-    `'advantages' expected a live tf.Tensor, got ${advantages === undefined ? 'undefined' : typeof advantages}`);
+  assertTensor(advantages, fn, 'advantages');
   const ok = (advantages.rank === 1 && advantages.shape[0] === batch) ||
       (advantages.rank === 2 && advantages.shape[0] === batch && advantages.shape[1] === time);
   check(ok, fn, () => `'advantages' expected shape [batch]=[${batch}] or [batch, time]=[${batch},${time}], ` +

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownOptions, assertNumber, assertRank, assertSameShape, check,
+  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShape,
 } from './assert.js';
 
 /** Per-token inputs of {@link gae}, all `[batch, time]`. */
@@ -82,8 +82,7 @@ const KNOWN_OPTIONS = ['gamma', 'lambda'] as const;
  * returns.print();    // [[1, 1, 1]]
  */
 export function gae(inputs: GaeInputs, options: GaeOptions = {}): GaeResult {
-  check(typeof inputs === 'object' && inputs !== null, FN, () =>
-    `'inputs' expected an object {rewards, values, mask}, got ${String(inputs)}`);
+  assertKnownInputs(inputs, ['rewards', 'values', 'mask'], FN);
   const {rewards, values, mask} = inputs;
   assertKnownOptions(options, KNOWN_OPTIONS, FN);
   const {gamma = 1, lambda = 1} = options;

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {aggregateMasked, LOSS_AGGREGATIONS, type LossAggregation, resolveAggregationOptions} from './aggregate_loss.js';
 import {assertKnownOptions, assertNumber, assertOneOf, assertSameShape, assertDtype, check} from './assert.js';
+import {assertKnownInputs} from './assert.js';
 import {
   clipIndicators, clippedLossParts, type RatioLevel, resolveClipOptions, sanitizePolicyInputs, validatePolicyLossInputs,
 } from './clipped_policy_loss.js';
@@ -254,6 +255,7 @@ export function resolveGrpoLossOptions(options: GrpoLossOptions | undefined, fn 
  * advantages; `refLogProbs` required when `beta > 0`.
  */
 export function validateGrpoLossInputs(inputs: GrpoLossInputs, resolved: ResolvedGrpoLossOptions, fn = FN): void {
+  assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'rolloutLogProbs', 'refLogProbs', 'advantages', 'mask'], fn);
   validatePolicyLossInputs(inputs, fn, true);
   const {refLogProbs, logProbs} = inputs;
   if (refLogProbs === undefined) {

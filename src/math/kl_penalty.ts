@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
+import {assertTensor} from './assert.js';
 
 /** Name of a per-token KL estimator; see {@link klPenalty}. */
 export type KlEstimator = 'k1' | 'k2' | 'k3' | 'abs';
@@ -77,8 +78,7 @@ export function klPenalty(logProbs: tf.Tensor, refLogProbs: tf.Tensor, options: 
 }
 
 function assertTensorLike(x: unknown, name: string): asserts x is tf.Tensor {
-  check(x instanceof tf.Tensor, FN, () =>
-    `'${name}' expected a tf.Tensor, got ${x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x}`);
+  assertTensor(x, FN, name);
   assertRank(x, (x as tf.Tensor).rank, FN, name, undefined, 'float32');
 }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownOptions, assertNumber, assertRank, assertSameShape, assertShape, check,
+  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShape,
+  assertShape,
 } from './assert.js';
 
 /** Inputs of {@link klShapedRewards}. */
@@ -57,8 +58,7 @@ const KNOWN_OPTIONS = ['klCoef'] as const;
  * rewards.print(); // [[-0.05, 0, 1.1, 0]]
  */
 export function klShapedRewards(inputs: KlShapedRewardsInputs, options: KlShapedRewardsOptions): tf.Tensor2D {
-  check(typeof inputs === 'object' && inputs !== null, FN, () =>
-    `'inputs' expected an object {scores, kl, mask}, got ${String(inputs)}`);
+  assertKnownInputs(inputs, ['scores', 'kl', 'mask'], FN);
   const {scores, kl, mask} = inputs;
   assertKnownOptions(options, KNOWN_OPTIONS, FN);
   const {klCoef} = options ?? ({} as Partial<KlShapedRewardsOptions>);

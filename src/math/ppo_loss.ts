@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {aggregateMasked, LOSS_AGGREGATIONS, resolveAggregationOptions, type LossAggregation} from './aggregate_loss.js';
-import {assertDtype, assertKnownOptions, assertNumber, assertOneOf, assertSameShape, check} from './assert.js';
+import {assertDtype, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertSameShape, check} from './assert.js';
 import {
   clipIndicators, clippedLossParts, resolveClipOptions, sanitizePolicyInputs, validatePolicyLossInputs, type RatioLevel,
 } from './clipped_policy_loss.js';
@@ -196,6 +196,7 @@ export function ppoLoss(inputs: PpoLossInputs, options: PpoLossOptions = {}): Pp
   const {maxLength, normalizer} = resolveAggregationOptions(
       {maxLength: o.maxLength, normalizer: o.normalizer}, aggregation, FN, false);
 
+  assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'advantages', 'values', 'oldValues', 'returns', 'entropy', 'refLogProbs', 'mask'], FN);
   validatePolicyLossInputs(inputs, FN, false);
   const {logProbs, entropy, refLogProbs} = inputs;
   validateValueLossInputs(inputs, valueClip, FN, {tensor: logProbs, name: 'logProbs'}, 'valueClip');

@@ -7,7 +7,7 @@ import {
   aggregateMasked, LOSS_AGGREGATIONS, resolveAggregationOptions, type LossAggregation,
 } from './aggregate_loss.js';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownOptions, assertNumber, assertOneOf, assertRank,
+  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertRank,
   assertSameShape, check,
 } from './assert.js';
 
@@ -90,6 +90,7 @@ export function valueLoss(inputs: ValueLossInputs, options: ValueLossOptions = {
   const {clip, aggregation = 'token-mean'} = options;
   assertOneOf(aggregation, LOSS_AGGREGATIONS, FN, 'aggregation');
   const {maxLength, normalizer} = resolveAggregationOptions(options, aggregation, FN, false);
+  assertKnownInputs(inputs, ['values', 'oldValues', 'returns', 'mask'], FN);
   validateValueLossInputs(inputs, clip, FN);
   return tf.tidy(() => {
     const {values, returns, mask} = inputs;

@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertRank, assertShape, check} from '../math/assert.js';
+import {assertKnownInputs, assertRank, assertShape, check} from '../math/assert.js';
 import type {Policy, PolicyForward} from './policy.js';
 
 /** Inputs of {@link completionForward}. */
@@ -38,8 +38,10 @@ export interface CompletionForwardInputs {
  * policy.dispose();
  */
 export function completionForward(
-    policy: Policy, {promptTokens, promptMask, completionTokens}: CompletionForwardInputs): PolicyForward {
+    policy: Policy, inputs: CompletionForwardInputs): PolicyForward {
   const fn = 'completionForward';
+  assertKnownInputs(inputs, ['promptTokens', 'promptMask', 'completionTokens'], fn);
+  const {promptTokens, promptMask, completionTokens} = inputs;
   assertRank(promptTokens, 2, fn, 'promptTokens', ['batch', 'promptTime'], 'int32');
   assertShape(promptMask, promptTokens.shape, fn, 'promptMask', ['batch', 'promptTime']);
   assertRank(completionTokens, 2, fn, 'completionTokens', ['batch', 'completionTime'], 'int32');

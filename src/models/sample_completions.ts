@@ -60,7 +60,7 @@ const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', '
  * and masked; the loop ends early when every row has stopped.
  *
  * Every row draws its own token from its own uniform number of a seeded JS generator
- * ({@link mulberry32}), so results are reproducible on every backend and identical prompt rows (a
+ * (mulberry32), so results are reproducible on every backend and identical prompt rows (a
  * GRPO group) get independent completions. (`tf.multinomial` on the cpu backend of tfjs 4.22 draws
  * the same token for identical rows: every group would tie and GRPO would learn nothing.)
  *

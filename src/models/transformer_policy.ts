@@ -3,83 +3,24 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
-import type {Policy} from './policy.js';
+import {assertKnownInputs, assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import {disposeKvCache, type KvCache} from './kv_cache.js';
+import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput} from './policy.js';
+import {
+  resolveConfig, sameConfig, weightShapes, type TransformerConfig, type TransformerPolicyOptions,
+} from './transformer_config.js';
+import {positionsFromMask, transformerForward, type TransformerForwardOutput} from './transformer_forward.js';
 
-/** Architecture of a {@link TransformerPolicy}. */
-export interface TransformerConfig {
-  /** Number of token ids (must equal the tokenizer's `vocabSize`). */
-  vocabSize: number;
-  /** Longest sequence (prompt + completion) the learned position table covers. */
-  contextLength: number;
-  /** Transformer blocks; default `2`. */
-  layers?: number;
-  /** Model width `d_model`; default `64`; a multiple of `heads`. */
-  width?: number;
-  /** Attention heads; default `4`. */
-  heads?: number;
-  /** MLP hidden width as a multiple of `width`; default `4`. */
-  mlpRatio?: number;
-  /** Output projection = transposed token embedding (Press & Wolf 2017, arXiv:1608.05859); default `true`. */
-  tiedEmbeddings?: boolean;
-}
+// Moved to their own files; re-exported so that existing imports of this module keep working.
+export {disposeKvCache, type KvCache} from './kv_cache.js';
+export type {TransformerConfig, TransformerPolicyOptions} from './transformer_config.js';
 
-/** Options of {@link TransformerPolicy.create}. */
-export interface TransformerPolicyOptions extends TransformerConfig {
-  /** Seed of the weight initialisation; default `0`. Same seed, same weights on every backend. */
-  seed?: number;
-}
-
-/** Options of {@link TransformerPolicy.apply}. */
-export interface ApplyOptions {
-  /**
-   * `[batch, time]` 1 for real tokens, 0 for padding (left padding of prompts). Padded keys are never
-   * attended to and positions count real tokens only. Default all ones.
-   */
-  attentionMask?: tf.Tensor2D;
-}
-
-/** Output of {@link TransformerPolicy.apply}. */
+/** Output of {@link TransformerPolicy.apply} (a {@link PolicyForward} whose `hidden` is always there). */
 export interface PolicyOutput {
   /** `[batch, time, vocab]` next-token logits at every position. */
   logits: tf.Tensor3D;
   /** `[batch, time, width]` final (layer-normed) hidden states, the input of a value head. */
   hidden: tf.Tensor3D;
-}
-
-/**
- * Key/value cache of incremental decoding: per layer `[batch, heads, pastTime, width / heads]`.
- * The caller owns it and disposes it with {@link disposeKvCache}.
- */
-export interface KvCache {
-  /** Keys per layer, `[batch, heads, pastTime, headDim]`. */
-  keys: tf.Tensor4D[];
-  /** Values per layer, `[batch, heads, pastTime, headDim]`. */
-  values: tf.Tensor4D[];
-}
-
-/** Inputs of {@link TransformerPolicy.applyWithCache}. */
-export interface CachedStepInputs {
-  /** `[batch, newTime]` int32 new token ids. */
-  tokens: tf.Tensor2D;
-  /** `[batch, newTime]` int32 position ids of the new tokens (real tokens before them). */
-  positions: tf.Tensor2D;
-  /** `[batch, pastTime + newTime]` 1 for real keys, 0 for padding. */
-  keyMask: tf.Tensor2D;
-  /** The cache of the previous call, or `null` for the first (prefill) call. Not disposed. */
-  cache: KvCache | null;
-}
-
-/** Output of {@link TransformerPolicy.applyWithCache}. */
-export interface CachedStepOutput extends PolicyOutput {
-  /** The cache extended by the new tokens (new tensors; the input cache is left alone). */
-  cache: KvCache;
-}
-
-/** Disposes every tensor of a {@link KvCache}. */
-export function disposeKvCache(cache: KvCache | null): void {
-  if (cache === null) return;
-  tf.dispose([...cache.keys, ...cache.values]);
 }
 
 /** A policy loaded from a checkpoint, with the metadata stored beside it. */
@@ -168,7 +109,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     return this.config.contextLength;
   }
 
-  /** Disposes a cache returned by {@link applyWithCache} (same as {@link disposeKvCache}). */
+  /** Disposes a cache returned by {@link applyWithCache}. */
   disposeCache(cache: KvCache): void {
     disposeKvCache(cache);
   }
@@ -217,7 +158,7 @@ export class TransformerPolicy implements Policy<KvCache> {
    * @throws when `tokens` is not int32 rank 2, is longer than the context, holds an id outside the
    *   vocabulary, or the mask's shape differs.
    */
-  apply(tokens: tf.Tensor2D, options: ApplyOptions = {}): PolicyOutput {
+  apply(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): PolicyOutput {
     const {attentionMask} = options;
     const fn = 'TransformerPolicy.apply';
     this.assertLive('apply');
@@ -226,7 +167,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     return tf.tidy(() => {
       const mask = attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32');
       const positions = positionsFromMask(mask);
-      const {logits, hidden, cache} = this.forward(tokens, positions, mask as tf.Tensor2D, null);
+      const {logits, hidden, cache} = transformerForward(this.config, this.weights, tokens, positions, mask as tf.Tensor2D, null);
       disposeKvCache(cache);
       return {logits, hidden};
     });
@@ -236,12 +177,15 @@ export class TransformerPolicy implements Policy<KvCache> {
    * Incremental forward pass with a key/value cache (for sampling): the new tokens attend to the
    * cached keys and, causally, to each other. Equal to the matching slice of {@link apply}.
    *
-   * @param inputs see {@link CachedStepInputs}.
+   * @param inputs `{tokens, positions, keyMask, cache}` (see {@link PolicyCachedInputs}); `cache` is
+   *   `null` for the first (prefill) call, then the cache of the previous call (not disposed).
    * @returns logits and hidden states of the new tokens and the extended cache.
    * @throws when shapes disagree or the total length exceeds the context.
    */
-  applyWithCache({tokens, positions, keyMask, cache}: CachedStepInputs): CachedStepOutput {
+  applyWithCache(inputs: PolicyCachedInputs<KvCache>): PolicyCachedOutput<KvCache> & PolicyOutput {
     const fn = 'TransformerPolicy.applyWithCache';
+    assertKnownInputs(inputs, ['tokens', 'positions', 'keyMask', 'cache'], fn);
+    const {tokens, positions, keyMask, cache} = inputs;
     this.assertLive('applyWithCache');
     this.checkTokens(tokens, fn, 'tokens');
     assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
@@ -250,8 +194,8 @@ export class TransformerPolicy implements Policy<KvCache> {
     assertShape(keyMask, [B, past + Tq], fn, 'keyMask', ['batch', 'pastTime + newTime']);
     check(past + Tq <= this.config.contextLength, fn, () =>
       `sequence length ${past + Tq} exceeds contextLength ${this.config.contextLength}`);
-    return tf.tidy((() => this.forward(tokens, tf.cast(positions, 'int32') as tf.Tensor2D,
-        tf.cast(keyMask, 'float32') as tf.Tensor2D, cache)) as unknown as () => tf.TensorContainer) as unknown as CachedStepOutput;
+    return tf.tidy((() => transformerForward(this.config, this.weights, tokens, tf.cast(positions, 'int32') as tf.Tensor2D,
+        tf.cast(keyMask, 'float32') as tf.Tensor2D, cache)) as unknown as () => tf.TensorContainer) as unknown as TransformerForwardOutput;
   }
 
   /**
@@ -340,128 +284,4 @@ export class TransformerPolicy implements Policy<KvCache> {
         `'${name}' expected ids in [0, vocabSize=${this.config.vocabSize}), got values in [${l}, ${h}]`);
     }
   }
-
-  /** The shared forward body (inside a tidy). */
-  private forward(tokens: tf.Tensor2D, positions: tf.Tensor2D, keyMask: tf.Tensor2D, past: KvCache | null):
-      CachedStepOutput {
-    const {layers: L, width: D, heads: H, vocabSize: V} = this.config;
-    const dh = D / H;
-    const [B, Tq] = tokens.shape;
-    const Tp = past === null ? 0 : past.keys[0]!.shape[2];
-    const Tk = Tp + Tq;
-    const w = (name: string): tf.Variable => this.weights.get(name)!;
-
-    // Embedding lookups as one-hot matmuls: the gradient of gather (UnsortedSegmentSum) is missing on
-    // the wasm backend, and with a vocabulary of ~20 the matmul is as cheap. The one-hot is built as
-    // int32 and cast: wasm's OneHot returns zeros when asked for float32 directly (tfjs 4.22).
-    const oneHot = (ids: tf.Tensor, depth: number): tf.Tensor2D =>
-      tf.cast(tf.oneHot(tf.reshape(ids, [-1]) as tf.Tensor1D, depth), 'float32') as tf.Tensor2D;
-    let x = tf.add(tf.matMul(oneHot(tokens, V), w('tok_emb')),
-        tf.matMul(oneHot(positions, this.config.contextLength), w('pos_emb'))) as tf.Tensor2D; // [B*Tq, D]
-
-    // Additive attention bias [B, 1, Tq, Tk]: query i (absolute Tp + i) sees key j <= Tp + i when real.
-    const causal = new Float32Array(Tq * Tk);
-    for (let i = 0; i < Tq; i++) for (let j = 0; j <= Tp + i; j++) causal[i * Tk + j] = 1;
-    // Materialised at full [B, H, Tq, Tk] once: the cpu backend's same-shape add is much faster than
-    // its general broadcasting path, and the bias is reused by every layer.
-    const allowed = tf.mul(tf.tensor4d(causal, [1, 1, Tq, Tk]), tf.reshape(keyMask, [B, 1, 1, Tk]));
-    const bias = tf.tile(tf.mul(tf.sub(1, allowed), -1e9), [1, H, 1, 1]);
-
-    const keys: tf.Tensor4D[] = [];
-    const values: tf.Tensor4D[] = [];
-    const heads = (t: tf.Tensor): tf.Tensor4D =>
-      tf.transpose(tf.reshape(t, [B, Tq, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
-    for (let l = 0; l < L; l++) {
-      const p = `h${l}.`;
-      const h = layerNorm(x, w(p + 'ln1.g'), w(p + 'ln1.b'));
-      const proj = (name: string): tf.Tensor => tf.add(tf.matMul(h, w(p + name + '.w')), w(p + name + '.b'));
-      let kh = heads(proj('attn.k'));
-      let vh = heads(proj('attn.v'));
-      if (past !== null) {
-        kh = tf.concat([past.keys[l]!, kh], 2);
-        vh = tf.concat([past.values[l]!, vh], 2);
-      }
-      keys.push(kh);
-      values.push(vh);
-      const scores = tf.add(tf.mul(tf.matMul(heads(proj('attn.q')), kh, false, true), 1 / Math.sqrt(dh)), bias);
-      const attn = tf.matMul(tf.softmax(scores), vh); // [B, H, Tq, dh]
-      const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * Tq, D]);
-      x = tf.add(x, tf.add(tf.matMul(merged, w(p + 'attn.out.w')), w(p + 'attn.out.b')));
-      const h2 = layerNorm(x, w(p + 'ln2.g'), w(p + 'ln2.b'));
-      const m = gelu(tf.add(tf.matMul(h2, w(p + 'mlp.in.w')), w(p + 'mlp.in.b')));
-      x = tf.add(x, tf.add(tf.matMul(m, w(p + 'mlp.out.w')), w(p + 'mlp.out.b')));
-    }
-    const hidden = layerNorm(x, w('ln_f.g'), w('ln_f.b'));
-    const logits = this.config.tiedEmbeddings
-      ? tf.matMul(hidden, w('tok_emb'), false, true)
-      : tf.matMul(hidden, w('lm_head.w'));
-    return {
-      logits: tf.reshape(logits, [B, Tq, V]),
-      hidden: tf.reshape(hidden, [B, Tq, D]),
-      cache: {keys, values},
-    };
-  }
-}
-
-/**
- * LayerNorm over the last axis of `[rows, width]` (Ba et al. 2016, arXiv:1607.06450). Computed on the
- * transpose `[width, rows]` so that every broadcast is over a trailing axis: the cpu backend runs
- * those on its fast path, while a `[rows, 1]` broadcast takes a per-element index computation.
- */
-function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  const xt = tf.transpose(x);
-  const centred = tf.sub(xt, tf.mean(xt, 0));
-  const inv = tf.rsqrt(tf.add(tf.mean(tf.square(centred), 0), 1e-5));
-  return tf.add(tf.mul(tf.transpose(tf.mul(centred, inv)), g), b) as tf.Tensor2D;
-}
-
-/** GELU, sigmoid approximation x * sigmoid(1.702 x) (Hendrycks & Gimpel 2016, arXiv:1606.08415). */
-function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
-}
-
-/** Position ids from a left-padding mask: number of real tokens before each position, >= 0. */
-function positionsFromMask(mask: tf.Tensor): tf.Tensor2D {
-  return tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
-}
-
-function resolveConfig(c: TransformerConfig): Required<TransformerConfig> {
-  const fn = 'TransformerPolicy';
-  check(typeof c === 'object' && c !== null, fn, () => `'config' expected an object, got ${String(c)}`);
-  const config: Required<TransformerConfig> = {
-    vocabSize: c.vocabSize, contextLength: c.contextLength, layers: c.layers ?? 2, width: c.width ?? 64,
-    heads: c.heads ?? 4, mlpRatio: c.mlpRatio ?? 4, tiedEmbeddings: c.tiedEmbeddings ?? true,
-  };
-  for (const key of ['vocabSize', 'contextLength', 'layers', 'width', 'heads', 'mlpRatio'] as const) {
-    assertNumber(config[key], fn, key, {integer: true, min: 1});
-  }
-  check(config.vocabSize >= 2, fn, () => `'vocabSize' expected >= 2, got ${config.vocabSize}`);
-  check(config.width % config.heads === 0, fn, () =>
-    `'width' expected a multiple of 'heads'=${config.heads}, got ${config.width}`);
-  return config;
-}
-
-function sameConfig(a: Required<TransformerConfig>, b: Required<TransformerConfig>): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function weightShapes(c: Required<TransformerConfig>): Array<[string, number[]]> {
-  const {vocabSize: V, contextLength: T, layers: L, width: D, mlpRatio} = c;
-  const M = D * mlpRatio;
-  const shapes: Array<[string, number[]]> = [['tok_emb', [V, D]], ['pos_emb', [T, D]]];
-  for (let l = 0; l < L; l++) {
-    const p = `h${l}.`;
-    shapes.push(
-        [p + 'ln1.g', [D]], [p + 'ln1.b', [D]],
-        [p + 'attn.q.w', [D, D]], [p + 'attn.q.b', [D]],
-        [p + 'attn.k.w', [D, D]], [p + 'attn.k.b', [D]],
-        [p + 'attn.v.w', [D, D]], [p + 'attn.v.b', [D]],
-        [p + 'attn.out.w', [D, D]], [p + 'attn.out.b', [D]],
-        [p + 'ln2.g', [D]], [p + 'ln2.b', [D]],
-        [p + 'mlp.in.w', [D, M]], [p + 'mlp.in.b', [M]],
-        [p + 'mlp.out.w', [M, D]], [p + 'mlp.out.b', [D]]);
-  }
-  shapes.push(['ln_f.g', [D]], ['ln_f.b', [D]]);
-  if (!c.tiedEmbeddings) shapes.push(['lm_head.w', [D, V]]);
-  return shapes;
 }

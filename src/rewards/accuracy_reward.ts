@@ -14,13 +14,17 @@ export interface AccuracyWarning {
   /**
    * `'unparsable-reference'`: the math engine could not parse the reference (the sample scores 1
    * only on an exact string match); `'time-budget-exceeded'`: the batch's symbolic-comparison budget
-   * was spent, so from this sample on answers were compared as strings and numbers only.
+   * was spent, so from this sample on answers were compared as strings and numbers only;
+   * `'extractor-error'`: the custom `extractAnswer` threw (or returned neither a string nor
+   * `null`/`undefined`) on this sample, which scored 0.
    */
-  code: 'unparsable-reference' | 'time-budget-exceeded';
+  code: 'unparsable-reference' | 'time-budget-exceeded' | 'extractor-error';
   /** Index of the sample in the batch. */
   index: number;
   /** The sample's reference. */
   reference: string;
+  /** For `'extractor-error'`: what the extractor threw. */
+  error?: unknown;
   /** A human-readable description. */
   message: string;
 }
@@ -36,15 +40,18 @@ export interface AccuracyRewardOptions {
   answerTag?: string;
   /**
    * Custom extractor: returns the final answer of a completion, or `null` when there is none
-   * (scores 0). Replaces `source`/`answerTag`. Must not throw.
+   * (scores 0). Replaces `source`/`answerTag`. If it throws, the sample scores 0 and the failure is
+   * counted (`accuracyReward.extractorError`) and passed to `onWarning`; with `strict` the batch
+   * rejects instead.
    */
   extractAnswer?: (completion: string, sample: Sample) => string | null;
   /** Longest answer (characters, after normalization) handed to the symbolic engine. Default `256`. */
   maxExpressionLength?: number;
   /**
-   * What may answer a plain-number reference: `'literal'` (default: a number or a fraction in
-   * lowest terms, so restating `6 \times 7` does not answer `42`) or `'expression'` (any equivalent
-   * expression). See {@link answersEquivalent}.
+   * What may answer a plain-number reference: `'closed-form'` (default: a number, a reduced fraction,
+   * or an exactly equal expression using a power, root, factorial or binomial, such as `2^{10}` for
+   * `1024`; restating `6 \times 7` does not answer `42`), `'literal'` (numbers and reduced fractions
+   * only) or `'expression'` (any equivalent expression). See {@link answersEquivalent}.
    */
   numericAnswers?: NumericAnswers;
   /**
@@ -57,6 +64,11 @@ export interface AccuracyRewardOptions {
    * (the counters count every sample). Default: none.
    */
   onWarning?: (warning: AccuracyWarning) => void;
+  /**
+   * Reject the batch (the returned promise) with an error naming the sample when the custom
+   * `extractAnswer` throws, instead of scoring the sample 0. Default `false`.
+   */
+  strict?: boolean;
 }
 
 const CACHE_SIZE = 4096;
@@ -74,7 +86,9 @@ const CACHE_SIZE = 4096;
  * A reference may be a number, an answer, or a worked solution whose last `\boxed{}` is the answer.
  * Untrusted completions (empty, huge, unbalanced, not a string) score 0 and never throw. A missing
  * or empty `reference` throws (it is a data bug). A reference the engine cannot parse is counted
- * (`accuracyReward.unparsableReference` in the breakdown's counters) and passed to `onWarning`.
+ * (`accuracyReward.unparsableReference` in the breakdown's counters) and passed to `onWarning`; so is
+ * a custom `extractAnswer` that throws (`accuracyReward.extractorError`; with `strict: true` the
+ * batch rejects instead).
  * Equivalence of huge or hostile answers is bounded by `maxExpressionLength`, structural limits and
  * the per-batch `timeBudgetMs`. Results are cached per (answer, reference) pair.
  *
@@ -82,9 +96,10 @@ const CACHE_SIZE = 4096;
  * @param options.answerTag answer tag; default `'answer'`.
  * @param options.extractAnswer custom extractor; default none.
  * @param options.maxExpressionLength engine input cap; default `256`.
- * @param options.numericAnswers `'literal'` (default) or `'expression'`, for plain-number references.
+ * @param options.numericAnswers `'closed-form'` (default), `'literal'` or `'expression'`, for plain-number references.
  * @param options.timeBudgetMs symbolic-comparison budget per batch; default `2000`.
  * @param options.onWarning warning callback; default none.
+ * @param options.strict reject when a custom `extractAnswer` throws; default `false` (count and warn).
  * @returns an async {@link ComposedReward} with values in {0, 1}.
  * @example
  * const accuracy = accuracyReward();
@@ -93,12 +108,14 @@ const CACHE_SIZE = 4096;
 export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedReward {
   const fn = 'accuracyReward';
   assertKnownOptionNames(options,
-      ['source', 'answerTag', 'extractAnswer', 'maxExpressionLength', 'numericAnswers', 'timeBudgetMs', 'onWarning'], fn);
+      ['source', 'answerTag', 'extractAnswer', 'maxExpressionLength', 'numericAnswers', 'timeBudgetMs', 'onWarning',
+        'strict'], fn);
   const {
-    source = 'auto', answerTag = 'answer', maxExpressionLength = 256, numericAnswers = 'literal', timeBudgetMs = 2000,
-    onWarning,
+    source = 'auto', answerTag = 'answer', maxExpressionLength = 256, numericAnswers = 'closed-form', timeBudgetMs = 2000,
+    onWarning, strict = false,
   } = options;
-  assertOneOfOption(numericAnswers, ['literal', 'expression'], fn, 'numericAnswers');
+  checkOption(typeof strict === 'boolean', fn, () => `'strict' expected a boolean, got ${describeValue(strict)}`);
+  assertOneOfOption(numericAnswers, ['closed-form', 'literal', 'expression'], fn, 'numericAnswers');
   assertNumberOption(maxExpressionLength, fn, 'maxExpressionLength', {min: 1, integer: true});
   assertNumberOption(timeBudgetMs, fn, 'timeBudgetMs', {min: 0});
   if (onWarning !== undefined) assertFunctionOption(onWarning, fn, 'onWarning');
@@ -123,14 +140,25 @@ export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedRew
       const text = String(ref);
       return text.includes('\\boxed') || text.includes('\\fbox') ? (extractAnswer(text, {source: 'boxed'}) ?? text) : text;
     });
-    const answers = samples.map((s) => {
+    let extractorErrors = 0;
+    const answers = samples.map((s, i) => {
       const c = completionText(s);
       if (c === null) return null;
       let a: unknown;
       try {
         a = extract(c, s);
-      } catch {
-        a = null; // a custom extractor choking on hostile output is a bad completion, not a crash
+        if (a !== null && a !== undefined && typeof a !== 'string') {
+          throw new Error(`expected a string or null, got ${describeValue(a)}`);
+        }
+      } catch (error) {
+        // A custom extractor failing is reported (never silently scored 0), or rejects under `strict`.
+        const detail = error instanceof Error ? error.message : String(error);
+        const message = `${fn}: 'extractAnswer' failed on sample ${i}: ${detail}`;
+        if (strict) throw new Error(message, {cause: error});
+        if (extractorErrors++ === 0) {
+          onWarning?.({code: 'extractor-error', index: i, reference: String((s as Sample).reference ?? ''), message, error});
+        }
+        a = null;
       }
       return typeof a === 'string' && a.trim() !== '' ? a : null;
     });
@@ -176,6 +204,7 @@ export function accuracyReward(options: AccuracyRewardOptions = {}): ComposedRew
     const counters: Record<string, number> = {};
     if (unparsable > 0) counters[`${fn}.unparsableReference`] = unparsable;
     if (overBudget > 0) counters[`${fn}.overTimeBudget`] = overBudget;
+    if (extractorErrors > 0) counters[`${fn}.extractorError`] = extractorErrors;
     return {values, components: {}, counters};
   };
   return attachBreakdown(breakdown, new Map<string, RewardFn>());

@@ -1,5 +1,6 @@
 import {assertKnownOptionNames, assertNumberOption, assertOneOfOption} from './assert_option.js';
 import {loadMathEngine, type MathEngine, type MathExpression} from './math_engine.js';
+import {exactValue, rationalsEqual, scaleRational, type ExactValue, type Rational} from './exact_value.js';
 import {normalizeAnswer} from './normalize_answer.js';
 
 /** Options of {@link answersEquivalent}. */
@@ -10,16 +11,19 @@ export interface AnswersEquivalentOptions {
    */
   maxExpressionLength?: number;
   /**
-   * What may answer a plain-number reference (`42`, `0.5`). `'literal'` (default): only a number,
-   * integer or decimal, or a fraction in lowest terms (`\frac12`, `-3/4`), so `6 \times 7` or `84/2`
-   * for `42` do not count (a policy must not earn reward by restating the question); `'expression'`:
-   * any equivalent expression. References that are not plain numbers are always compared symbolically.
+   * What may answer a plain-number reference (`42`, `0.5`, `1024`). `'closed-form'` (default): a
+   * number, a fraction in lowest terms (`\frac12`, `-3/4`), or an expression that evaluates exactly
+   * (rational arithmetic) to the reference and uses a power, root, factorial or binomial (`2^{10}`,
+   * `1.5 \times 10^{3}`, `\sqrt{16}`, `5!`), but not bare arithmetic: `6 \times 7`, `40+2` or
+   * `\frac{84}{2}` for `42` do not count (a policy must not earn reward by restating the question).
+   * `'literal'`: numbers and reduced fractions only. `'expression'`: any equivalent expression.
+   * References that are not plain numbers are always compared exactly or symbolically.
    */
   numericAnswers?: NumericAnswers;
 }
 
 /** What may answer a plain-number reference; see {@link AnswersEquivalentOptions.numericAnswers}. */
-export type NumericAnswers = 'literal' | 'expression';
+export type NumericAnswers = 'closed-form' | 'literal' | 'expression';
 
 /** @internal Outcome of a comparison, for `accuracyReward`'s counters. */
 export interface EquivalenceResult {
@@ -34,9 +38,9 @@ export interface EquivalenceResult {
 /** @internal A parsed answer: a list (tuple, interval, set), a number, words, or an expression. */
 type AnswerNode =
   | {kind: 'list'; open: string; close: string; ordered: boolean; items: AnswerNode[]}
-  | {kind: 'number'; value: number; latex: string; percent: boolean}
+  | {kind: 'number'; value: number; latex: string; percent: boolean; unit: string}
   | {kind: 'text'; text: string}
-  | {kind: 'expr'; latex: string; percent: boolean};
+  | {kind: 'expr'; latex: string; percent: boolean; unit: string};
 
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const WORDS = /^[A-Za-z]{3,}(?: [A-Za-z]+)*$/;
@@ -93,9 +97,9 @@ function enclosesWhole(s: string, openLen: number, closeLen: number): boolean {
 }
 
 function parseAnswer(raw: string, depth = 0): AnswerNode {
-  const {text, percent, isText} = normalizeAnswer(raw);
+  const {text, percent, isText, unit} = normalizeAnswer(raw);
   if (isText) return {kind: 'text', text};
-  if (NUMBER.test(text)) return {kind: 'number', value: Number(text), latex: text, percent};
+  if (NUMBER.test(text)) return {kind: 'number', value: Number(text), latex: text, percent, unit};
   if (depth < 3) {
     let open = '';
     let close = '';
@@ -113,7 +117,7 @@ function parseAnswer(raw: string, depth = 0): AnswerNode {
     }
   }
   if (WORDS.test(text)) return {kind: 'text', text: text.toLowerCase()};
-  return {kind: 'expr', latex: text, percent};
+  return {kind: 'expr', latex: text, percent, unit};
 }
 
 /** Whether `latex` is small and tame enough for the symbolic engine. */
@@ -161,6 +165,27 @@ function plainNumbersEqual(a: {value: number; latex: string}, b: {value: number;
   const y = b.value;
   if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
   return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
+}
+
+/**
+ * Whether an expression (not a plain number) may answer a plain-number reference under `mode`:
+ * `'literal'` a reduced fraction only; `'closed-form'` also an exactly evaluable expression that uses
+ * a power, root, factorial or binomial (`2^{10}`, `1.5 \times 10^{3}`), never bare arithmetic
+ * (`6 \times 7`, `40+2`, `\frac{84}{2}`) nor an expression that is not exactly evaluable;
+ * `'expression'` anything.
+ */
+function admissible(latex: string, value: ExactValue | null, mode: NumericAnswers): boolean {
+  if (mode === 'expression' || isReducedFraction(latex)) return true;
+  if (value !== null && value.literal) return true; // a number in parentheses or braces: `(18)`
+  return mode === 'closed-form' && value !== null && value.closedForm;
+}
+
+/** Exact equality, with a percent sign on one side meaning either the number or the fraction. */
+function exactlyEqual(p: Rational, r: Rational, pPercent: boolean, rPercent: boolean): boolean {
+  if (rationalsEqual(p, r)) return true;
+  if (pPercent === rPercent) return false;
+  const scaled = pPercent ? scaleRational(p, 1n, 100n) : scaleRational(r, 1n, 100n);
+  return scaled !== null && rationalsEqual(pPercent ? scaled : p, pPercent ? r : scaled);
 }
 
 /** What a comparison noticed besides its result. */
@@ -230,6 +255,11 @@ function comparator(
       const b = unwrap(ref.kind === 'text' ? ref.text : ref.latex.toLowerCase());
       return a === b;
     }
+    if (pred.unit !== '' && ref.unit !== '' && pred.unit !== ref.unit) return false; // 5 cm is not 5 m
+    const pv = exactValue(pred.latex);
+    const rv = exactValue(ref.latex);
+    if (ref.kind === 'number' && pred.kind !== 'number' && !admissible(pred.latex, pv, numericAnswers)) return false;
+    if (pv !== null && rv !== null) return exactlyEqual(pv.value, rv.value, pred.percent, ref.percent);
     if (pred.kind === 'number' && ref.kind === 'number') {
       if (plainNumbersEqual(pred, ref)) return true;
       if (pred.percent !== ref.percent) {
@@ -237,7 +267,6 @@ function comparator(
       }
       return false;
     }
-    if (ref.kind === 'number' && numericAnswers === 'literal' && !isReducedFraction(pred.latex)) return false;
     if (symbolic(pred.latex, ref.latex)) return true;
     if (pred.percent !== ref.percent) {
       return pred.percent ? symbolic(`\\frac{${pred.latex}}{100}`, ref.latex) :
@@ -252,7 +281,7 @@ function comparator(
 /** Whether comparing these answers may need the symbolic engine (not plain numbers or words). */
 function needsEngine(node: AnswerNode): boolean {
   if (node.kind === 'list') return node.items.some(needsEngine);
-  return node.kind === 'expr';
+  return node.kind === 'expr' && exactValue(node.latex) === null;
 }
 
 /**
@@ -262,7 +291,7 @@ function needsEngine(node: AnswerNode): boolean {
  */
 export function compareAnswers(
     predicted: string, reference: string, engine: MathEngine | null, maxExpressionLength: number,
-    numericAnswers: NumericAnswers = 'literal'): EquivalenceResult {
+    numericAnswers: NumericAnswers = 'closed-form'): EquivalenceResult {
   if (predicted.length > MAX_ANSWER_CHARS || reference.length > MAX_ANSWER_CHARS) {
     // Not an answer but a wall of text: exact comparison only, no normalization.
     return {equal: predicted.trim() !== '' && predicted.trim() === reference.trim(),
@@ -284,15 +313,18 @@ export function answerNeedsEngine(answer: string): boolean {
 /**
  * Whether two final answers are mathematically equivalent.
  *
- * Normalizes LaTeX presentation (`$`, `\left`/`\right`, `\!`, `~`, `\dfrac`, units in `\text{}`,
- * thousands separators, a leading `x =`, percent signs: `50\%` equals `50` and `0.5`), compares
- * plain numbers numerically (relative tolerance 1e-9), tuples and intervals element by element with
+ * Normalizes LaTeX presentation (`$`, `\left`/`\right`, `\!`, `~`, `\dfrac`, units in `\text{}`
+ * including squared units, thousands separators, a leading `x =`, percent signs: `50\%` equals `50`
+ * and `0.5`, scientific notation in its spellings: `1.5e3`, `1.5 \times 10^{3}`, `1.5 x 10^3`,
+ * `1.5×10³`), evaluates numeric answers **exactly** (rational arithmetic on BigInt: `2^{10}` equals
+ * `1024`, `2^{100}+1` differs from `2^{100}`), compares tuples and intervals element by element with
  * their brackets, sets (`\{...\}`) and bare comma lists as multisets, words case-insensitively, and
  * everything else symbolically with the Compute Engine (`@cortex-js/compute-engine`, loaded on first
- * use): `2\sqrt{2}` equals `\sqrt{8}`, `x+1` equals `1+x`, `0.5` equals `\frac12`, while `1` and `10`,
- * `2` and `\frac{1}{2}`, `x` and `x^2` differ. An undecidable comparison counts as different. A
- * plain-number reference is answered only by a number or a reduced fraction unless
- * `numericAnswers: 'expression'` (`6 \times 7` does not answer `42`: it restates the question).
+ * use): `2\sqrt{2}` equals `\sqrt{8}`, `x+1` equals `1+x`, while `1` and `10`, `2` and
+ * `\frac{1}{2}`, `x` and `x^2` differ. An undecidable comparison counts as different. A
+ * plain-number reference is answered by a number, a reduced fraction or an exactly equal closed form
+ * (power, root, factorial, binomial), not by bare arithmetic (`6 \times 7` does not answer `42`: it
+ * restates the question) unless `numericAnswers: 'expression'`.
  *
  * Bounded: answers longer than `maxExpressionLength`, nested deeper than 12, with more than 6
  * powers, numbers over 40 digits, or sums/products/integrals/limits/factorials (whose evaluation can
@@ -302,7 +334,7 @@ export function answerNeedsEngine(answer: string): boolean {
  * @param predicted the model's final answer (e.g. from {@link extractAnswer}).
  * @param reference the ground-truth answer.
  * @param options.maxExpressionLength longest answer given to the engine; default `256`.
- * @param options.numericAnswers `'literal'` (default) or `'expression'`, for plain-number references.
+ * @param options.numericAnswers `'closed-form'` (default), `'literal'` or `'expression'`, for plain-number references.
  * @returns whether the answers are equivalent.
  * @example
  * await answersEquivalent('2\\sqrt{2}', '\\sqrt{8}'); // true
@@ -311,9 +343,9 @@ export function answerNeedsEngine(answer: string): boolean {
 export async function answersEquivalent(
     predicted: string, reference: string, options: AnswersEquivalentOptions = {}): Promise<boolean> {
   assertKnownOptionNames(options, ['maxExpressionLength', 'numericAnswers'], 'answersEquivalent');
-  const {maxExpressionLength = 256, numericAnswers = 'literal'} = options;
+  const {maxExpressionLength = 256, numericAnswers = 'closed-form'} = options;
   assertNumberOption(maxExpressionLength, 'answersEquivalent', 'maxExpressionLength', {min: 1, integer: true});
-  assertOneOfOption(numericAnswers, ['literal', 'expression'], 'answersEquivalent', 'numericAnswers');
+  assertOneOfOption(numericAnswers, ['closed-form', 'literal', 'expression'], 'answersEquivalent', 'numericAnswers');
   if (typeof predicted !== 'string' || typeof reference !== 'string') return false;
   const engine = answerNeedsEngine(predicted) || answerNeedsEngine(reference) ? await loadMathEngine() : null;
   return compareAnswers(predicted, reference, engine, maxExpressionLength, numericAnswers).equal;

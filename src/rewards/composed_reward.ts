@@ -67,14 +67,11 @@ export function attachBreakdown(
 }
 
 /**
- * @internal Builds a combinator over `parts`: `combine(partValues, samples)` gets one value array per
- * part and returns the combined values; `partNames` name the parts in messages. Checks the parts are functions and that a component name is
- * not produced by two different rewards.
+ * @internal Checks the parts are functions and that no component name is produced by two different
+ * rewards; returns the merged name -> owner map.
  */
-export function composeReward(
-    fnName: string, parts: readonly RewardFn[],
-    combine: (partValues: readonly number[][], samples: readonly Sample[]) => number[],
-    partNames: readonly string[] = parts.length === 1 ? ['fn'] : parts.map((_, i) => `reward ${i}`)): ComposedReward {
+export function collectOwners(
+    fnName: string, parts: readonly RewardFn[], partNames: readonly string[]): Map<string, RewardFn> {
   const owners = new Map<string, RewardFn>();
   parts.forEach((part, i) => {
     assertFunctionOption(part, fnName, partNames[i]!);
@@ -85,6 +82,19 @@ export function composeReward(
       owners.set(name, owner);
     }
   });
+  return owners;
+}
+
+/**
+ * @internal Builds a combinator over `parts`: `combine(partValues, samples)` gets one value array per
+ * part and returns the combined values; `partNames` name the parts in messages. Checks the parts are functions and that a component name is
+ * not produced by two different rewards.
+ */
+export function composeReward(
+    fnName: string, parts: readonly RewardFn[],
+    combine: (partValues: readonly number[][], samples: readonly Sample[]) => number[],
+    partNames: readonly string[] = parts.length === 1 ? ['fn'] : parts.map((_, i) => `reward ${i}`)): ComposedReward {
+  const owners = collectOwners(fnName, parts, partNames);
   const breakdown = (samples: readonly Sample[]): MaybePromise<RewardBreakdown> => {
     assertSamples(samples, fnName);
     const evaluated = allMaybe(parts.map((part, i) =>

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {groupAdvantages, type GroupAdvantagesOptions} from '../math/group_advantages.js';
 import {grpoLossWithStats, type GrpoLossOptions} from '../math/grpo_loss.js';
 import {tokenLogProbs} from '../math/token_log_probs.js';
@@ -127,6 +127,7 @@ export async function grpoStep(
     ctx: GrpoStepContext, problems: readonly Problem[], options: GrpoStepOptions): Promise<RlStepMetrics> {
   const fn = 'grpoStep';
   assertKnownOptions(options, KNOWN, fn);
+  assertKnownInputs(ctx, ['policy', 'reference', 'optimizer', 'tokenizer', 'reward'], fn, 'ctx');
   assertGradientsRegistered(fn);
   const {policy, reference, optimizer, tokenizer, reward} = ctx;
   const {groupSize, mu = 1, advantages: advOptions = {}, maxGradNorm = 1} = options;

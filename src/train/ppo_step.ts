@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {gae, type GaeOptions} from '../math/gae.js';
 import {klShapedRewards} from '../math/kl_reward_shaping.js';
 import {whiten} from '../math/masked_stats.js';
@@ -114,6 +114,7 @@ export async function ppoStep(
     ctx: PpoStepContext, problems: readonly Problem[], options: PpoStepOptions): Promise<PpoStepMetrics> {
   const fn = 'ppoStep';
   assertKnownOptions(options, KNOWN, fn);
+  assertKnownInputs(ctx, ['policy', 'reference', 'critic', 'optimizer', 'tokenizer', 'reward'], fn, 'ctx');
   assertGradientsRegistered(fn);
   const {policy, reference, critic, optimizer, tokenizer, reward} = ctx;
   const mu = deprecatedAlias<number>(options, 'mu', 'epochs', fn) ?? 1;

@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertShape, check} from '../math/assert.js';
 import {sftLoss, type SftLossOptions} from '../math/sft_loss.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
 import {completionForward} from '../models/completion_forward.js';
@@ -83,7 +83,7 @@ export function encodeSftBatch(
  */
 export function sftBatchLoss(policy: Policy, batch: SftBatch, options: SftLossOptions = {}): tf.Scalar {
   const fn = 'sftBatchLoss';
-  check(batch !== null && typeof batch === 'object', fn, () => `'batch' expected an SftBatch (see encodeSftBatch)`);
+  assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
   const {promptTokens, promptMask, completionTokens, completionMask} = batch;
   assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
   return tf.tidy(() => {

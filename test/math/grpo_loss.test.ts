@@ -161,7 +161,8 @@ describe('grpoLoss', () => {
         ref: lp.map((row, b) => row.map((x, t) => x - r[b]![t]!)), adv, mask});
       const got = grpoLoss(inputs, {beta, klEstimator, aggregation, ratioLevel, clipLow, clipHigh});
       const want = tf.tidy(() => {
-        const policy = clippedPolicyLoss({...inputs, oldLogProbs: inputs.oldLogProbs!}, {clipLow, clipHigh, ratioLevel});
+        const {logProbs, advantages, mask} = inputs; // (named inputs reject keys of other functions, such as refLogProbs)
+        const policy = clippedPolicyLoss({logProbs, oldLogProbs: inputs.oldLogProbs!, advantages, mask}, {clipLow, clipHigh, ratioLevel});
         const kl = klPenalty(inputs.logProbs, inputs.refLogProbs!, {estimator: klEstimator});
         return aggregateLoss(tf.add(policy, tf.mul(beta, kl)), inputs.mask, aggregation);
       });

@@ -110,8 +110,9 @@ describe('ppoLoss', () => {
       const i = tensors(c);
       const agg = options.aggregation!;
       const [pol, val, kl, ent] = tf.tidy(() => [
-        aggregateLoss(clippedPolicyLoss(i, {clipLow: options.clipLow!}), i.mask, agg),
-        valueLoss(i, {clip: options.valueClip!, aggregation: agg}),
+        aggregateLoss(clippedPolicyLoss({logProbs: i.logProbs, oldLogProbs: i.oldLogProbs, advantages: i.advantages, mask: i.mask},
+            {clipLow: options.clipLow!}), i.mask, agg),
+        valueLoss({values: i.values, oldValues: i.oldValues, returns: i.returns, mask: i.mask}, {clip: options.valueClip!, aggregation: agg}),
         aggregateLoss(klPenalty(i.logProbs, i.refLogProbs!, {estimator: 'k3'}), i.mask, agg),
         aggregateLoss(i.entropy!, i.mask, agg),
       ]) as tf.Scalar[];

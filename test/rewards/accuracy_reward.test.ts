@@ -15,7 +15,7 @@ describe('accuracyReward', () => {
       s('<think>6*7=43?</think><answer>43</answer>'), // wrong
       s('The answer is 42.'), // unboxed: no last-number fallback
       s('<think>6*7 = 42 so the answer is \\boxed{4'), // truncated
-      s('<answer>\\boxed{\\dfrac{84}{2}}</answer>'),
+      s('<answer>\\boxed{\\dfrac{84}{2}}</answer>'), // restated arithmetic is not an answer
       s('<answer>42.0</answer>'),
       s('<answer>x = 42</answer>'),
       s(''),
@@ -45,8 +45,28 @@ describe('accuracyReward', () => {
     expect(await accuracyReward()([s('<answer>42</answer>', solution), s('<answer>6</answer>', solution)])).toEqual([1, 0]);
     const lastLine = accuracyReward({extractAnswer: (c) => c.trim().split('\n').pop() ?? null});
     expect(await lastLine([s('work\n42'), s('work\n41')])).toEqual([1, 0]);
-    const throwing = accuracyReward({extractAnswer: () => { throw new Error('boom'); }});
-    expect(await throwing([s('\\boxed{42}')])).toEqual([0]);
+  });
+  it('counts and reports a custom extractor that throws, and rejects under strict', async () => {
+    const warnings: AccuracyWarning[] = [];
+    const boom = new Error('boom');
+    const extractAnswer = (c: string) => {
+      if (c.includes('bad')) throw boom;
+      return c.includes('num') ? (7 as unknown as string) : c;
+    };
+    const lenient = accuracyReward({extractAnswer, onWarning: (w) => warnings.push(w)});
+    const b = await lenient.breakdown([s('42'), s('bad 1'), s('bad 2'), s('num')]);
+    expect(b.values).toEqual([1, 0, 0, 0]);
+    expect(b.counters).toEqual({'accuracyReward.extractorError': 3}); // a non-string return is a failure too
+    expect(warnings).toHaveLength(1); // one callback per batch, every failure counted
+    expect(warnings[0]).toMatchObject({code: 'extractor-error', index: 1, reference: '42', error: boom});
+    expect(warnings[0]!.message).toBe("accuracyReward: 'extractAnswer' failed on sample 1: boom");
+    // Undefined means "no answer", like null: not a failure.
+    expect((await accuracyReward({extractAnswer: () => undefined as never}).breakdown([s('42')])).counters).toEqual({});
+    const strict = accuracyReward({extractAnswer, strict: true});
+    await expect(strict([s('42'), s('bad')])).rejects.toThrow("accuracyReward: 'extractAnswer' failed on sample 1: boom");
+    await expect(strict([s('42'), s('bad')])).rejects.toMatchObject({cause: boom});
+    expect(await strict([s('42')])).toEqual([1]);
+    expect(() => accuracyReward({strict: 1 as never})).toThrow("accuracyReward: 'strict' expected a boolean, got 1");
   });
   it('reports an unparsable reference (callback and counter) instead of silently scoring 0', async () => {
     const warnings: AccuracyWarning[] = [];
@@ -85,8 +105,8 @@ describe('accuracyReward', () => {
   it('stops symbolic comparison when the time budget is spent, and says so', async () => {
     const warnings: AccuracyWarning[] = [];
     const acc = accuracyReward({timeBudgetMs: 0, onWarning: (w) => warnings.push(w)});
-    const b = await acc.breakdown([s('\\boxed{\\frac{84}{2}}'), s('\\boxed{42}'), s('\\boxed{\\frac{2}{4}}', '\\frac{1}{2}')]);
-    // Plain numbers still compare exactly; symbolic ones past the budget count as different.
+    const b = await acc.breakdown([s('\\boxed{2\\sqrt{2}}', '\\sqrt{8}'), s('\\boxed{42}'), s('\\boxed{2\\sqrt{2}}', '\\sqrt{8}')]);
+    // Numbers still compare exactly; symbolic ones past the budget count as different.
     expect(b.values[1]).toBe(1);
     expect(b.values[2]).toBe(0);
     expect(b.counters['accuracyReward.overTimeBudget']).toBeGreaterThanOrEqual(1);

@@ -26,6 +26,11 @@ const EQUAL: [string, string][] = [
   ['(\\frac12, 3)', '(0.5, 3)'], ['\\{1,2\\}', '\\{2,1\\}'], ['1, 2', '2, 1'], ['\\{-1, 3\\}', '3, -1'],
   // words
   ['\\text{Monday}', 'Monday'], ['\\text{yes}', '\\text{Yes}'], ['none', 'None'], ['\\text{(C)}', 'C'],
+  // closed forms evaluated exactly, scientific notation, squared units (issue 9)
+  ['2^{10}', '1024'], ['\\sqrt{4}', '2'], ['2^{10}-1', '1023'], ['5!', '120'], ['\\binom{6}{2}', '15'],
+  ['1.5 \\times 10^{3}', '1500'], ['1.5 x 10^3', '1500'], ['1.5\u00d710\u00b3', '1500'], ['1.5\\mathrm{e}{3}', '1500'],
+  ['5\\text{ cm}^2', '5'], ['865 \\mbox{ inches}^2', '865'], ['5 cm^2', '5'], ['60 km/h', '60'], ['(18)', '18'],
+  ['3\\frac{1}{2}', '3.5'],
 ];
 
 // [predicted, reference]: different answers; false positives here are as harmful as misses.
@@ -38,9 +43,11 @@ const UNEQUAL: [string, string][] = [
   ['50\\%', '5'], ['\\text{Monday}', 'Tuesday'], ['yes', 'no'], ['5 cm', '50'], ['a+b', 'a-b'],
   ['', '5'], ['\\boxed{}', '5'], ['\\frac{1}{2', '\\frac{1}{2}'], ['\\text{(B)}', 'C'], ['12', '\\frac12'],
   ['1.5', '15'], ['0.1', '0.01'],
+  // exact, not floating point; units must agree when both sides have one
+  ['2^{100}+1', '1267650600228229401496703205376'], ['1.0000000001', '1'], ['5\\text{ cm}^2', '25'], ['5 cm', '5 m'],
+  ['1.5 \\times 10^{3}', '150'], ['\\sqrt{2}', '1.41421356237'],
   // a plain-number reference is answered by a number or a reduced fraction, not an expression
   ['6\\times 7', '42'], ['6*7', '42'], ['40+2', '42'], ['84/2', '42'], ['\\frac{84}{2}', '42'], ['\\frac{2}{4}', '0.5'],
-  ['2^{10}', '1024'], ['\\sqrt{4}', '2'],
 ];
 
 describe('answersEquivalent', () => {
@@ -60,6 +67,8 @@ describe('answersEquivalent', () => {
       '100000!', '\\sum_{n=1}^{10^{9}} n', '\\int_0^1 x^{100} dx', '\\prod_{k=1}^{10^6} k', 'x'.repeat(5000),
       '('.repeat(300) + '1' + ')'.repeat(300), '\\frac{'.repeat(200) + '1' + '}{2}'.repeat(200),
       '9'.repeat(500), '2^{2^{2^{2^{2^{2^{2^{2}}}}}}}', '\\sqrt{'.repeat(100) + '2' + '}'.repeat(100),
+      '10^{999999}', '(2^{4000})^{4000}', '2000!', '\\binom{2000}{1000}', '1e999999', '\\text{a}'.repeat(500) + 'x',
+      '5 ' + 'ab '.repeat(1300) + '1', '2^'.repeat(2000) + '2',
     ];
     const start = performance.now();
     for (const h of hostile) expect(await answersEquivalent(h, '5')).toBe(false);
@@ -76,13 +85,21 @@ describe('answersEquivalent', () => {
 
 describe('answersEquivalent numericAnswers', () => {
   it("'expression' accepts any equivalent expression for a plain-number reference", async () => {
-    for (const [a, b] of [['6\\times 7', '42'], ['84/2', '42'], ['2^{10}', '1024'], ['\\sqrt{4}', '2'], ['\\frac{2}{4}', '0.5']]) {
+    for (const [a, b] of [['6\\times 7', '42'], ['84/2', '42'], ['\\frac{2}{4}', '0.5']]) {
       expect(await answersEquivalent(a!, b!, {numericAnswers: 'expression'})).toBe(true);
       expect(await answersEquivalent(a!, b!)).toBe(false);
     }
     expect(await answersEquivalent('6\\times 7', '43', {numericAnswers: 'expression'})).toBe(false);
     await expect(answersEquivalent('1', '1', {numericAnswers: 'any' as never})).rejects.toThrow(
-        "answersEquivalent: 'numericAnswers' expected one of 'literal', 'expression', got \"any\"");
+        "answersEquivalent: 'numericAnswers' expected one of 'closed-form', 'literal', 'expression', got \"any\"");
+  });
+  it("'literal' accepts only numbers and reduced fractions; 'closed-form' (default) adds exact closed forms", async () => {
+    for (const [a, b] of [['2^{10}', '1024'], ['\\sqrt{4}', '2'], ['1.5 \\times 10^{3}', '1500']]) {
+      expect(await answersEquivalent(a!, b!)).toBe(true);
+      expect(await answersEquivalent(a!, b!, {numericAnswers: 'closed-form'})).toBe(true);
+      expect(await answersEquivalent(a!, b!, {numericAnswers: 'literal'})).toBe(false);
+    }
+    expect(await answersEquivalent('\\frac{3}{4}', '0.75', {numericAnswers: 'literal'})).toBe(true);
   });
 });
 

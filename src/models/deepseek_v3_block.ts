@@ -1,0 +1,57 @@
+/**
+ * One DeepSeek-V3 decoder layer: RMSNorm, MLA, RMSNorm, dense SwiGLU or DeepSeekMoE, two residuals.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {tidyResult} from './tidy_result.js';
+import {deepseekMoe} from './deepseek_moe.js';
+import {isMoeLayer, type ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
+import {multiHeadLatentAttention, type MlaInputs, type MlaLayerCache} from './mla.js';
+import type {MoeRouting} from './moe_route.js';
+import {rmsNorm} from './rms_norm.js';
+import {swigluMlp, swigluWeightsAt} from './swiglu_mlp.js';
+import type {WeightGetter} from './weight_getter.js';
+
+/** Output of {@link deepseekV3Block}. */
+export interface DeepseekV3BlockOutput {
+  /** `[batch, time, hidden]` the residual stream after the layer. */
+  x: tf.Tensor3D;
+  /** The layer's MLA cache extended by the new tokens. */
+  cache: MlaLayerCache;
+  /** The MoE routing of the `batch * time` tokens (MoE layers only). */
+  routing?: MoeRouting;
+}
+
+/**
+ * A DeepSeek-V3 decoder layer `layer` (arXiv:2412.19437 §2.1; transformers' `DeepseekV3DecoderLayer`):
+ *
+ *   x <- x + MLA(RMSNorm(x))            (`input_layernorm`, `self_attn`)
+ *   x <- x + FFN(RMSNorm(x))            (`post_attention_layernorm`, `mlp`: SwiGLU for
+ *                                         layer < first_k_dense_replace, else DeepSeekMoE)
+ *
+ * @param x `[batch, time, hidden]`.
+ * @param w weight getter.
+ * @param layer layer index (names `model.layers.{layer}.`; MTP modules continue the numbering).
+ * @param config the resolved config.
+ * @param attention RoPE tables, bias, cache and mode of the MLA (see {@link MlaInputs}).
+ * @returns the new residual stream, the extended cache and the routing.
+ * @example
+ * const f: typeof deepseekV3Block = deepseekV3Block; // assembled by DeepseekV3Policy
+ */
+export function deepseekV3Block(
+    x: tf.Tensor3D, w: WeightGetter, layer: number, config: ResolvedDeepseekV3Config, attention: MlaInputs): DeepseekV3BlockOutput {
+  return tidyResult(() => {
+    const p = `model.layers.${layer}.`;
+    const [B, T, D] = x.shape;
+    const eps = config.rmsNormEps;
+    const h = rmsNorm(x, w(p + 'input_layernorm.weight') as tf.Tensor1D, eps) as tf.Tensor3D;
+    const {output: attn, cache} = multiHeadLatentAttention(h, w, p + 'self_attn.', config.mla, attention);
+    const x1 = tf.add(x, attn);
+    const h2 = tf.reshape(rmsNorm(x1, w(p + 'post_attention_layernorm.weight') as tf.Tensor1D, eps), [B * T, D]) as tf.Tensor2D;
+    if (!isMoeLayer(config, layer)) {
+      return {x: tf.add(x1, tf.reshape(swigluMlp(h2, swigluWeightsAt(w, p + 'mlp.')), [B, T, D])) as tf.Tensor3D, cache};
+    }
+    const {output, routing} = deepseekMoe(h2, w, p + 'mlp.', config.moe);
+    return {x: tf.add(x1, tf.reshape(output, [B, T, D])) as tf.Tensor3D, cache, routing};
+  });
+}

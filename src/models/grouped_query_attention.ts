@@ -1,0 +1,119 @@
+/**
+ * Causal grouped-query self-attention with RoPE (Llama, Qwen2, Qwen3).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {linear} from './linear.js';
+import {rmsNorm} from './rms_norm.js';
+import {applyRope} from './rope.js';
+
+/** Weights of {@link groupedQueryAttention}, PyTorch layout `[out, in]`. */
+export interface AttentionWeights {
+  /** `[heads * headDim, hidden]`. */
+  q: tf.Tensor2D;
+  /** `[kvHeads * headDim, hidden]`. */
+  k: tf.Tensor2D;
+  /** `[kvHeads * headDim, hidden]`. */
+  v: tf.Tensor2D;
+  /** `[hidden, heads * headDim]`. */
+  o: tf.Tensor2D;
+  /** Optional biases (Qwen2's q/k/v; Llama/Qwen3 `attention_bias`). */
+  qBias?: tf.Tensor1D;
+  kBias?: tf.Tensor1D;
+  vBias?: tf.Tensor1D;
+  oBias?: tf.Tensor1D;
+  /** `[headDim]` RMSNorm gains of every query / key head before RoPE (Qwen3). */
+  qNorm?: tf.Tensor1D;
+  kNorm?: tf.Tensor1D;
+}
+
+/** Inputs of {@link groupedQueryAttention}. */
+export interface GroupedQueryAttentionInputs {
+  /** `[batch, newTime, hidden]` (already normed) hidden states. */
+  x: tf.Tensor3D;
+  /** The layer's projections. */
+  weights: AttentionWeights;
+  /** `[batch, newTime, headDim]` RoPE tables of the new positions (`ropeCosSin`). */
+  cos: tf.Tensor3D;
+  sin: tf.Tensor3D;
+  /** `[batch, 1, newTime, pastTime + newTime]` additive mask: 0 where allowed, a large negative elsewhere. */
+  maskBias: tf.Tensor4D;
+  /** Cached keys / values `[batch, kvHeads, pastTime, headDim]` (after RoPE), or null. */
+  pastKeys: tf.Tensor4D | null;
+  pastValues: tf.Tensor4D | null;
+}
+
+/** Options of {@link groupedQueryAttention}. */
+export interface GroupedQueryAttentionOptions {
+  /** Query heads H. */
+  numHeads: number;
+  /** Key/value heads H_kv, a divisor of H (H_kv = H: multi-head; 1: multi-query). */
+  numKvHeads: number;
+  /** Per-head dimension d. */
+  headDim: number;
+  /** eps of the q/k RMSNorm; default `1e-6`. */
+  rmsNormEps?: number;
+}
+
+/** Output of {@link groupedQueryAttention}. */
+export interface GroupedQueryAttentionOutput {
+  /** `[batch, newTime, hidden]` attention output (after `o`). */
+  out: tf.Tensor3D;
+  /** `[batch, kvHeads, pastTime + newTime, headDim]` keys (after RoPE) and values, for the cache. */
+  keys: tf.Tensor4D;
+  values: tf.Tensor4D;
+}
+
+/**
+ * Grouped-query attention (Ainslie et al. 2023, arXiv:2305.13245) with rotary positions:
+ *
+ * q_h = RoPE(norm_q(W_q x)_h), k_g = RoPE(norm_k(W_k x)_g), v_g = (W_v x)_g, query head h reads key/value
+ * head g = floor(h / (H / H_kv));
+ * out = W_o concat_h softmax(q_h k_g^T / sqrt(d) + mask) v_g
+ *
+ * (norm_q / norm_k only when `qNorm` / `kNorm` are given). The query heads of a group are stacked along
+ * time, so keys and values are never repeated in memory.
+ *
+ * @param inputs see {@link GroupedQueryAttentionInputs}.
+ * @param options heads, kv heads, head dim, eps.
+ * @returns the output and the extended keys / values.
+ * @example
+ * const D = 4, w = (r: number, c: number) => tf.randomNormal([r, c], 0, 0.5, 'float32', 1) as tf.Tensor2D;
+ * const x = tf.randomNormal([1, 3, D]) as tf.Tensor3D;
+ * const zeros = tf.zeros([1, 3, 2]) as tf.Tensor3D, ones = tf.ones([1, 3, 2]) as tf.Tensor3D;
+ * const {out, keys, values} = groupedQueryAttention(
+ *     {x, weights: {q: w(4, D), k: w(2, D), v: w(2, D), o: w(D, 4)}, cos: ones, sin: zeros,
+ *      maskBias: tf.zeros([1, 1, 3, 3]) as tf.Tensor4D, pastKeys: null, pastValues: null},
+ *     {numHeads: 2, numKvHeads: 1, headDim: 2});
+ * tf.dispose([out, keys, values]);
+ */
+export function groupedQueryAttention(
+    inputs: GroupedQueryAttentionInputs, options: GroupedQueryAttentionOptions): GroupedQueryAttentionOutput {
+  const {x, weights: w, cos, sin, maskBias, pastKeys, pastValues} = inputs;
+  const {numHeads: H, numKvHeads: G, headDim: d, rmsNormEps = 1e-6} = options;
+  const [B, T] = x.shape;
+  const rep = H / G;
+  return tf.tidy(() => {
+    const heads = (t: tf.Tensor, n: number, norm?: tf.Tensor1D): tf.Tensor4D => {
+      let h = tf.reshape(t, [B, T, n, d]);
+      if (norm !== undefined) h = rmsNorm(h, norm, rmsNormEps);
+      return tf.transpose(h, [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, d]
+    };
+    const q = applyRope(heads(linear(x, w.q, w.qBias), H, w.qNorm), cos, sin);
+    let k = applyRope(heads(linear(x, w.k, w.kBias), G, w.kNorm), cos, sin);
+    let v = heads(linear(x, w.v, w.vBias), G);
+    if (pastKeys !== null && pastValues !== null) {
+      k = tf.concat([pastKeys, k], 2);
+      v = tf.concat([pastValues, v], 2);
+    }
+    const Tk = k.shape[2];
+    // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d].
+    const qg = tf.reshape(q, [B, G, rep * T, d]);
+    const bias = tf.tile(tf.reshape(maskBias, [B, 1, 1, T, Tk]), [1, G, rep, 1, 1]);
+    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), tf.reshape(bias, [B, G, rep * T, Tk]));
+    const attn = tf.matMul(tf.softmax(scores), v); // [B, G, rep * T, d]
+    const merged = tf.reshape(tf.transpose(tf.reshape(attn, [B, H, T, d]), [0, 2, 1, 3]), [B, T, H * d]);
+    const out = linear(merged, w.o, w.oBias) as tf.Tensor3D;
+    return {out, keys: k, values: v};
+  });
+}

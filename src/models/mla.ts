@@ -1,0 +1,201 @@
+/**
+ * Multi-head latent attention (MLA) of DeepSeek-V2/V3, with its compressed key/value cache.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {assertRank, check, fmtShape} from '../math/assert.js';
+import {rmsNorm} from './rms_norm.js';
+import {applyRope} from './rope.js';
+import type {WeightGetter} from './weight_getter.js';
+
+/** Sizes of an {@link multiHeadLatentAttention} layer (config.json fields in camel case). */
+export interface MlaConfig {
+  /** Model width d (`hidden_size`). */
+  hiddenSize: number;
+  /** Attention heads n_h (`num_attention_heads`). */
+  numHeads: number;
+  /** Query compression rank d'_c (`q_lora_rank`); `null` for a plain `q_proj`. */
+  qLoraRank: number | null;
+  /** KV compression rank d_c (`kv_lora_rank`). */
+  kvLoraRank: number;
+  /** Per-head non-rotated query/key width d_h (`qk_nope_head_dim`). */
+  qkNopeHeadDim: number;
+  /** Decoupled RoPE width d_h^R (`qk_rope_head_dim`), one key shared by all heads. */
+  qkRopeHeadDim: number;
+  /** Per-head value width (`v_head_dim`). */
+  vHeadDim: number;
+  /** RMSNorm epsilon of the latent norms (`rms_norm_eps`). */
+  rmsNormEps: number;
+  /** RoPE features stored as adjacent pairs (`rope_interleave`, as the release stores them). */
+  ropeInterleave: boolean;
+  /**
+   * Softmax scale: (d_h + d_h^R)^-1/2 times the YaRN factor `ropeSoftmaxScaleFactor` (mscale_all_dim).
+   */
+  softmaxScale: number;
+}
+
+/**
+ * The MLA cache of one layer: only the normed latent c_KV and the rotated shared RoPE key per token,
+ * (d_c + d_h^R) floats per token instead of 2 n_h d_h for multi-head attention.
+ */
+export interface MlaLayerCache {
+  /** `[batch, pastTime, kvLoraRank]` RMS-normed c_KV. */
+  latent: tf.Tensor3D;
+  /** `[batch, pastTime, qkRopeHeadDim]` k^R after RoPE (rotate-half layout). */
+  ropeKey: tf.Tensor3D;
+}
+
+/** Inputs of {@link multiHeadLatentAttention} besides the hidden states. */
+export interface MlaInputs {
+  /** `[batch, time, qkRopeHeadDim]` RoPE cos of the new tokens' positions (`ropeCosSin`). */
+  cos: tf.Tensor3D;
+  /** `[batch, time, qkRopeHeadDim]` RoPE sin. */
+  sin: tf.Tensor3D;
+  /** `[batch, 1, time, pastTime + time]` additive attention bias (0 allowed, -1e9 masked). */
+  bias: tf.Tensor4D;
+  /** The layer's cache of the earlier tokens, or `null`. Not disposed. */
+  cache: MlaLayerCache | null;
+  /**
+   * `'expand'`: up-project the latents of every key to per-head keys and values (cheapest when all
+   * tokens are new: training, prefill). `'absorb'`: fold W^UK into the query and W^UV after the
+   * attention, so scores are taken against the cached latents directly (cheapest per decoded token;
+   * the cached latents are never re-expanded). Same result up to rounding. Default `'expand'`.
+   */
+  mode?: 'expand' | 'absorb';
+}
+
+/** Output of {@link multiHeadLatentAttention}. */
+export interface MlaOutput {
+  /** `[batch, time, hidden]` attention output after `o_proj`. */
+  output: tf.Tensor3D;
+  /** The cache extended by the new tokens. */
+  cache: MlaLayerCache;
+}
+
+/**
+ * Multi-head latent attention (DeepSeek-V3, arXiv:2412.19437 §2.1.1, eqs. 1-11; DeepSeek-V2,
+ * arXiv:2405.04434), weights named as the Hugging Face checkpoints under `prefix`:
+ *
+ *   c_KV = RMSNorm(W^DKV h)          [kv_lora_rank]      (`kv_a_proj_with_mqa` rows < d_c, `kv_a_layernorm`)
+ *   k^R  = RoPE(W^KR h)              [d_h^R], shared by all heads (`kv_a_proj_with_mqa` rows >= d_c)
+ *   [k^C_i; v_i] = W^UKV c_KV        per head [d_h; d_v]          (`kv_b_proj`)
+ *   c_Q  = RMSNorm(W^DQ h), [q^C_i; q^R_i] = W^UQ c_Q  (`q_a_proj`, `q_a_layernorm`, `q_b_proj`),
+ *          or W^Q h when q_lora_rank is null (`q_proj`); q^R_i <- RoPE(q^R_i)
+ *   o_i  = Σ_j softmax_j(scale · ([q^C_i; q^R_i] · [k^C_{j,i}; k^R_j])) v_{j,i};  u = W^O [o_1..o_nh]  (`o_proj`)
+ *
+ * with scale = (d_h + d_h^R)^-1/2 · mscale² under YaRN. With `rope_interleave` the RoPE features are
+ * adjacent pairs and are de-interleaved before the rotation (transformers' convention). The cache holds
+ * only c_KV and k^R.
+ *
+ * @param x `[batch, time, hidden]` normed hidden states of the new tokens.
+ * @param w weight getter.
+ * @param prefix e.g. `model.layers.0.self_attn.`.
+ * @param config see {@link MlaConfig}.
+ * @param inputs RoPE tables, attention bias, cache, mode (see {@link MlaInputs}).
+ * @returns the output and the extended cache.
+ * @example
+ * // see DeepseekV3Policy, which assembles MLA with the RoPE tables and the mask
+ * const f: typeof multiHeadLatentAttention = multiHeadLatentAttention;
+ */
+export function multiHeadLatentAttention(
+    x: tf.Tensor3D, w: WeightGetter, prefix: string, config: MlaConfig, inputs: MlaInputs): MlaOutput {
+  const fn = 'multiHeadLatentAttention';
+  assertRank(x, 3, fn, 'x', ['batch', 'time', 'hidden'], 'float32');
+  const [B, T] = x.shape;
+  const {numHeads: H, kvLoraRank: r, qkNopeHeadDim: dn, qkRopeHeadDim: dr, vHeadDim: dv, rmsNormEps: eps} = config;
+  const {cos, sin, bias, cache, mode = 'expand'} = inputs;
+  const past = cache === null ? 0 : cache.latent.shape[1];
+  check(bias.rank === 4 && bias.shape[0] === B && bias.shape[1] === 1 && bias.shape[2] === T && bias.shape[3] === past + T,
+      fn, () => `'bias' expected shape [batch, 1, time, pastTime + time]=${fmtShape([B, 1, T, past + T])}, got ${fmtShape(bias.shape)}`);
+  return tf.tidy(() => {
+    const h = tf.reshape(x, [B * T, config.hiddenSize]) as tf.Tensor2D;
+    const lin = (t: tf.Tensor, name: string): tf.Tensor2D => tf.matMul(t as tf.Tensor2D, w(prefix + name + '.weight'), false, true);
+    const q = config.qLoraRank === null
+      ? lin(h, 'q_proj')
+      : lin(rmsNorm(lin(h, 'q_a_proj'), w(prefix + 'q_a_layernorm.weight') as tf.Tensor1D, eps), 'q_b_proj');
+    const q4 = tf.transpose(tf.reshape(q, [B, T, H, dn + dr]), [0, 2, 1, 3]); // [B, H, T, dn+dr]
+    const [qNope, qRopeRaw] = tf.split(q4, [dn, dr], 3) as [tf.Tensor4D, tf.Tensor4D];
+    const ckv = lin(h, 'kv_a_proj_with_mqa');
+    const [latentRaw, kRopeRaw] = tf.split(ckv, [r, dr], 1);
+    const latentNew = tf.reshape(rmsNorm(latentRaw!, w(prefix + 'kv_a_layernorm.weight') as tf.Tensor1D, eps), [B, T, r]);
+    const opts = {interleaved: config.ropeInterleave};
+    const qRope = applyRope(qRopeRaw, cos, sin, opts); // [B, H, T, dr]
+    const kRopeNew = tf.reshape(applyRope(tf.reshape(kRopeRaw!, [B, 1, T, dr]) as tf.Tensor4D, cos, sin, opts), [B, T, dr]);
+    const latent = (cache === null ? latentNew : tf.concat([cache.latent, latentNew], 1)) as tf.Tensor3D;
+    const ropeKey = (cache === null ? kRopeNew : tf.concat([cache.ropeKey, kRopeNew], 1)) as tf.Tensor3D;
+    const Tk = past + T;
+    const fullBias = H === 1 ? bias : tf.tile(bias, [1, H, 1, 1]); // [B, H, T, Tk]
+    const wkvb = tf.reshape(w(prefix + 'kv_b_proj.weight'), [H, dn + dv, r]);
+    let ctx: tf.Tensor; // [B, T, H * dv]
+    if (mode === 'expand') {
+      const kv = tf.transpose(tf.reshape(tf.matMul(tf.reshape(latent, [B * Tk, r]), tf.reshape(wkvb, [H * (dn + dv), r]), false, true),
+          [B, Tk, H, dn + dv]), [0, 2, 1, 3]);
+      const [kNope, v] = tf.split(kv, [dn, dv], 3);
+      const kRope = tf.tile(tf.reshape(ropeKey, [B, 1, Tk, dr]), [1, H, 1, 1]);
+      const qFull = tf.concat([qNope, qRope], 3);
+      const kFull = tf.concat([kNope!, kRope], 3);
+      const scores = tf.add(tf.mul(tf.matMul(qFull, kFull, false, true), config.softmaxScale), fullBias);
+      const attn = tf.matMul(tf.softmax(scores), v!); // [B, H, T, dv]
+      ctx = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, H * dv]);
+    } else {
+      const [wuk, wuv] = tf.split(wkvb, [dn, dv], 1); // [H, dn, r], [H, dv, r]
+      // q^C_i W^UK_i: [H, B*T, dn] x [H, dn, r] -> [H, B*T, r] -> [B, H*T, r]
+      const qh = tf.reshape(tf.transpose(qNope, [1, 0, 2, 3]), [H, B * T, dn]);
+      const qLat = tf.reshape(tf.transpose(tf.reshape(tf.matMul(qh, wuk!), [H, B, T, r]), [1, 0, 2, 3]), [B, H * T, r]);
+      const scores = tf.add(tf.matMul(qLat, latent, false, true), tf.matMul(tf.reshape(qRope, [B, H * T, dr]), ropeKey, false, true));
+      const probs = tf.softmax(tf.add(tf.mul(scores, config.softmaxScale), tf.reshape(fullBias, [B, H * T, Tk])));
+      const ctxLat = tf.matMul(probs, latent); // [B, H*T, r]
+      const ch = tf.reshape(tf.transpose(tf.reshape(ctxLat, [B, H, T, r]), [1, 0, 2, 3]), [H, B * T, r]);
+      const out = tf.matMul(ch, wuv!, false, true); // [H, B*T, dv]
+      ctx = tf.reshape(tf.transpose(tf.reshape(out, [H, B, T, dv]), [1, 2, 0, 3]), [B * T, H * dv]);
+    }
+    const output = tf.reshape(lin(ctx, 'o_proj'), [B, T, config.hiddenSize]) as tf.Tensor3D;
+    return {output, cache: {latent, ropeKey}};
+  });
+}
+
+/**
+ * KV-cache bytes per token of MLA vs standard multi-head attention with the same heads, float32 by
+ * default: MLA keeps (d_c + d_h^R) numbers per layer, MHA keeps keys and values of every head,
+ * n_h (d_h + d_h^R + d_v) per layer (the key of MHA spans the full query/key width d_h + d_h^R).
+ *
+ * @param config the MLA sizes (see {@link MlaConfig}; only the widths are read).
+ * @param layers layers that hold a cache.
+ * @param bytesPerElement 4 for float32 (default), 2 for bf16.
+ * @returns `{mla, mha, ratio}` bytes per token and mha / mla.
+ * @example
+ * mlaCacheBytesPerToken({numHeads: 128, kvLoraRank: 512, qkNopeHeadDim: 128, qkRopeHeadDim: 64, vHeadDim: 128}, 61, 2);
+ * // {mla: 70272, mha: 4997120, ratio: 71.1}
+ */
+export function mlaCacheBytesPerToken(
+    config: Pick<MlaConfig, 'numHeads' | 'kvLoraRank' | 'qkNopeHeadDim' | 'qkRopeHeadDim' | 'vHeadDim'>, layers: number,
+    bytesPerElement = 4): {mla: number; mha: number; ratio: number} {
+  const mla = layers * (config.kvLoraRank + config.qkRopeHeadDim) * bytesPerElement;
+  const mha = layers * config.numHeads * (config.qkNopeHeadDim + config.qkRopeHeadDim + config.vHeadDim) * bytesPerElement;
+  return {mla, mha, ratio: mha / mla};
+}
+
+/**
+ * Additive attention bias `[batch, 1, newTime, pastTime + newTime]` of causal decoding: query i (absolute
+ * pastTime + i) may attend to key j <= pastTime + i when `keyMask[b, j]` is 1; allowed 0, masked -1e9.
+ *
+ * @param batch batch size.
+ * @param newTime new (query) tokens.
+ * @param pastTime cached keys before them.
+ * @param keyMask `[batch, pastTime + newTime]` float32 1 real / 0 pad.
+ * @returns the bias.
+ * @example
+ * causalAttentionBias(1, 2, 0, tf.ones([1, 2]) as tf.Tensor2D).arraySync(); // [[[[0, -1e9], [0, 0]]]]
+ */
+export function causalAttentionBias(batch: number, newTime: number, pastTime: number, keyMask: tf.Tensor2D): tf.Tensor4D {
+  const Tk = pastTime + newTime;
+  assertRank(keyMask, 2, 'causalAttentionBias', 'keyMask', ['batch', 'pastTime + newTime']);
+  check(keyMask.shape[0] === batch && keyMask.shape[1] === Tk, 'causalAttentionBias', () =>
+    `'keyMask' expected shape [batch, pastTime + newTime]=${fmtShape([batch, Tk])}, got ${fmtShape(keyMask.shape)}`);
+  return tf.tidy(() => {
+    const causal = new Float32Array(newTime * Tk);
+    for (let i = 0; i < newTime; i++) for (let j = 0; j <= pastTime + i; j++) causal[i * Tk + j] = 1;
+    const allowed = tf.mul(tf.tensor4d(causal, [1, 1, newTime, Tk]), tf.reshape(tf.cast(keyMask, 'float32'), [batch, 1, 1, Tk]));
+    return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
+  });
+}

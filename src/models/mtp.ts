@@ -1,0 +1,94 @@
+/**
+ * Multi-token prediction (MTP) modules of DeepSeek-V3.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {tidyResult} from './tidy_result.js';
+import {deepseekV3Block} from './deepseek_v3_block.js';
+import type {ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
+import type {MlaInputs, MlaLayerCache} from './mla.js';
+import type {MoeRouting} from './moe_route.js';
+import {rmsNorm} from './rms_norm.js';
+import type {WeightGetter} from './weight_getter.js';
+
+/** Output of {@link mtpModule}. */
+export interface MtpModuleOutput {
+  /** `[batch, time, hidden]` h^k: the block output (the previous-depth input of depth k + 1). */
+  hidden: tf.Tensor3D;
+  /** `[batch, time, hidden]` `shared_head.norm`(h^k), the input of the shared output head. */
+  normed: tf.Tensor3D;
+  /** The module's MLA cache. */
+  cache: MlaLayerCache;
+  /** MoE routing of the module's block, when it is an MoE layer. */
+  routing?: MoeRouting;
+}
+
+/**
+ * MTP module k (DeepSeek-V3, arXiv:2412.19437 §2.2, eqs. 21-23), stored as decoder layer
+ * `num_hidden_layers + k − 1` of the release:
+ *
+ *   h'^k_i = M_k [RMSNorm(Emb(t_{i+k})); RMSNorm(h^{k−1}_i)]     (`eh_proj`, `enorm`, `hnorm`; embedding first)
+ *   h^k_{1:T−k} = TRM_k(h'^k_{1:T−k})                           (one decoder layer)
+ *   P^k_{i+k+1} = OutHead(`shared_head.norm`(h^k_i))             (the main model's output head)
+ *
+ * h^0 is the main model's final normed hidden state (as vLLM and SGLang read the released weights).
+ * The concatenation order (embedding first) is the release's.
+ *
+ * @param prevHidden `[batch, time, hidden]` h^{k−1} at positions i.
+ * @param nextEmbedding `[batch, time, hidden]` Emb(t_{i+k}).
+ * @param w weight getter.
+ * @param layer checkpoint layer index of the module.
+ * @param config the resolved config.
+ * @param attention RoPE tables (positions i), bias, cache, mode.
+ * @returns {@link MtpModuleOutput}.
+ * @example
+ * const f: typeof mtpModule = mtpModule; // assembled by DeepseekV3Policy.mtpLogits
+ */
+export function mtpModule(
+    prevHidden: tf.Tensor3D, nextEmbedding: tf.Tensor3D, w: WeightGetter, layer: number, config: ResolvedDeepseekV3Config,
+    attention: MlaInputs): MtpModuleOutput {
+  return tidyResult(() => {
+    const p = `model.layers.${layer}.`;
+    const [B, T, D] = prevHidden.shape;
+    const eps = config.rmsNormEps;
+    const e = rmsNorm(nextEmbedding, w(p + 'enorm.weight') as tf.Tensor1D, eps);
+    const h = rmsNorm(prevHidden, w(p + 'hnorm.weight') as tf.Tensor1D, eps);
+    const joined = tf.reshape(tf.concat([e, h], 2), [B * T, 2 * D]);
+    const x = tf.reshape(tf.matMul(joined, w(p + 'eh_proj.weight'), false, true), [B, T, D]) as tf.Tensor3D;
+    const out = deepseekV3Block(x, w, layer, config, attention);
+    const normed = rmsNorm(out.x, w(p + 'shared_head.norm.weight') as tf.Tensor1D, eps) as tf.Tensor3D;
+    return {hidden: out.x, normed, cache: out.cache, routing: out.routing};
+  });
+}
+
+/**
+ * The MTP training objective (arXiv:2412.19437 §2.2, eqs. 24-25):
+ * L_MTP = (λ / D) Σ_k L^k_MTP, each L^k the mean cross-entropy of depth k over its real targets.
+ *
+ * @param logitsPerDepth depth k: `[batch, time − k, vocab]` logits, position i predicting t_{i+k+1}.
+ * @param tokens `[batch, time]` int32 ids.
+ * @param mask `[batch, time]` float32 1 real / 0 pad.
+ * @param lambda weight λ.
+ * @returns scalar λ/D Σ_k L^k.
+ * @example
+ * const f: typeof mtpLoss = mtpLoss;
+ */
+export function mtpLoss(logitsPerDepth: tf.Tensor3D[], tokens: tf.Tensor2D, mask: tf.Tensor2D, lambda: number): tf.Scalar {
+  return tf.tidy(() => {
+    const [B, T] = tokens.shape;
+    const D = logitsPerDepth.length;
+    let total: tf.Tensor = tf.scalar(0);
+    for (let k = 1; k <= D; k++) {
+      const logits = logitsPerDepth[k - 1]!;
+      const V = logits.shape[2];
+      const n = T - k - 1; // positions with a target
+      if (n <= 0) continue;
+      const lp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, n, V]));
+      const target = tf.cast(tf.oneHot(tf.reshape(tf.slice(tokens, [0, k + 1], [B, n]), [-1]), V), 'float32');
+      const nll = tf.neg(tf.sum(tf.mul(tf.reshape(lp, [B * n, V]), target), -1)); // [B*n]
+      const m = tf.reshape(tf.mul(tf.slice(mask, [0, k + 1], [B, n]), tf.slice(mask, [0, 0], [B, n])), [-1]);
+      total = tf.add(total, tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)));
+    }
+    return tf.mul(total, lambda / D) as tf.Scalar;
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Named errors of checkpoint loading: each says what is wrong and what to fix, and can be told apart
+ * with `instanceof` or `error.name`.
+ * @module
+ */
+
+/** Base class of every checkpoint-loading error (`error.name` is the subclass name). */
+export class PretrainedLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * `config.json` names an architecture no builder is registered for.
+ *
+ * @example
+ * const e = new UnknownArchitectureError('GPT2LMHeadModel', ['LlamaForCausalLM']);
+ * e.message; // "loadPretrained: unknown architecture 'GPT2LMHeadModel' in config.json ..."
+ */
+export class UnknownArchitectureError extends PretrainedLoadError {
+  constructor(readonly architecture: string, readonly supported: readonly string[]) {
+    super(`loadPretrained: unknown architecture '${architecture}' in config.json 'architectures'; supported: ` +
+        `${supported.join(', ')}`);
+  }
+}
+
+/**
+ * Tensors the architecture needs are absent from the checkpoint.
+ *
+ * @example
+ * new MissingTensorError(['model.norm.weight'], 12).message; // "... missing 1 tensor(s): model.norm.weight ..."
+ */
+export class MissingTensorError extends PretrainedLoadError {
+  constructor(readonly missing: readonly string[], available: number) {
+    const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, ... (${missing.length - 5} more)` : '');
+    super(`loadPretrained: the checkpoint is missing ${missing.length} tensor(s): ${shown} ` +
+        `(it holds ${available} tensors; check that every shard is present and that config.json matches the weights)`);
+  }
+}
+
+/**
+ * A tensor's shape differs from the shape the config implies.
+ *
+ * @example
+ * new ShapeMismatchError('lm_head.weight', [32, 16], [32, 8]).message;
+ * // "loadPretrained: tensor 'lm_head.weight' expected shape [32,16] (from config.json), got [32,8]"
+ */
+export class ShapeMismatchError extends PretrainedLoadError {
+  constructor(readonly tensor: string, readonly expected: readonly number[], readonly got: readonly number[]) {
+    super(`loadPretrained: tensor '${tensor}' expected shape [${expected.join(',')}] (from config.json), got ` +
+        `[${got.join(',')}]; the config and the weights disagree`);
+  }
+}
+
+/**
+ * A safetensors file is truncated or its header is malformed.
+ *
+ * @example
+ * new SafetensorsFormatError('model.safetensors', 'file is 4 bytes, shorter than the 8-byte header length').message;
+ */
+export class SafetensorsFormatError extends PretrainedLoadError {
+  constructor(readonly file: string, detail: string) {
+    super(`safetensors '${file}': ${detail}; the file is truncated or corrupt (download it again)`);
+  }
+}
+
+/**
+ * A tensor's dtype is not one the loader decodes.
+ *
+ * @example
+ * new UnsupportedDtypeError('model.embed_tokens.weight', 'I8', ['F32', 'F16']).message;
+ */
+export class UnsupportedDtypeError extends PretrainedLoadError {
+  constructor(readonly tensor: string, readonly dtype: string, supported: readonly string[]) {
+    super(`safetensors: tensor '${tensor}' has dtype ${dtype}, which is not supported; supported: ` +
+        `${supported.join(', ')} (convert the checkpoint, e.g. to bfloat16)`);
+  }
+}
+
+/**
+ * A required `config.json` field is missing or has the wrong type.
+ *
+ * @example
+ * new MissingConfigFieldError('hidden_size', 'a positive integer', undefined).message;
+ * // "config.json: field 'hidden_size' expected a positive integer, got undefined"
+ */
+export class MissingConfigFieldError extends PretrainedLoadError {
+  constructor(readonly field: string, expected: string, got: unknown) {
+    super(`config.json: field '${field}' expected ${expected}, got ${got === undefined ? 'undefined (missing)' : JSON.stringify(got)}`);
+  }
+}
