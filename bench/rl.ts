@@ -64,6 +64,19 @@ export async function runRlBench(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const rows: RlBenchRow[] = [];
   const skipped: string[] = [];
+  const date = new Date().toISOString().slice(0, 10);
+  const base = path.join(args.out, `rl-${args.machine}-${date}${args.quick ? '-quick' : ''}`);
+  // Written after every model size, so that a long run interrupted keeps what it measured.
+  const write = async (): Promise<void> => {
+    mkdirSync(args.out, {recursive: true});
+    const meta = {
+      machine: args.machine, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
+      loadAvg: os.loadavg(), args, skipped, tfjs: tf.version_core,
+    };
+    writeFileSync(`${base}.json`, JSON.stringify({meta, rows}, null, 1) + '\n');
+    writeFileSync(`${base}.md`, table(rows, meta));
+    writeFileSync(`${base}.svg`, await chart(rows));
+  };
   for (const backend of args.backends) {
     try {
       await useBackend(backend);
@@ -106,18 +119,10 @@ export async function runRlBench(argv: string[]): Promise<void> {
           `${row.medianStepMs.toFixed(0)} ms/step, peak tensors ${row.peakTensorMiB.toFixed(1)} MiB, ${row.paramsInMemory} params in memory`);
       }
       policy0.dispose();
+      await write();
     }
   }
-  const date = new Date().toISOString().slice(0, 10);
-  mkdirSync(args.out, {recursive: true});
-  const base = path.join(args.out, `rl-${args.machine}-${date}${args.quick ? '-quick' : ''}`);
-  const meta = {
-    machine: args.machine, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model,
-    loadAvg: os.loadavg(), args, skipped, tfjs: tf.version_core,
-  };
-  writeFileSync(`${base}.json`, JSON.stringify({meta, rows}, null, 1) + '\n');
-  writeFileSync(`${base}.md`, table(rows, meta));
-  writeFileSync(`${base}.svg`, await chart(rows));
+  await write();
   for (const s of skipped) console.log(`skipped ${s}`);
   console.log(`wrote ${base}.json, .md and .svg`);
 }
