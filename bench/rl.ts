@@ -21,7 +21,7 @@ interface RlBenchArgs {
 }
 
 /** One (backend, size, method) run. */
-interface RlBenchRow {
+export interface RlBenchRow {
   backend: string; size: ModelSize; method: Method; layers: number; width: number;
   coldStartAccuracy: number; accuracy: number; medianStepMs: number; meanStepMs: number;
   peakTensorMiB: number; peakRssMiB: number; paramsInMemory: number; trainableParams: number;
@@ -127,7 +127,7 @@ export async function runRlBench(argv: string[]): Promise<void> {
   console.log(`wrote ${base}.json, .md and .svg`);
 }
 
-function table(rows: RlBenchRow[], meta: {machine: string; date: string; loadAvg: number[]}): string {
+export function table(rows: RlBenchRow[], meta: {machine: string; date: string; loadAvg: number[]}): string {
   const lines = [
     `# GRPO vs PPO (${meta.machine}, ${meta.date.slice(0, 10)}, load average ${meta.loadAvg.map((l) => l.toFixed(1)).join(' ')})`, '',
     'Sorting 5 digits, 64 completions per step (8 prompts x 8), same prompts and budget for both methods; ' +
@@ -143,7 +143,7 @@ function table(rows: RlBenchRow[], meta: {machine: string; date: string; loadAvg
   return lines.join('\n') + '\n';
 }
 
-async function chart(rows: RlBenchRow[]): Promise<string> {
+export async function chart(rows: RlBenchRow[]): Promise<string> {
   const values = rows.flatMap((r) => r.curve.map((c) => ({...c, method: r.method.toUpperCase(), model: r.size, backend: r.backend})));
   const spec: vl.TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -162,6 +162,10 @@ async function chart(rows: RlBenchRow[]): Promise<string> {
     },
   };
   const compiled = vl.compile(spec).spec;
+  // vega-lite draws the dash legend's line symbols without a stroke colour: give them one.
+  for (const legend of compiled.legends ?? []) {
+    if (legend.strokeDash !== undefined) legend.encode = {...legend.encode, symbols: {update: {stroke: {value: '#444'}}}};
+  }
   const view = new vega.View(vega.parse(compiled), {renderer: 'none'});
   const svg = await view.toSVG();
   view.finalize();
