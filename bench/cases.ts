@@ -4,47 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   clippedPolicyLoss, gae, groupAdvantages, grpoLoss, klPenalty, linearTokenLogProbs, tokenLogProbs,
 } from '../src/index.js';
+import {type BenchCase, F32, type LogProbShape, lossInputs, type Shape2} from './inputs.js';
+import {advantageExtraCases, elementwiseExtraCases, entropyCases} from './more_cases.js';
 
-/** One measurable workload on the active backend. */
-export interface BenchCase {
-  /** Display name, e.g. `grpoLoss fwd+bwd (fused)`. */
-  name: string;
-  /** Key of the PyTorch twin in torch_reference.py, or null. */
-  ref: string | null;
-  /** Named sizes, e.g. {B: 256, T: 2048}. */
-  shape: Record<string, number>;
-  /** Tokens processed (B * T) for the tokens/s column. */
-  tokens: number;
-  /** Minimal bytes read + written (inputs once, outputs once) for the effective GB/s column. */
-  bytes: number;
-  /** Steps per timed run (the median is divided by it); default 1. */
-  stepsPerRun?: number;
-  /** Creates the inputs; returns the step to time (returns tensors to sync and dispose) and a disposer. */
-  setup: () => {step: () => tf.Tensor[]; readScalar: boolean; dispose: () => void};
-}
-
-export interface Shape2 { B: number; T: number }
-export interface LogProbShape { B: number; T: number; V: number; H: number }
-
-const F32 = 4;
-
-/**
- * RL-like inputs: log-probs in [-3, 0]; old and reference log-probs within 0.3 of them (ratios in
- * [0.74, 1.35], so both clip sides are hit but most tokens are not clipped); 90 % of tokens unmasked.
- * torch_reference.py draws the same distributions.
- */
-function lossInputs({B, T}: Shape2) {
-  return tf.tidy(() => {
-    const logProbs = tf.randomUniform([B, T], -3, 0, 'float32', 1) as tf.Tensor2D;
-    return {
-      logProbs,
-      oldLogProbs: tf.add(logProbs, tf.randomUniform([B, T], -0.3, 0.3, 'float32', 2)) as tf.Tensor2D,
-      refLogProbs: tf.add(logProbs, tf.randomUniform([B, T], -0.3, 0.3, 'float32', 3)) as tf.Tensor2D,
-      advantages: tf.randomNormal([B], 0, 1, 'float32', 4) as tf.Tensor1D,
-      mask: tf.cast(tf.greater(tf.randomUniform([B, T], 0, 1, 'float32', 5), 0.1), 'float32') as tf.Tensor2D,
-    };
-  });
-}
+export type {BenchCase, LogProbShape, Shape2} from './inputs.js';
 
 /** The grpoLoss options measured everywhere: clipped loss with a k3 KL term (beta 0.04), token-mean. */
 export const GRPO_OPTIONS = {beta: 0.04, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.28} as const;
@@ -233,8 +196,10 @@ export function benchPlan(quick: boolean, backend: string): BenchCase[] {
     [{B: 4, T: 512, V: 32000, H: 1024}, {B: 2, T: 512, V: 152000, H: 1024}] :
     [{B: 1, T: 64, V: 32000, H: 128}, {B: 1, T: 16, V: 152000, H: 128}];
   const cases: BenchCase[] = [];
-  cases.push(...advantageCases(quick ? 256 : 4096));
-  for (const s of otherShapes) cases.push(...elementwiseCases(s).filter((c) => c.name !== 'gae'));
+  cases.push(...advantageCases(quick ? 256 : 4096), ...advantageExtraCases(quick ? 256 : 4096));
+  for (const s of otherShapes) {
+    cases.push(...elementwiseCases(s).filter((c) => c.name !== 'gae'), ...elementwiseExtraCases(s));
+  }
   for (const s of gaeShapes) cases.push(...elementwiseCases(s).filter((c) => c.name === 'gae'));
   // The composed grpoLoss (~30 tfjs ops) takes seconds per step on 2 CPU cores: quick mode measures it
   // at the small shape only, and cpu/wasm skip it above 256x2048 (> 1 min per step); the skip is logged.
@@ -248,6 +213,6 @@ export function benchPlan(quick: boolean, backend: string): BenchCase[] {
       }
     }
   }
-  for (const s of logProbShapes) cases.push(...logProbCases(s));
+  for (const s of logProbShapes) cases.push(...logProbCases(s), ...entropyCases(s));
   return cases;
 }

@@ -1,19 +1,20 @@
-// npm run bench [-- --quick] [--backends cpu,wasm,webgpu,tensorflow] [--machine NAME] [--out DIR]
-//   [--no-torch] [--filter REGEX] [--repeats N] [--budget-ms MS]
+// npm run bench [-- --quick] [--backends cpu,wasm,webgpu,tensorflow] [--machine NAME] [--out DIR] [--save]
+//   [--no-torch] [--no-value-checks] [--filter REGEX] [--repeats N] [--budget-ms MS]
 // npm run bench -- --rl [...]: the GRPO-vs-PPO training benchmark instead (bench/rl.ts).
 //
 // Times every public tensor function of tfjs-grpo on each available backend (cpu, wasm, webgpu through
 // the `webgpu` npm package, tensorflow through @tensorflow/tfjs-node when installed), and the same
 // math in PyTorch (bench/torch_reference.py; CPU, or CUDA where available) in the same invocation.
-// Writes bench/results/<machine>-<date>.json and bench/results/latest.json: a list of
-// {name, backend, shape, medianMs, peakBytes, reference: {name, medianMs} | null, ratio, ...}.
+// Writes <machine>-<date>.json (a list of {name, backend, shape, medianMs, peakBytes, reference:
+// {name, medianMs} | null, ratio, ...}), its .meta.json and latest.json into bench/results/tmp/ (not
+// tracked), or, with --save, into bench/results/ (the committed results); --out DIR overrides both.
 //
 // Method: inputs are created once per case; warm-up steps (compile shaders, fill caches, let V8 optimise), then
 // repeated steps until `--repeats` (default 7, quick 5) or `--budget-ms` (default 4000) is reached,
 // at least 3; the median is reported. A step ends when its results are ready: scalar losses are read
 // back (as a training loop logging its loss does), other outputs are synchronous on cpu/wasm and
-// waited for with the queue's onSubmittedWorkDone on webgpu. Value checks (0/1 masks, finiteness) are
-// off (`configureValidation({valueChecks: false})`), as in a production loop and as in PyTorch.
+// waited for with the queue's onSubmittedWorkDone on webgpu. Default options, as a user runs them:
+// value checks (0/1 masks, finiteness) on; --no-value-checks turns them off.
 // peakBytes: the peak of tf.memory().numBytes during one step, minus the bytes held before it
 // (measured in a separate, untimed step under tf.profile).
 // Gradients: the @tensorflow/tfjs union package registers every gradient into the (CommonJS) tfjs-core
@@ -29,7 +30,7 @@ import {type BenchCase, benchPlan, SKIPPED_CASES} from './cases.js';
 
 interface Args {
   quick: boolean; backends: string[]; machine: string; out: string; torch: boolean; filter: RegExp | null;
-  repeats: number; budgetMs: number;
+  repeats: number; budgetMs: number; valueChecks: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -42,8 +43,9 @@ function parseArgs(argv: string[]): Args {
     quick,
     backends: (get('--backends') ?? 'cpu,wasm,webgpu,tensorflow').split(','),
     machine: get('--machine') ?? `cpu${os.cpus().length}-${os.arch()}`,
-    out: get('--out') ?? 'bench/results',
+    out: get('--out') ?? (argv.includes('--save') ? 'bench/results' : 'bench/results/tmp'),
     torch: !argv.includes('--no-torch'),
+    valueChecks: !argv.includes('--no-value-checks'),
     filter: get('--filter') !== undefined ? new RegExp(get('--filter')!) : null,
     repeats: Number(get('--repeats') ?? (quick ? 5 : 7)),
     budgetMs: Number(get('--budget-ms') ?? 4000),
@@ -210,16 +212,18 @@ function torchReference(cases: Array<{ref: string; shape: Record<string, number>
   return {device: out.device, medians};
 }
 
+/** Prints the results; the PyTorch columns only when some row has a reference (not with --no-torch). */
 function printTable(rows: Result[]): void {
-  const head = ['case', 'backend', 'shape', 'median ms', 'cpu ms', 'Mtok/s', 'GB/s', 'peak MB', 'torch ms',
-    'ratio', 'cpu ratio'];
+  const torch = rows.some((r) => r.reference !== null);
+  const head = ['case', 'backend', 'shape', 'median ms', 'cpu ms', 'Mtok/s', 'GB/s', 'peak MB',
+    ...(torch ? ['torch ms', 'ratio', 'cpu ratio'] : [])];
   const body = rows.map((r) => [r.name, r.backend, r.shape,
     r.medianMs === null ? `ERROR: ${r.error}` : String(r.medianMs), r.cpuMs !== undefined ? String(r.cpuMs) : '',
     r.tokensPerSec !== undefined ? (r.tokensPerSec / 1e6).toFixed(2) : '',
     r.effectiveGBps !== undefined ? String(r.effectiveGBps) : '',
     r.peakBytes !== null ? (r.peakBytes / 2 ** 20).toFixed(1) : '',
-    r.reference ? String(r.reference.medianMs) : '', r.ratio !== null ? r.ratio.toFixed(3) : '',
-    r.cpuRatio != null ? r.cpuRatio.toFixed(3) : '']);
+    ...(torch ? [r.reference ? String(r.reference.medianMs) : '', r.ratio !== null ? r.ratio.toFixed(3) : '',
+      r.cpuRatio != null ? r.cpuRatio.toFixed(3) : ''] : [])]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
   console.log(line(head));
@@ -227,9 +231,21 @@ function printTable(rows: Result[]): void {
   for (const b of body) console.log(line(b));
 }
 
+/**
+ * Other benchmark modes, each in its own file, chosen by a flag (e.g. `--rl`: a module exporting
+ * `main(argv)`); the default mode times the tensor functions below.
+ */
+const MODES: Record<string, string> = {};
+
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  configureValidation({valueChecks: false});
+  const argv = process.argv.slice(2);
+  const mode = Object.keys(MODES).find((flag) => argv.includes(flag));
+  if (mode !== undefined) {
+    const module = await import(MODES[mode]!) as {main: (argv: string[]) => Promise<void>};
+    return module.main(argv);
+  }
+  const args = parseArgs(argv);
+  configureValidation({valueChecks: args.valueChecks});
   const results: Result[] = [];
   const torchCases = new Map<string, {ref: string; shape: Record<string, number>}>();
   const skipped: string[] = [];
@@ -251,7 +267,9 @@ async function main(): Promise<void> {
       (results.at(-1) as Result & {ref?: string}).ref = c.ref ?? undefined;
     }
   }
-  for (const c of SKIPPED_CASES) skipped.push(`skipped (too slow for this mode): ${c}`);
+  for (const c of SKIPPED_CASES) {
+    if (args.filter === null || args.filter.test(c)) skipped.push(`skipped (too slow for this mode): ${c}`);
+  }
   let torchDevice = 'none';
   if (args.torch && torchCases.size > 0) {
     const ref = torchReference([...torchCases.values()], args.quick);
@@ -280,16 +298,22 @@ async function main(): Promise<void> {
   const meta = {
     machine: args.machine, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model, loadAvg: os.loadavg(), torchDevice, quick: args.quick, skipped,
-    method: `median of repeated steps after up to ${WARMUP_STEPS} warm-up steps; value checks off; see bench/run.ts`,
+    method: `median of repeated steps after up to ${WARMUP_STEPS} warm-up steps; default options, value checks ` +
+      `${args.valueChecks ? 'on' : 'off'}; see bench/run.ts`,
   };
   writeFileSync(file.replace(/\.json$/, '.meta.json'), JSON.stringify(meta, null, 1) + '\n');
   for (const s of skipped) console.log(s);
-  console.log(`wrote ${file} and ${path.join(args.out, 'latest.json')}`);
+  console.log(`wrote ${file} and ${path.join(args.out, 'latest.json')}` +
+      (args.out === 'bench/results/tmp' ? ' (not tracked; --save writes bench/results/)' : ''));
   console.log('bench/rewards.ts (reward scoring) runs separately: npx tsx bench/rewards.ts');
 }
 
-// `npm run bench -- --rl`: the GRPO-vs-PPO training benchmark, bench/rl.ts.
-(process.argv.includes('--rl') ? import('./rl.js').then((m) => m.runRlBench(process.argv.slice(2))) : main()).catch((e) => {
+// `--pipeline`: only the pipeline-schedule simulation and its Figure-5 SVG (examples/dualpipe.ts).
+// `--rl`: the GRPO-vs-PPO training benchmark (bench/rl.ts).
+const run = process.argv.includes('--pipeline') ? (): Promise<unknown> => import('../examples/dualpipe.js')
+  : process.argv.includes('--rl') ? (): Promise<unknown> => import('./rl.js').then((m) => m.runRlBench(process.argv.slice(2)))
+  : main;
+run().catch((e) => {
   console.error(e);
   process.exit(1);
 });

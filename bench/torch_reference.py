@@ -30,7 +30,7 @@ def sync():
 def loss_inputs(B, T):
     g = torch.Generator(device=DEV).manual_seed(0)
     u = lambda lo, hi: torch.rand(B, T, generator=g, device=DEV) * (hi - lo) + lo
-    lp = u(-3, 0)  # as bench/cases.ts: old/ref within 0.3 of lp, 90 % of tokens unmasked
+    lp = u(-3, -0.3)  # as bench/cases.ts: old/ref within 0.3 of lp (all <= 0), 90 % of tokens unmasked
     return dict(lp=lp, old=lp + u(-0.3, 0.3), ref=lp + u(-0.3, 0.3),
                 adv=torch.randn(B, generator=g, device=DEV), mask=(u(0, 1) > 0.1).float())
 
@@ -118,6 +118,8 @@ def case(key, s):
                 sync()
                 return out
             return "torch gae (python loop over time)", step
+    if key in EXTRA_CASES:
+        return EXTRA_CASES[key](s)
     if key == "token_log_probs_fwd_bwd":
         B, T, V = s["B"], s["T"], s["V"]
         logits = torch.randn(B, T, V, device=DEV, requires_grad=True)
@@ -144,6 +146,137 @@ def case(key, s):
             return None
         return "torch matmul+log_softmax+gather fwd+bwd", step
     raise KeyError(key)
+
+
+def masked_mean(x, mask):
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def ppo_inputs(s):
+    x = loss_inputs(s["B"], s["T"])
+    g = torch.Generator(device=DEV).manual_seed(1)
+    v = torch.randn(s["B"], s["T"], generator=g, device=DEV)
+    u = lambda lo, hi: torch.rand(s["B"], s["T"], generator=g, device=DEV) * (hi - lo) + lo
+    x.update(values=v, old_values=v + u(-0.1, 0.1), returns=v + u(-0.5, 0.5),
+             adv2d=torch.randn(s["B"], s["T"], generator=g, device=DEV))
+    return x
+
+
+def done(out):
+    """Ends a step: a scalar is read back (.item()), a tensor waited for."""
+    if out.dim() == 0:
+        return out.item()
+    sync()
+    return out
+
+
+def value_loss_terms(v, x, clip=0.2):
+    clipped = x["old_values"] + torch.clamp(v - x["old_values"], -clip, clip)
+    return 0.5 * torch.max((v - x["returns"]) ** 2, (clipped - x["returns"]) ** 2)
+
+
+def case_ppo_loss(s):
+    x = ppo_inputs(s)
+    lp = x["lp"].clone().requires_grad_(True)
+    v = x["values"].clone().requires_grad_(True)
+
+    def step():  # clipped surrogate (per-token advantages) + 0.5 * clipped value loss, token-mean
+        lp.grad = None
+        v.grad = None
+        ratio = torch.exp(lp - x["old"])
+        a = x["adv2d"]
+        pg = -torch.min(ratio * a, torch.clamp(ratio, 1 - CLIP_LOW, 1 + CLIP_LOW) * a)
+        loss = masked_mean(pg, x["mask"]) + 0.5 * masked_mean(value_loss_terms(v, x), x["mask"])
+        loss.backward()
+        return loss.item()
+    return "torch ppo loss fwd+bwd (policy + clipped value)", step
+
+
+def case_value_loss(s):
+    x = ppo_inputs(s)
+    v = x["values"].clone().requires_grad_(True)
+
+    def step():
+        v.grad = None
+        loss = masked_mean(value_loss_terms(v, x), x["mask"])
+        loss.backward()
+        return loss.item()
+    return "torch clipped value loss fwd+bwd", step
+
+
+def case_kl_shaped_rewards(s):
+    x = loss_inputs(s["B"], s["T"])
+    kl = x["lp"] - x["ref"]
+    scores = torch.rand(s["B"], device=DEV)
+    T = s["T"]
+
+    def step():  # -coef * kl on the mask, + score on each row's last mask token
+        r = -0.05 * kl * x["mask"]
+        last = (x["mask"] * torch.arange(1, T + 1, device=DEV)).argmax(1)
+        r[torch.arange(s["B"], device=DEV), last] += scores
+        return done(r)
+    return "torch kl-shaped rewards", step
+
+
+def case_explained_variance(s):
+    x = ppo_inputs(s)
+    m = x["mask"] > 0
+
+    def step():
+        v, r = x["values"][m], x["returns"][m]
+        return done(1 - torch.var(r - v, unbiased=False) / torch.var(r, unbiased=False))
+    return "torch explained variance (masked)", step
+
+
+def case_masked(fn, name):
+    def make(s):
+        x = loss_inputs(s["B"], s["T"])
+        return name, lambda: done(fn(x["lp"], x["mask"]))
+    return make
+
+
+def masked_variance(x, mask):
+    mean = masked_mean(x, mask)
+    n = mask.sum()
+    return ((x - mean) ** 2 * mask).sum() / (n - 1).clamp(min=1.0)
+
+
+def whiten(x, mask):
+    return (x - masked_mean(x, mask)) * torch.rsqrt(masked_variance(x, mask) + 1e-8)
+
+
+def case_rloo(s):
+    r = torch.rand(s["B"], device=DEV)
+    G = s["G"]
+
+    def step():
+        x = r.view(-1, G)
+        return done((x - (x.sum(1, keepdim=True) - x) / (G - 1)).view(-1))
+    return "torch RLOO advantages", step
+
+
+def case_entropy(s):
+    logits = torch.randn(s["B"], s["T"], s["V"], device=DEV) * 2
+
+    def step():
+        lsm = torch.log_softmax(logits, -1)
+        return done(-(lsm.exp() * lsm).sum(-1))
+    return "torch entropy from logits", step
+
+
+EXTRA_CASES = {
+    "ppo_loss_fwd_bwd": case_ppo_loss,
+    "value_loss_fwd_bwd": case_value_loss,
+    "kl_shaped_rewards": case_kl_shaped_rewards,
+    "explained_variance": case_explained_variance,
+    "aggregate_loss": case_masked(masked_mean, "torch token-mean aggregation"),
+    "masked_sum": case_masked(lambda x, m: (x * m).sum(), "torch masked sum"),
+    "masked_mean": case_masked(masked_mean, "torch masked mean"),
+    "masked_variance": case_masked(masked_variance, "torch masked variance (unbiased)"),
+    "whiten": case_masked(whiten, "torch masked whiten"),
+    "rloo_advantages": case_rloo,
+    "entropy_from_logits": case_entropy,
+}
 
 
 def shape_string(s):

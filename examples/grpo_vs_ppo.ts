@@ -34,6 +34,8 @@ export interface ExperimentConfig {
   seed: number; model: ModelSize; task: 'sort' | 'add'; digits?: number; demos: number;
   sftSteps: number; sftBatch: number; sftLr: number; steps: number; batchSize: number; groupSize: number; mu: number;
   lr: number; beta: number; temperature: number; formatWeight: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
+  /** Block linears as simulated FP8 GEMMs (`TransformerPolicy`'s `fp8`, docs/fp8.md); default off. */
+  fp8?: boolean;
 }
 
 /** Initialises a tfjs backend: `cpu`, `wasm` (its .wasm files resolve from the package in Node) or `webgpu` (Dawn via the `webgpu` package). */
@@ -98,6 +100,7 @@ export async function coldStart(
     task: Task, config: ExperimentConfig, onStep?: (step: number, loss: number) => void): Promise<TransformerPolicy> {
   const policy = TransformerPolicy.create({
     vocabSize: task.tokenizer.vocabSize, contextLength: task.contextLength, ...MODELS[config.model], seed: config.seed,
+    fp8: config.fp8 === true,
   });
   const optimizer = tf.train.adam(config.sftLr);
   for (let s = 0; s < config.sftSteps; s++) {

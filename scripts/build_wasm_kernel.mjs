@@ -13,8 +13,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const source = path.join(root, 'src/math/fused/grpo_loss_simd.wat');
 const target = path.join(root, 'src/math/fused/grpo_loss_simd_module.ts');
 
+/** Expands `;; @repeat N` ... `;; @end` (loop bodies unrolled N times; blocks do not nest). */
+function expandRepeats(text) {
+  return text.replace(/^[ \t]*;; @repeat (\d+)\n([\s\S]*?)^[ \t]*;; @end\n/gm, (_, n, body) => body.repeat(Number(n)));
+}
+
 const wabt = await initWabt();
-const module = wabt.parseWat(path.basename(source), readFileSync(source, 'utf8'), {simd: true});
+const module = wabt.parseWat(path.basename(source), expandRepeats(readFileSync(source, 'utf8')), {simd: true});
 module.validate();
 const {buffer} = module.toBinary({log: false, write_debug_names: false});
 module.destroy();

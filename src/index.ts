@@ -54,11 +54,19 @@ export type {ValueLossInputs, ValueLossOptions} from './math/value_loss.js';
 export {ppoLoss} from './math/ppo_loss.js';
 export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from './math/ppo_loss.js';
 
+// === Distillation and reward-model losses (R1 stages 4-5) ===
+export {distillationLoss} from './math/distillation_loss.js';
+export type {DistillationLossInputs, DistillationLossOptions, Divergence} from './math/distillation_loss.js';
+export {pairwiseRewardLoss} from './math/pairwise_reward_loss.js';
+export type {PairwiseRewardLossInputs, PairwiseRewardLossOptions} from './math/pairwise_reward_loss.js';
+
 // === FP8 numerics (DeepSeek-V3 §3.3) ===
 export {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS} from './math/fp8_format.js';
 export type {Fp8Format, Fp8FormatSpec} from './math/fp8_format.js';
 export {fakeQuantFp8} from './math/fake_quant_fp8.js';
 export type {FakeQuantFp8Options} from './math/fake_quant_fp8.js';
+export {fp8Matmul} from './math/fp8_matmul.js';
+export type {Fp8MatmulOptions} from './math/fp8_matmul.js';
 
 // === Kernels (fused paths) ===
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
@@ -102,8 +110,12 @@ export {scoreRewards} from './rewards/score_rewards.js';
 export type {RewardComponent, RewardStats, ScoredRewards} from './rewards/score_rewards.js';
 
 // === Models ===
+export {fp8Linear} from './models/fp8_linear.js';
+export type {Fp8LinearOptions} from './models/fp8_linear.js';
 export {ValueHead} from './models/value_head.js';
 export type {ValueHeadOptions} from './models/value_head.js';
+export {RewardModel} from './models/reward_model.js';
+export type {RewardModelOptions} from './models/reward_model.js';
 export {charTokenizer} from './models/char_tokenizer.js';
 export type {CharTokenizer, CharTokenizerOptions} from './models/char_tokenizer.js';
 export {completionForward} from './models/completion_forward.js';
@@ -124,6 +136,7 @@ export {rmsNorm} from './models/rms_norm.js';
 export {applyRope, normalizeRopeConfig, ROPE_TYPES, ropeCosSin, ropeInverseFrequencies, ropeSoftmaxScaleFactor} from './models/rope.js';
 export type {ApplyRopeOptions, RopeConfig, RopeCosSin, RopeFrequencies, RopeFrequencyOptions, RopeType} from './models/rope.js';
 export {linear} from './models/linear.js';
+export {embeddingLookup} from './models/embedding_lookup.js';
 export {swigluMlp, swigluWeightsAt} from './models/swiglu_mlp.js';
 export type {SwigluWeights} from './models/swiglu_mlp.js';
 export {groupedQueryAttention} from './models/grouped_query_attention.js';
@@ -197,4 +210,15 @@ export type {Critic, PpoStepContext, PpoStepMetrics, PpoStepOptions} from './tra
 export {rlLoop} from './train/rl_loop.js';
 export type {RlLoopOptions, StepRecord} from './train/rl_loop.js';
 export {encodeSftBatch, sftBatchLoss, sftStep} from './train/sft_step.js';
+export {rejectionSample} from './train/rejection_sample.js';
+export type {
+  AcceptedSample, CompletionSampler, RejectionAccept, RejectionFilters, RejectionPrompt, RejectionPromptStats,
+  RejectionSampleOptions, RejectionSampleResult, SampledCompletion,
+} from './train/rejection_sample.js';
+export {policySampler} from './train/policy_sampler.js';
+export {rewardModelReward, rewardModelStep} from './train/reward_model_step.js';
+export type {
+  PreferencePair, RewardModelRewardOptions, RewardModelStepOptions, RewardModelStepResult,
+} from './train/reward_model_step.js';
+export type {PolicySamplerOptions} from './train/policy_sampler.js';
 export type {SftBatch, SftStepOptions, SftStepResult} from './train/sft_step.js';

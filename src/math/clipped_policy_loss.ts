@@ -4,10 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownOptions, assertNumber, assertOneOf, assertRank,
-  assertSameShape, check, fmtShape,
+  assertDtype, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check, fmtShape,
 } from './assert.js';
 import {assertKnownInputs, assertTensor} from './assert.js';
+import {checkPolicyLossValues, type NamedLogProbs} from './policy_loss_values.js';
 
 /** Where the importance ratio is formed; see {@link clippedPolicyLoss}. */
 export type RatioLevel = 'token' | 'sequence';
@@ -74,8 +74,11 @@ export interface ClipIndicators {
   dualClipped: tf.Tensor2D;
 }
 
-/** |log r| is clamped to this before exp() (verl's value); see {@link clippedLossParts}. */
-const LOG_RATIO_LIMIT = 20;
+/**
+ * @internal |log r| is clamped to this before exp() (verl's value) on every path: the composed ops
+ * ({@link clippedLossParts}), the JavaScript loop, the WebAssembly and the WGSL kernels.
+ */
+export const LOG_RATIO_LIMIT = 20;
 
 const FN = 'clippedPolicyLoss';
 const KNOWN = ['clipLow', 'clipHigh', 'dualClip', 'ratioLevel'];
@@ -86,8 +89,10 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * Per-token clipped surrogate policy loss (PPO's objective, negated), with DAPO's asymmetric clip,
  * the dual-clip bound and GSPO's sequence-level ratio.
  *
- * L_t = -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t), r_t = exp(logProbs_t - oldLogProbs_t);
- * with `dualClip` c: L_t = min(L_t, -c A_t) where A_t < 0. Where the clip is active (A > 0 and
+ * $$L_t = -\min\big(r_t A_t,\ \operatorname{clip}(r_t, 1 - \epsilon_{low}, 1 + \epsilon_{high})\, A_t\big),
+ * \qquad r_t = \exp(\log\pi_\theta(y_t) - \log\pi_{old}(y_t))$$
+ * ($\epsilon_{low}$ = `clipLow`, $\epsilon_{high}$ = `clipHigh`); with `dualClip` c:
+ * $L_t = \min(L_t, -c A_t)$ where $A_t < 0$. Where the clip is active (A > 0 and
  * r > 1 + clipHigh, or A < 0 and r < 1 - clipLow) or the dual bound is active (A < 0 and r > c) the
  * token's gradient is exactly 0; inside the clip range L_t = -r_t A_t. `clipLow = clipHigh = 0` is
  * allowed (the ratio is then clipped to 1 on the active side).
@@ -114,7 +119,8 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * @param options.dualClip default off; must be > 1.
  * @param options.ratioLevel `'token'` (default) or `'sequence'`.
  * @returns `[batch, time]` float32 per-token loss, 0 where masked; reduce it with {@link aggregateLoss}.
- * @throws on a wrong rank, shape or dtype, a mask that is not 0/1, non-finite advantages, a negative
+ * @throws on a wrong rank, shape or dtype, a mask that is not 0/1, non-finite advantages, a non-finite
+ *   or positive (> 1e-4: probabilities passed) log-prob on an unmasked token, a negative
  *   clip, `dualClip <= 1`, an unknown `ratioLevel` or an unknown option name.
  * @example
  * const loss = clippedPolicyLoss({
@@ -128,7 +134,7 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
 export function clippedPolicyLoss(inputs: PolicyLossInputs, options: ClippedPolicyLossOptions = {}): tf.Tensor2D {
   const resolved = resolveClipOptions(options, FN);
   assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'advantages', 'mask'], FN);
-  validatePolicyLossInputs(inputs, FN, false);
+  validatePolicyLossInputs(inputs, FN, false, 'logProbs');
   return tf.tidy(() => {
     const {maskB, lp, old, adv} = sanitizePolicyInputs(inputs);
     const parts = clippedLossParts(lp, old, adv, maskB, resolved);
@@ -153,11 +159,15 @@ export function resolveClipOptions(options: ClippedPolicyLossOptions | undefined
 
 /**
  * @internal Checks the policy-loss tensors: `logProbs` `[batch, time]` float32; `oldLogProbs` the same
- * (optional when `oldOptional`); `mask` the same shape, 0/1; `advantages` `[batch]` or `[batch, time]`,
- * finite where the mask is 1.
+ * (optional when `oldOptional`); `mask` the same shape; `advantages` `[batch]` or `[batch, time]`.
+ * `checkValues` (value checks; skipped when {@link configureValidation} turns them off): `true`
+ * (default) the mask 0/1, advantages finite (where the mask is 1 for per-token ones); `'logProbs'`
+ * also `logProbs` / `oldLogProbs` finite and <= 1e-4 on unmasked tokens; `false` none (the caller
+ * checks them, or a fused kernel does in its pass).
  */
 export function validatePolicyLossInputs(
-    inputs: Partial<PolicyLossInputs> | undefined, fn: string, oldOptional: boolean): void {
+    inputs: Partial<PolicyLossInputs> | undefined, fn: string, oldOptional: boolean,
+    checkValues: boolean | 'logProbs' = true): void {
   check(typeof inputs === 'object' && inputs !== null, fn, () =>
     `'inputs' expected an object {logProbs, oldLogProbs, advantages, mask}, got ${String(inputs)}`);
   const {logProbs, oldLogProbs, advantages, mask} = inputs;
@@ -175,17 +185,13 @@ export function validatePolicyLossInputs(
   check(ok, fn, () => `'advantages' expected shape [batch]=[${batch}] or [batch, time]=[${batch},${time}], ` +
       `got ${fmtShape(advantages.shape)}`);
   assertDtype(advantages, 'float32', fn, 'advantages');
-  assertBinaryMask(mask, fn, 'mask');
-  if (advantages.rank === 1) {
-    assertFinite(advantages, fn, 'advantages');
-  } else {
-    const masked = tf.tidy(() => tf.where(tf.cast(mask, 'bool'), advantages, tf.zerosLike(advantages)));
-    try {
-      assertFinite(masked, fn, 'advantages');
-    } finally {
-      masked.dispose();
-    }
+  if (checkValues === false) return;
+  const logProbNames: Array<NamedLogProbs<tf.Tensor>> = [];
+  if (checkValues === 'logProbs') {
+    logProbNames.push({name: 'logProbs', values: logProbs});
+    if (oldLogProbs !== undefined) logProbNames.push({name: 'oldLogProbs', values: oldLogProbs});
   }
+  checkPolicyLossValues(fn, mask, advantages, logProbNames);
 }
 
 /**
@@ -210,7 +216,7 @@ export function sanitizePolicyInputs(inputs: Partial<PolicyLossInputs>): {
 /**
  * @internal Stop-gradient: the value of `x`, with a zero gradient (tfjs has no `stopGradient` op).
  */
-const stopGradient = tf.customGrad((x) => ({
+export const stopGradient = tf.customGrad((x) => ({
   value: tf.clone(x as tf.Tensor),
   gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
 })) as <T extends tf.Tensor>(x: T) => T;

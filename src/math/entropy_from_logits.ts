@@ -32,7 +32,8 @@ function chunkEntropy(z: tf.Tensor2D): tf.Tensor1D {
 /**
  * Entropy of the next-token distribution at every position.
  *
- * H[b, t] = -sum_v p_v log p_v = logsumexp(z) - sum_v p_v z_v (computed on z - max z),  p = softmax(z), z = logits / temperature.
+ * $$H_{b,t} = -\sum_v p_v \log p_v = \log \sum_v e^{z_v} - \sum_v p_v z_v, \qquad p = \operatorname{softmax}(z),\ z = \text{logits} / \tau$$
+ * (computed on $z - \max z$; $\tau$ = `temperature`).
  * Computed over the flattened `[batch * time]` rows in chunks of `chunkSize` with `tf.customGrad`;
  * the backward recomputes each chunk's softmax: dH/dz_v = p_v (E_p[z] - z_v), times dy /
  * temperature. Never holds a full-size softmax. Stable for large logits (±1000); logits must be

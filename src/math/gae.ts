@@ -46,7 +46,7 @@ const KNOWN_OPTIONS = ['gamma', 'lambda'] as const;
  * Generalized advantage estimation over `[batch, time]` with a token mask (reverse scan over time).
  *
  * For each row, over the unmasked steps t_1 < t_2 < ... < t_n only:
- * delta_t = r_t + gamma * V_next(t) - V_t,  A_t = delta_t + gamma * lambda * A_next(t),
+ * $$\delta_t = r_t + \gamma V_{next(t)} - V_t, \qquad A_t = \delta_t + \gamma \lambda A_{next(t)},$$
  * where `next(t)` is the next *unmasked* step of the row, and V = A = 0 after the last one (bootstrap 0:
  * a completion ends the episode). Returns R_t = A_t + V_t. Schulman et al. 2015, "High-Dimensional
  * Continuous Control Using Generalized Advantage Estimation", arXiv:1506.02438.

@@ -31,8 +31,9 @@ const KNOWN = ['groupSize', 'groupIds', 'scale', 'std', 'epsilon'];
  * Group-relative advantages: each completion's reward minus the mean reward of its prompt's group,
  * optionally divided by a std.
  *
- * A_i = (r_i - mean(r_g)) / (std + epsilon), g the group of row i; std is the group's std
- * (`scale: 'group'`), the batch's std (`'batch'`), or the division is skipped (`'none'`).
+ * $$A_i = \frac{r_i - \operatorname{mean}(r_{g(i)})}{\sigma + \varepsilon}$$
+ * with g(i) the group of row i; sigma is the group's std (`scale: 'group'`), the batch's std
+ * (`'batch'`), or the division is skipped (`'none'`).
  * Shao et al. 2024, DeepSeekMath, arXiv:2402.03300 (GRPO, outcome supervision);
  * Liu et al. 2025, Understanding R1-Zero-Like Training, arXiv:2503.20783 (Dr. GRPO: `scale: 'none'`).
  *

@@ -1,96 +1,24 @@
 /**
  * The GRPO objective: clipped policy loss plus a KL penalty, aggregated (GRPO, DAPO, Dr. GRPO, GSPO).
  *
- * Structure: `grpoLoss` / `grpoLossWithStats` validate and resolve options
- * (`resolveGrpoLossOptions`, `validateGrpoLossInputs`), then call the composed tensor computation
- * `grpoLossComposed` (internal), the reference a fused kernel is checked against.
+ * Structure: `grpoLoss` / `grpoLossWithStats` validate inputs and options and choose the
+ * implementation (`prepareGrpoLoss`, grpo_loss_options.ts), then run the fused kernel
+ * (src/math/fused/) or the composed tensor computation `grpoLossComposed` (internal), the reference
+ * a fused kernel is checked against.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {aggregateMasked, LOSS_AGGREGATIONS, type LossAggregation, resolveAggregationOptions} from './aggregate_loss.js';
-import {assertKnownOptions, assertNumber, assertOneOf, assertSameShape, assertDtype, check} from './assert.js';
-import {assertKnownInputs} from './assert.js';
-import {
-  clipIndicators, clippedLossParts, type RatioLevel, resolveClipOptions, sanitizePolicyInputs, validatePolicyLossInputs,
-} from './clipped_policy_loss.js';
-import {KL_ESTIMATORS, klEstimate, type KlEstimator} from './kl_penalty.js';
-import {grpoLossFused, type GrpoLossImplementation, useFusedGrpoLoss} from './fused/grpo_loss_fused.js'; // fused dispatch (issue 6)
+import {aggregateMasked} from './aggregate_loss.js';
+import {clipIndicators, clippedLossParts, sanitizePolicyInputs, stopGradient} from './clipped_policy_loss.js';
+import {klEstimate} from './kl_penalty.js';
+import {runFusedGrpoLoss} from './fused/grpo_loss_fused.js'; // fused dispatch (issue 6)
+import type {GrpoLossKernelStats} from './fused/grpo_loss_cpu_kernel.js';
+import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
+import {type GrpoLossInputs, type GrpoLossOptions, kernelChecks, prepareGrpoLoss} from './grpo_loss_options.js';
 
-/** Tensors of {@link grpoLoss}. All per-token tensors are `[batch, time]` float32. */
-export interface GrpoLossInputs {
-  /** `[batch, time]` log pi_theta(y_t) of the sampled tokens; gradients flow here. */
-  logProbs: tf.Tensor;
-  /**
-   * `[batch, time]` log pi_old(y_t), the sampling policy. Default: stop-gradient(`logProbs`), i.e.
-   * one update per batch (ratio 1, the gradient still flows, as TRL with `num_iterations = 1`).
-   */
-  oldLogProbs?: tf.Tensor;
-  /** `[batch, time]` log pi_ref(y_t) of the reference policy; required when `beta > 0`. */
-  refLogProbs?: tf.Tensor;
-  /** `[batch]` (per sequence, broadcast over time) or `[batch, time]` float32 advantages. */
-  advantages: tf.Tensor;
-  /** `[batch, time]` 1 for completion tokens, 0 for padding (holes allowed); float32, int32 or bool. */
-  mask: tf.Tensor;
-}
-
-/** Options of {@link grpoLoss}; every field is optional. Unknown names are rejected. */
-export interface GrpoLossOptions {
-  /**
-   * KL coefficient. Default `0`, as TRL (since v0.17), DAPO and Dr. GRPO: the KL term is not needed
-   * for verifiable-reward training and its reference forward pass is the most expensive part of a
-   * step. DeepSeekMath's GRPO used `0.04` (TRL's earlier default). Must be >= 0.
-   */
-  beta?: number;
-  /** Per-token KL estimator (see {@link klPenalty}). Default `'k3'` (GRPO's, TRL's, verl `low_var_kl`). */
-  klEstimator?: KlEstimator;
-  /** Lower clip epsilon (ratio clipped below at 1 - clipLow). Default `0.2`. */
-  clipLow?: number;
-  /** Upper clip epsilon. Default `clipLow`; DAPO's clip-higher uses `0.28`. */
-  clipHigh?: number;
-  /** Dual-clip bound c > 1 for negative advantages (verl `clip_ratio_c`, TRL `delta`). Default off. */
-  dualClip?: number;
-  /** `'token'` (default) or `'sequence'` (GSPO; see {@link clippedPolicyLoss}). */
-  ratioLevel?: RatioLevel;
-  /** Loss aggregation (see {@link aggregateLoss}). Default `'token-mean'` (DAPO's token-level loss). */
-  aggregation?: LossAggregation;
-  /** Divisor of `'seq-mean-token-sum-norm'` (Dr. GRPO's max completion length). Default `time`. */
-  maxLength?: number;
-  /**
-   * Fixed denominator for gradient accumulation: total mask tokens over all micro-batches
-   * (`'token-mean'`) or total non-empty sequences (`seq-mean-*`). Default: this batch's count.
-   */
-  normalizer?: number;
-  // --- fused dispatch (issue 6, src/math/fused/) ---
-  /**
-   * Which implementation runs (see {@link fusedGrpoLossAvailable}). Default `'auto'`: the fused
-   * kernel where the active backend has one (`cpu`, `wasm`: one typed-array loop; `webgpu`: WGSL
-   * compute shaders), else the composed tfjs ops. `'fused'` insists (an error elsewhere);
-   * `'composed'` always runs tfjs ops. Both give the same loss and gradients to float32 tolerance,
-   * with one exception: the composed ops clamp the log-ratio to ±20 before `exp` (as verl), the fused
-   * kernels do not (as TRL), so they differ on tokens with |log r| > 20 (ratios beyond 4.9e8, which
-   * only a diverged policy produces) that the clip does not cover. On `webgpu` the fused kernel
-   * differentiates w.r.t. `logProbs` only. Ignored by {@link grpoLossWithStats}, which always runs
-   * the composed ops.
-   */
-  implementation?: GrpoLossImplementation;
-  // --- end fused dispatch ---
-}
-
-/**
- * @internal {@link GrpoLossOptions} after validation, with the defaults filled in. `maxLength`
- * undefined means the batch's `time`; `dualClip` / `normalizer` undefined mean off / this batch's count.
- */
-export interface ResolvedGrpoLossOptions {
-  beta: number;
-  klEstimator: KlEstimator;
-  clipLow: number;
-  clipHigh: number;
-  dualClip: number | undefined;
-  ratioLevel: RatioLevel;
-  aggregation: LossAggregation;
-  maxLength: number | undefined;
-  normalizer: number | undefined;
-}
+export type {ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
+export type {GrpoLossInputs, GrpoLossOptions} from './grpo_loss_options.js';
+export {prepareGrpoLoss, resolveGrpoLossOptions, validateGrpoLossInputs} from './grpo_loss_options.js';
 
 /** Diagnostics of {@link grpoLossWithStats}: float32 scalars over the mask tokens. */
 export interface GrpoLossStats {
@@ -121,18 +49,13 @@ export interface GrpoLossWithStatsResult {
   stats: GrpoLossStats;
 }
 
-const FN = 'grpoLoss';
-const KNOWN_OPTIONS = [
-  'beta', 'klEstimator', 'clipLow', 'clipHigh', 'dualClip', 'ratioLevel', 'aggregation', 'maxLength', 'normalizer',
-  'implementation', // fused dispatch (issue 6)
-];
-
 /**
  * GRPO loss: the clipped surrogate of {@link clippedPolicyLoss} plus `beta` times the per-token KL
  * estimate of {@link klPenalty}, reduced by {@link aggregateLoss}.
  *
- * loss = aggregate_m( -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t) + beta * KL_t ),
- * r_t = pi_theta(y_t) / pi_old(y_t) (or GSPO's sequence ratio), KL_t = klEstimator(logProbs, refLogProbs).
+ * $$\mathcal{L} = \operatorname{aggregate}_m\Big(-\min\big(r_t A_t,\ \operatorname{clip}(r_t, 1 - \epsilon_{low}, 1 + \epsilon_{high})\, A_t\big) + \beta\, \mathrm{KL}_t\Big)$$
+ * with $r_t = \pi_\theta(y_t) / \pi_{old}(y_t)$ (or GSPO's sequence ratio), $\epsilon_{low}$ = `clipLow`,
+ * $\epsilon_{high}$ = `clipHigh`, $\beta$ = `beta`, $\mathrm{KL}_t$ = `klEstimator`(logProbs, refLogProbs).
  * Shao et al. 2024, DeepSeekMath, arXiv:2402.03300 (GRPO); Yu et al. 2025, arXiv:2503.14476 (DAPO);
  * Liu et al. 2025, arXiv:2503.20783 (Dr. GRPO); Zheng et al. 2025, arXiv:2507.18071 (GSPO).
  *
@@ -149,15 +72,25 @@ const KNOWN_OPTIONS = [
  * | TRL `delta` / verl `clip_ratio_c` | `dualClip` |
  * | TRL `importance_sampling_level='sequence'` / verl `policy_loss.loss_mode='gspo'` | `ratioLevel: 'sequence'` |
  * | TRL `beta` / verl `kl_loss_coef`, `kl_loss_type` | `beta`, `klEstimator` |
+ * | verl `tis_imp_ratio_cap` with `rollout_log_probs` | `rolloutLogProbs`, `tisCap` |
+ *
+ * The log-ratio is clamped to ±20 before `exp` on every implementation (verl's convention).
+ * Truncated importance sampling (with `rolloutLogProbs`): the policy term of each token is multiplied
+ * by w_t = min(exp(oldLogProbs_t - rolloutLogProbs_t), tisCap), a constant (no gradient), correcting
+ * for the sampler's log-probs differing from the trainer's; the KL term is not weighted.
  *
  * Padded tokens (mask 0) change neither the loss nor any gradient, even when their log-probs are
- * NaN or infinite. The KL term is computed only when `beta > 0`.
+ * NaN or infinite. The KL term is computed only when `beta > 0`. Value checks (on unless
+ * {@link configureValidation} turns them off; on `cpu`/`wasm` inside the fused kernel's pass): the
+ * mask is 0/1, advantages are finite, and on unmasked tokens every log-prob used (policy, old,
+ * reference when `beta > 0`, rollout) is finite and <= 1e-4 (larger: probabilities were passed).
  *
  * @param inputs.logProbs `[batch, time]` float32.
  * @param inputs.oldLogProbs `[batch, time]` float32; default stop-gradient(`logProbs`).
  * @param inputs.refLogProbs `[batch, time]` float32; required when `beta > 0`.
  * @param inputs.advantages `[batch]` or `[batch, time]` float32.
  * @param inputs.mask `[batch, time]` 0/1.
+ * @param inputs.rolloutLogProbs `[batch, time]` float32 sampler log-probs; default none (no TIS).
  * @param options.beta KL coefficient, default `0`.
  * @param options.klEstimator default `'k3'`.
  * @param options.clipLow default `0.2`.
@@ -167,11 +100,15 @@ const KNOWN_OPTIONS = [
  * @param options.aggregation default `'token-mean'`.
  * @param options.maxLength default `time` (`'seq-mean-token-sum-norm'` only).
  * @param options.normalizer default this batch's token (or sequence) count.
+ * @param options.rolloutLogProbs alternative place for `inputs.rolloutLogProbs`.
+ * @param options.tisCap TIS cap C > 0, default `2` with rollout log-probs (else rejected).
  * @param options.implementation `'auto'` (default: fused kernel on cpu/wasm/webgpu), `'fused'` or `'composed'`.
  * @returns float32 scalar loss to minimize.
  * @throws on wrong shapes/dtypes (message names `grpoLoss`, the argument, expected and given shape),
- *   a non-0/1 mask, unknown option names or values, negative clips, `dualClip <= 1`, or `beta > 0`
- *   without `refLogProbs`.
+ *   a non-0/1 mask, non-finite advantages, a non-finite or positive (> 1e-4) log-prob on an unmasked
+ *   token (naming the argument and the position), unknown option names or values, negative clips,
+ *   `dualClip <= 1`, `beta > 0` without `refLogProbs`, `rolloutLogProbs` given twice or `tisCap`
+ *   without it.
  * @example
  * const logProbs = tf.tensor2d([[-1, -2], [-0.5, -3]]);
  * const loss = grpoLoss({
@@ -182,20 +119,21 @@ const KNOWN_OPTIONS = [
  * // ratio 1 everywhere: token-mean of -A over 3 tokens = (-1 - 1 + 1) / 3 = -1/3
  */
 export function grpoLoss(inputs: GrpoLossInputs, options?: GrpoLossOptions): tf.Scalar {
-  const resolved = resolveGrpoLossOptions(options, FN);
-  validateGrpoLossInputs(inputs, resolved, FN);
+  const fn = 'grpoLoss';
+  const {tensors, resolved, fused} = prepareGrpoLoss(inputs, options, fn, false);
   // --- fused dispatch (issue 6, src/math/fused/) ---
-  if (useFusedGrpoLoss(options?.implementation, inputs, FN)) return grpoLossFused(inputs, resolved);
+  if (fused) return runFusedGrpoLoss(tensors, resolved, {fn, checkValues: kernelChecks(), withStats: false}).loss;
   // --- end fused dispatch ---
-  return grpoLossComposed(inputs, resolved);
+  return grpoLossComposed(tensors, resolved);
 }
 
 /**
  * {@link grpoLoss} together with diagnostics: masked mean KL, clip fractions and ratio range.
  *
- * Same formula, defaults and errors as {@link grpoLoss}. The statistics are scalars with no effect on
- * the loss's gradient. Inside `tf.grad` / `optimizer.minimize`, tensors other than the returned loss
- * are disposed when the function returns: wrap `stats` in `tf.keep` to use them afterwards.
+ * Same formula, defaults, `implementation` choice and errors as {@link grpoLoss}; on `cpu`/`wasm`
+ * the fused kernel computes the statistics in its pass. The statistics are scalars with no effect
+ * on the loss's gradient. Inside `tf.grad` / `optimizer.minimize`, tensors other than the returned
+ * loss are disposed when the function returns: wrap `stats` in `tf.keep` to use them afterwards.
  *
  * @param inputs see {@link grpoLoss}.
  * @param options see {@link grpoLoss}.
@@ -211,10 +149,14 @@ export function grpoLoss(inputs: GrpoLossInputs, options?: GrpoLossOptions): tf.
  */
 export function grpoLossWithStats(
     inputs: GrpoLossInputs, options?: GrpoLossOptions): GrpoLossWithStatsResult {
-  const resolved = resolveGrpoLossOptions(options, 'grpoLossWithStats');
-  validateGrpoLossInputs(inputs, resolved, 'grpoLossWithStats');
+  const fn = 'grpoLossWithStats';
+  const {tensors, resolved, fused} = prepareGrpoLoss(inputs, options, fn, true);
+  if (fused) {
+    const {loss, stats} = runFusedGrpoLoss(tensors, resolved, {fn, checkValues: kernelChecks(), withStats: true});
+    return {loss, stats: statsFromKernel(stats!, tensors.refLogProbs !== undefined)};
+  }
   const kept = tf.tidy(() => {
-    const parts = grpoLossParts(inputs, resolved, true);
+    const parts = grpoLossParts(tensors, resolved, true);
     const out: tf.Tensor[] = [parts.loss];
     const stats = parts.stats!;
     out.push(stats.clipFracLow, stats.clipFracHigh, stats.clipFracDual, stats.ratioMean, stats.ratioMin,
@@ -231,57 +173,39 @@ export function grpoLossWithStats(
   return {loss: loss!, stats};
 }
 
-/**
- * @internal Validates `options` (names and values) and fills in the defaults. `fn` names the public
- * function in error messages.
- */
-export function resolveGrpoLossOptions(options: GrpoLossOptions | undefined, fn = FN): ResolvedGrpoLossOptions {
-  const o = options ?? {};
-  assertKnownOptions(o, KNOWN_OPTIONS, fn);
-  const beta = o.beta ?? 0;
-  assertNumber(beta, fn, 'beta', {min: 0});
-  const klEstimator = o.klEstimator ?? 'k3';
-  assertOneOf(klEstimator, KL_ESTIMATORS, fn, 'klEstimator');
-  const clip = resolveClipOptions(o, fn);
-  const aggregation = o.aggregation ?? 'token-mean';
-  assertOneOf(aggregation, LOSS_AGGREGATIONS, fn, 'aggregation');
-  const {maxLength, normalizer} = resolveAggregationOptions(
-      {maxLength: o.maxLength, normalizer: o.normalizer}, aggregation, fn, false);
-  return {beta, klEstimator, ...clip, aggregation, maxLength, normalizer};
-}
-
-/**
- * @internal Validates the tensors against resolved options: shapes, dtypes, 0/1 mask, finite
- * advantages; `refLogProbs` required when `beta > 0`.
- */
-export function validateGrpoLossInputs(inputs: GrpoLossInputs, resolved: ResolvedGrpoLossOptions, fn = FN): void {
-  assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'rolloutLogProbs', 'refLogProbs', 'advantages', 'mask'], fn);
-  validatePolicyLossInputs(inputs, fn, true);
-  const {refLogProbs, logProbs} = inputs;
-  if (refLogProbs === undefined) {
-    check(resolved.beta === 0, fn, () =>
-      `'refLogProbs' is required when beta > 0 (beta = ${resolved.beta}); pass the reference policy's ` +
-      `log-probs or set beta: 0`);
-  } else {
-    assertSameShape(refLogProbs, logProbs, fn, 'refLogProbs', 'logProbs');
-    assertDtype(refLogProbs, 'float32', fn, 'refLogProbs');
-  }
+/** The statistics of {@link grpoLossWithStats} from the kernel's sums (as the composed formulas). */
+function statsFromKernel(s: GrpoLossKernelStats, withKl: boolean): GrpoLossStats {
+  const count = Math.max(s.tokens, 1);
+  const any = s.tokens > 0;
+  const stats: GrpoLossStats = {
+    clipFracLow: tf.scalar(s.clipLow / count), clipFracHigh: tf.scalar(s.clipHigh / count),
+    clipFracDual: tf.scalar(s.clipDual / count), ratioMean: tf.scalar(any ? s.ratioSum / count : 1),
+    ratioMin: tf.scalar(any ? s.ratioMin : 1), ratioMax: tf.scalar(any ? s.ratioMax : 1),
+  };
+  if (withKl) stats.kl = tf.scalar(s.klSum / count);
+  return stats;
 }
 
 /**
  * @internal The composed GRPO loss on validated inputs and resolved options: tfjs ops only, the
  * reference for fused kernels. Keeps only the returned scalar.
  */
-export function grpoLossComposed(inputs: GrpoLossInputs, resolved: ResolvedGrpoLossOptions): tf.Scalar {
+export function grpoLossComposed(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions): tf.Scalar {
   return tf.tidy(() => grpoLossParts(inputs, resolved, false).loss);
 }
 
 /** Loss and (optionally) statistics; call inside `tf.tidy`. */
-function grpoLossParts(inputs: GrpoLossInputs, resolved: ResolvedGrpoLossOptions, withStats: boolean):
+function grpoLossParts(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions, withStats: boolean):
     {loss: tf.Scalar; stats?: GrpoLossStats} {
   const {maskB, lp, old, adv} = sanitizePolicyInputs(inputs);
   const parts = clippedLossParts(lp, old, adv, maskB, resolved);
   let perToken: tf.Tensor2D = parts.perToken;
+  if (resolved.tisCap !== undefined && inputs.rolloutLogProbs !== undefined) {
+    // TIS: w = min(exp(old - rollout), cap), a constant (stop-gradient) weight of the policy term.
+    const roll = tf.where(maskB, inputs.rolloutLogProbs, tf.zerosLike(lp));
+    const w = stopGradient(tf.minimum(tf.exp(tf.sub(old ?? lp, roll)), resolved.tisCap));
+    perToken = tf.mul(perToken, w);
+  }
   let klPerToken: tf.Tensor2D | undefined;
   if (inputs.refLogProbs !== undefined && (resolved.beta > 0 || withStats)) {
     const ref = tf.where(maskB, inputs.refLogProbs, tf.zerosLike(lp));

@@ -38,8 +38,8 @@ const KNOWN = ['estimator', 'logRatioClamp', 'valueClamp'];
 /**
  * Per-token estimate of KL(pi || pi_ref) for tokens sampled from pi.
  *
- * With d = logProbs - refLogProbs (optionally clamped to ±logRatioClamp):
- * k1 = d; k2 = d^2 / 2; k3 = exp(-d) + d - 1 = exp(ref - lp) - (ref - lp) - 1; abs = |d|;
+ * With $d = \log\pi_\theta - \log\pi_{ref}$ = logProbs - refLogProbs (optionally clamped to ±logRatioClamp):
+ * $$k_1 = d, \qquad k_2 = \tfrac{1}{2} d^2, \qquad k_3 = e^{-d} + d - 1, \qquad \mathrm{abs} = |d|;$$
  * the value is then optionally clamped to ±valueClamp.
  * J. Schulman 2020, "Approximating KL divergence" (http://joschu.net/blog/kl-approx.html).
  * k3 is the estimator of GRPO (Shao et al. 2024, DeepSeekMath, arXiv:2402.03300, eq. 4), TRL's

@@ -33,8 +33,9 @@ const KNOWN_OPTIONS = ['klCoef'] as const;
 /**
  * Per-token rewards with a KL penalty to the reference policy (InstructGPT-style reward shaping).
  *
- * r_t = -klCoef * KL_t on every completion token, plus the sequence score on the last completion token of each
- * row: r_last = score - klCoef * KL_last; 0 on masked tokens. "Last" is the last position whose mask is 1, so
+ * $$r_t = -\beta\, \mathrm{KL}_t + [t = t_{last}]\, \mathrm{score}$$
+ * on every completion token ($\beta$ = `klCoef`; the score is added on the last completion token of each
+ * row); 0 on masked tokens. "Last" is the last position whose mask is 1, so
  * right padding and holes are both handled. Feed the result to {@link gae} as `rewards`.
  * Ouyang et al. 2022, InstructGPT, arXiv:2203.02155 (eq. 2); Ziegler et al. 2019, arXiv:1909.08593.
  *

@@ -29,7 +29,8 @@ export interface LinearTokenLogProbsOptions {
  * Log-probability of each chosen token from hidden states and the LM-head weight, without ever
  * materialising the `[batch, time, vocab]` logits (forward or backward).
  *
- * logp[b, t] = z[tokens[b, t]] - logsumexp_v z[v],  z = (hidden[b, t] @ W) / temperature.
+ * $$\log p_{b,t} = z_{y_{b,t}} - \log \sum_v e^{z_v}, \qquad z = h_{b,t} W / \tau$$
+ * ($h$ = `hidden`, $W$ = `weight`, $y$ = `tokens`, $\tau$ = `temperature`).
  * Same values and gradients as `tokenLogProbs(tf.matMul(hidden, W), tokens)`, but the rows of the
  * flattened `[batch * time]` axis are processed in chunks of `chunkSize` inside `tf.customGrad`:
  * the forward keeps only the inputs and two `[batch * time]` vectors (row max, log-sum-exp); the backward recomputes each

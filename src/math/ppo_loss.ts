@@ -127,9 +127,9 @@ const KNOWN_OPTIONS = [
  * PPO loss for language models with a value head: clipped policy loss + value loss - entropy bonus, and
  * optionally a KL-to-reference loss term.
  *
- * loss = agg(L^clip_t) + valueCoef * agg(0.5 max((V_t - R_t)^2, (clip(V_t, V_old - c, V_old + c) - R_t)^2))
- *        - entropyCoef * agg(H_t) + klCoef * agg(KL_t),
- * L^clip_t = -min(r_t A_t, clip(r_t, 1 - clipLow, 1 + clipHigh) A_t), r_t = exp(logProbs_t - oldLogProbs_t),
+ * $$\mathcal{L} = \operatorname{agg}(L^{clip}_t) + c_v \operatorname{agg}\big(\tfrac{1}{2}\max((V_t - R_t)^2, (\operatorname{clip}(V_t, V^{old}_t - c, V^{old}_t + c) - R_t)^2)\big) - c_H \operatorname{agg}(H_t) + c_{KL} \operatorname{agg}(\mathrm{KL}_t)$$
+ * with $L^{clip}_t = -\min(r_t A_t, \operatorname{clip}(r_t, 1 - \epsilon_{low}, 1 + \epsilon_{high}) A_t)$,
+ * $r_t = \exp(\log\pi_\theta(y_t) - \log\pi_{old}(y_t))$; $c_v$, $c_H$, $c_{KL}$, c = `valueCoef`, `entropyCoef`, `klCoef`, `valueClip`;
  * agg = `aggregation` over the mask tokens. Schulman et al. 2017, PPO, arXiv:1707.06347 (eq. 9);
  * Ouyang et al. 2022, InstructGPT, arXiv:2203.02155 (PPO for LMs, KL in the reward).
  *

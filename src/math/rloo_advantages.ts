@@ -15,7 +15,7 @@ const FN = 'rlooAdvantages';
  * RLOO advantages: each completion's reward minus the mean reward of the other completions of the
  * same prompt.
  *
- * A_i = r_i - (1 / (n - 1)) * sum_{j in g, j != i} r_j  =  n / (n - 1) * (r_i - mean(r_g)),
+ * $$A_i = r_i - \frac{1}{n - 1} \sum_{j \in g,\, j \ne i} r_j = \frac{n}{n - 1}\big(r_i - \operatorname{mean}(r_g)\big),$$
  * n the size of row i's group. Ahmadian et al. 2024, Back to Basics: Revisiting REINFORCE Style
  * Optimization for Learning from Human Feedback in LLMs, arXiv:2402.14740 (Kool et al. 2019).
  * Advantages sum to zero within each group. A group whose rewards are all equal gets exactly 0, and

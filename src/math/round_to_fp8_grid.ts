@@ -8,7 +8,7 @@ import {FP8_FORMATS, type Fp8Format} from './fp8_format.js';
 
 const LN2 = Math.LN2;
 
-/** Powers of two 2^e for the normal exponents of a format, e = 1 - bias ... floor(log2(max)). */
+/** The normal exponents of a format, e = 1 - bias ... floor(log2(max)). */
 function exponentRange(format: Fp8Format): {lo: number; hi: number} {
   const spec = FP8_FORMATS[format];
   return {lo: 1 - spec.bias, hi: Math.floor(Math.log2(spec.max))};
@@ -20,7 +20,7 @@ function exponentRange(format: Fp8Format): {lo: number; hi: number} {
  * overflow rule (e4m3: |x| > 464 or non-finite -> NaN; e5m2: |x| >= 61440 -> ±inf, NaN stays NaN).
  *
  * Every step is exact in float32: the exponent is estimated with `log` and corrected by comparing with
- * exact powers of two (taken from a table by `gather`), the quantum 2^(e - mantissaBits) is a power of
+ * exact powers of two (`pow` rounded to an integer), the quantum 2^(e - mantissaBits) is a power of
  * two so `x / quantum` is exact, and the half-even rounding is built from `floor` (tf.round is not
  * half-even on every backend).
  */
@@ -29,18 +29,18 @@ export function roundToFp8Grid(x: tf.Tensor, format: Fp8Format): tf.Tensor {
     const spec = FP8_FORMATS[format];
     const {lo, hi} = exponentRange(format);
     const m = spec.mantissaBits;
-    const powers = tf.tensor1d(Array.from({length: hi - lo + 1}, (_, k) => 2 ** (lo + k)));
     const a = tf.abs(x);
     const finite = tf.isFinite(a);
     // Clamped to [minNormal, max]: the exponent of a subnormal is that of minNormal; values above max
     // either keep max's exponent (e4m3 (448, 464], e5m2 (57344, 61440)) or are replaced below.
     const clamped = tf.clipByValue(tf.where(finite, a, tf.zerosLike(a)), spec.minNormal, spec.max);
-    const estimate = tf.floor(tf.div(tf.log(clamped), LN2));
-    const index = tf.cast(tf.clipByValue(tf.sub(estimate, lo), 0, hi - lo), 'int32');
-    const p = tf.gather(powers, index);                                  // 2^estimate, exact
-    // Correct the estimate by one either way: 2^e <= clamped < 2^(e+1).
-    const factor = tf.where(tf.greater(p, clamped), tf.fill(p.shape, 0.5),
-        tf.where(tf.lessEqual(tf.mul(p, 2), clamped), tf.fill(p.shape, 2), tf.onesLike(p)));
+    const estimate = tf.clipByValue(tf.floor(tf.div(tf.log(clamped), LN2)), lo, hi);
+    // 2^estimate, exact: 2^(estimate - lo) is an integer below 2^30, so rounding pow's result fixes any
+    // approximation of the backend's pow.
+    const p = tf.mul(tf.round(tf.pow(2, tf.sub(estimate, lo))), 2 ** lo);
+    // Correct the estimate by one either way, so that 2^e <= clamped < 2^(e+1) (at most one holds).
+    const factor = tf.add(tf.sub(1, tf.mul(tf.cast(tf.greater(p, clamped), 'float32'), 0.5)),
+        tf.cast(tf.lessEqual(tf.mul(p, 2), clamped), 'float32'));
     const quantum = tf.mul(tf.mul(p, factor), 2 ** -m);                 // 2^(e - m)
     const t = tf.div(a, quantum);                                      // exact: quantum is 2^k
     const f = tf.floor(t);

@@ -106,7 +106,8 @@ export function joinChunks<T extends tf.Tensor>(parts: T[]): T {
 /**
  * Log-probability of each chosen token under softmax(logits / temperature), memory-bounded.
  *
- * logp[b, t] = z[b, t, tokens[b, t]] - logsumexp_v z[b, t, v],  z = logits / temperature.
+ * $$\log p_{b,t} = z_{b,t,y_{b,t}} - \log \sum_v e^{z_{b,t,v}}, \qquad z = \text{logits} / \tau$$
+ * ($y$ = `tokens`, $\tau$ = `temperature`).
  * Same values as `tf.gather(tf.logSoftmax(z), tokens)`, but computed over the flattened
  * `[batch * time]` rows in chunks of `chunkSize` with `tf.customGrad`: the forward keeps only the
  * input and two `[batch * time]` vectors (row max and log-sum-exp), and the backward recomputes each chunk's softmax,

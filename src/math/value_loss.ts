@@ -57,8 +57,9 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
 /**
  * Clipped value loss of PPO, aggregated over the completion tokens.
  *
- * Per token: l_t = 0.5 * max((V_t - R_t)^2, (clip(V_t, V_old,t - c, V_old,t + c) - R_t)^2), or 0.5 (V_t - R_t)^2
- * without `clip`; then reduced with `aggregation` exactly as `aggregateLoss` does. Inside the clip range
+ * Per token:
+ * $$l_t = \tfrac{1}{2} \max\big((V_t - R_t)^2,\ (\operatorname{clip}(V_t, V^{old}_t - c, V^{old}_t + c) - R_t)^2\big),$$
+ * or $\tfrac{1}{2}(V_t - R_t)^2$ without `clip` (c = `clip`); then reduced with `aggregation` exactly as `aggregateLoss` does. Inside the clip range
  * (|V - V_old| <= c) both terms are equal, so the clipped loss equals the plain one; where the clipped term is
  * the larger, V is outside the range and the token's gradient is exactly 0.
  * Schulman et al. 2017, PPO, arXiv:1707.06347 (value clipping from OpenAI baselines' PPO2; see also

@@ -66,7 +66,17 @@ export interface ResolvedDeepseekV3Config {
   moe: DeepseekMoeConfig;
 }
 
-/** Resolves defaults (transformers' `DeepseekV3Config`) and validates a config. */
+/**
+ * Resolves defaults (transformers' `DeepseekV3Config`) and validates a config.
+ *
+ * @example
+ * const config = resolveDeepseekV3Config({
+ *   vocab_size: 64, hidden_size: 32, intermediate_size: 64, moe_intermediate_size: 16, num_hidden_layers: 2,
+ *   num_attention_heads: 2, n_shared_experts: 1, n_routed_experts: 4, num_experts_per_tok: 2, kv_lora_rank: 8,
+ *   qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_position_embeddings: 64,
+ * });
+ * config.numLayers; // 2
+ */
 export function resolveDeepseekV3Config(raw: DeepseekV3Config, expertCompute: ExpertCompute = 'dense'): ResolvedDeepseekV3Config {
   const fn = 'DeepseekV3Policy';
   check(typeof raw === 'object' && raw !== null, fn, () => `'config' expected an object, got ${String(raw)}`);
@@ -155,6 +165,14 @@ export function decoderLayerShapes(c: ResolvedDeepseekV3Config, p: string, moe: 
  * Every tensor the model reads, in a fixed order: embeddings, decoder layers, final norm, head, then
  * the MTP modules (`model.layers.{L+k}.`: `enorm`, `hnorm`, `eh_proj`, a decoder layer,
  * `shared_head.norm`; the embedding and the output head are shared with the main model).
+ *
+ * @example
+ * const config = resolveDeepseekV3Config({
+ *   vocab_size: 64, hidden_size: 32, intermediate_size: 64, moe_intermediate_size: 16, num_hidden_layers: 2,
+ *   num_attention_heads: 2, n_shared_experts: 1, n_routed_experts: 4, num_experts_per_tok: 2, kv_lora_rank: 8,
+ *   qk_nope_head_dim: 8, qk_rope_head_dim: 4, v_head_dim: 8, max_position_embeddings: 64,
+ * });
+ * const shapes = deepseekV3WeightShapes(config); // [['model.embed_tokens.weight', [64, 32]], ...]
  */
 export function deepseekV3WeightShapes(c: ResolvedDeepseekV3Config): Array<[string, number[]]> {
   const D = c.hiddenSize, V = c.vocabSize;

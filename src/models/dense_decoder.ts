@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
 import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weights.js';
+import {embeddingLookup} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from './policy.js';
 import {rmsNorm} from './rms_norm.js';
@@ -293,7 +294,8 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     const Tp = past === null ? 0 : past.keys[0]!.shape[2];
     const Tk = Tp + Tq;
     const embed = this.weights.get('model.embed_tokens.weight')!;
-    let x = tf.reshape(tf.gather(embed, tf.reshape(tokens, [-1])), [B, Tq, c.hiddenSize]) as tf.Tensor3D;
+    let x = tf.reshape(embeddingLookup(embed as tf.Variable<tf.Rank.R2>, tf.reshape(tokens, [-1]) as tf.Tensor1D),
+        [B, Tq, c.hiddenSize]) as tf.Tensor3D;
     const freqs = c.rope.type === 'dynamic'
       ? ropeInverseFrequencies(c.rope, {headDim: c.headDim, seqLen: Tk}) : this.frequencies;
     const {cos, sin} = ropeCosSin(positions, freqs);

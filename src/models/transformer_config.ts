@@ -3,6 +3,7 @@
  * @module
  */
 import {assertNumber, check} from '../math/assert.js';
+import type {Fp8LinearOptions} from './fp8_linear.js';
 
 /** Architecture of a {@link TransformerPolicy}. */
 export interface TransformerConfig {
@@ -26,6 +27,12 @@ export interface TransformerConfig {
 export interface TransformerPolicyOptions extends TransformerConfig {
   /** Seed of the weight initialisation; default `0`. Same seed, same weights on every backend. */
   seed?: number;
+  /**
+   * Run the blocks' linear layers (attention q/k/v/out, MLP in/out) as simulated FP8 GEMMs
+   * (`fp8Linear`, DeepSeek-V3 §3.3); embeddings, head, norms and attention stay float32 as in V3.
+   * `true` for the defaults, or the options. Default `false`. Kept by `copy()`, not stored by `save()`.
+   */
+  fp8?: boolean | Fp8LinearOptions;
 }
 
 /** @internal Fills in the defaults and validates the sizes. */

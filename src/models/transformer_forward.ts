@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {fp8Linear, type Fp8LinearOptions} from './fp8_linear.js';
 import type {KvCache} from './kv_cache.js';
 import type {TransformerConfig} from './transformer_config.js';
 
@@ -23,13 +24,16 @@ export interface TransformerForwardOutput {
  */
 export function transformerForward(
     config: Required<TransformerConfig>, weights: ReadonlyMap<string, tf.Variable>, tokens: tf.Tensor2D,
-    positions: tf.Tensor2D, keyMask: tf.Tensor2D, past: KvCache | null): TransformerForwardOutput {
+    positions: tf.Tensor2D, keyMask: tf.Tensor2D, past: KvCache | null,
+    fp8: Fp8LinearOptions | null = null): TransformerForwardOutput {
   const {layers: L, width: D, heads: H, vocabSize: V} = config;
   const dh = D / H;
   const [B, Tq] = tokens.shape;
   const Tp = past === null ? 0 : past.keys[0]!.shape[2];
   const Tk = Tp + Tq;
   const w = (name: string): tf.Variable => weights.get(name)!;
+  // The block linears, in simulated FP8 when `fp8` is set (embeddings and head stay float32, as in V3).
+  const linear = (x: tf.Tensor, weight: tf.Tensor): tf.Tensor => (fp8 === null ? tf.matMul(x, weight) : fp8Linear(x, weight, fp8));
 
   // Embedding lookups as one-hot matmuls: the gradient of gather (UnsortedSegmentSum) is missing on
   // the wasm backend, and with a vocabulary of ~20 the matmul is as cheap. The one-hot is built as
@@ -54,7 +58,7 @@ export function transformerForward(
   for (let l = 0; l < L; l++) {
     const p = `h${l}.`;
     const h = layerNorm(x, w(p + 'ln1.g'), w(p + 'ln1.b'));
-    const proj = (name: string): tf.Tensor => tf.add(tf.matMul(h, w(p + name + '.w')), w(p + name + '.b'));
+    const proj = (name: string): tf.Tensor => tf.add(linear(h, w(p + name + '.w')), w(p + name + '.b'));
     let kh = heads(proj('attn.k'));
     let vh = heads(proj('attn.v'));
     if (past !== null) {
@@ -66,10 +70,10 @@ export function transformerForward(
     const scores = tf.add(tf.mul(tf.matMul(heads(proj('attn.q')), kh, false, true), 1 / Math.sqrt(dh)), bias);
     const attn = tf.matMul(tf.softmax(scores), vh); // [B, H, Tq, dh]
     const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * Tq, D]);
-    x = tf.add(x, tf.add(tf.matMul(merged, w(p + 'attn.out.w')), w(p + 'attn.out.b')));
+    x = tf.add(x, tf.add(linear(merged, w(p + 'attn.out.w')), w(p + 'attn.out.b')));
     const h2 = layerNorm(x, w(p + 'ln2.g'), w(p + 'ln2.b'));
-    const m = gelu(tf.add(tf.matMul(h2, w(p + 'mlp.in.w')), w(p + 'mlp.in.b')));
-    x = tf.add(x, tf.add(tf.matMul(m, w(p + 'mlp.out.w')), w(p + 'mlp.out.b')));
+    const m = gelu(tf.add(linear(h2, w(p + 'mlp.in.w')), w(p + 'mlp.in.b')));
+    x = tf.add(x, tf.add(linear(m, w(p + 'mlp.out.w')), w(p + 'mlp.out.b')));
   }
   const hidden = layerNorm(x, w('ln_f.g'), w('ln_f.b'));
   const logits = config.tiedEmbeddings

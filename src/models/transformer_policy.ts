@@ -10,6 +10,7 @@ import {
   resolveConfig, sameConfig, weightShapes, type TransformerConfig, type TransformerPolicyOptions,
 } from './transformer_config.js';
 import {positionsFromMask, transformerForward, type TransformerForwardOutput} from './transformer_forward.js';
+import {resolveFp8LinearOptions, type Fp8LinearOptions} from './fp8_linear.js';
 
 // Moved to their own files; re-exported so that existing imports of this module keep working.
 export {disposeKvCache, type KvCache} from './kv_cache.js';
@@ -58,7 +59,12 @@ export class TransformerPolicy implements Policy<KvCache> {
   readonly trainable: boolean;
   private disposed = false;
 
-  private constructor(config: Required<TransformerConfig>, weights: Map<string, tf.Variable>, trainable: boolean) {
+  /** FP8 options of the block linears, or `null` for float32 (see `TransformerPolicyOptions.fp8`). */
+  readonly fp8: Fp8LinearOptions | null;
+
+  private constructor(config: Required<TransformerConfig>, weights: Map<string, tf.Variable>, trainable: boolean,
+      fp8: Fp8LinearOptions | null = null) {
+    this.fp8 = fp8;
     this.config = config;
     this.weights = weights;
     this.trainable = trainable;
@@ -77,7 +83,9 @@ export class TransformerPolicy implements Policy<KvCache> {
    * policy.dispose();
    */
   static create(options: TransformerPolicyOptions): TransformerPolicy {
-    const {seed = 0, ...rest} = options;
+    const {seed = 0, fp8 = false, ...rest} = options;
+    const fp8Options = fp8 === false ? null : fp8 === true ? {} : fp8;
+    if (fp8Options !== null) resolveFp8LinearOptions(fp8Options, 'TransformerPolicy.create');
     assertNumber(seed, 'TransformerPolicy.create', 'seed', {integer: true, min: 0});
     const config = resolveConfig(rest);
     const L = config.layers;
@@ -96,7 +104,7 @@ export class TransformerPolicy implements Policy<KvCache> {
       weights.set(name, tf.variable(init, true));
       init.dispose();
     }
-    return new TransformerPolicy(config, weights, true);
+    return new TransformerPolicy(config, weights, true, fp8Options);
   }
 
   /** Number of token ids (`config.vocabSize`). */
@@ -138,7 +146,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     this.assertLive('copy');
     const weights = new Map<string, tf.Variable>();
     for (const [name, w] of this.weights) weights.set(name, tf.variable(w, trainable));
-    return new TransformerPolicy({...this.config}, weights, trainable);
+    return new TransformerPolicy({...this.config}, weights, trainable, this.fp8);
   }
 
   /** Copies the weight values of `source` (same architecture) into this policy. */
@@ -167,7 +175,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     return tf.tidy(() => {
       const mask = attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32');
       const positions = positionsFromMask(mask);
-      const {logits, hidden, cache} = transformerForward(this.config, this.weights, tokens, positions, mask as tf.Tensor2D, null);
+      const {logits, hidden, cache} = transformerForward(this.config, this.weights, tokens, positions, mask as tf.Tensor2D, null, this.fp8);
       disposeKvCache(cache);
       return {logits, hidden};
     });
@@ -195,7 +203,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     check(past + Tq <= this.config.contextLength, fn, () =>
       `sequence length ${past + Tq} exceeds contextLength ${this.config.contextLength}`);
     return tf.tidy((() => transformerForward(this.config, this.weights, tokens, tf.cast(positions, 'int32') as tf.Tensor2D,
-        tf.cast(keyMask, 'float32') as tf.Tensor2D, cache)) as unknown as () => tf.TensorContainer) as unknown as TransformerForwardOutput;
+        tf.cast(keyMask, 'float32') as tf.Tensor2D, cache, this.fp8)) as unknown as () => tf.TensorContainer) as unknown as TransformerForwardOutput;
   }
 
   /**

@@ -4,7 +4,7 @@ import {allMaybe, thenMaybe} from './maybe_promise.js';
 import type {ComposedReward, MaybePromise, RewardBreakdown, RewardFn, Sample} from './types.js';
 
 /**
- * Routes each sample to the reward of its kind: r_i = routes[kindOf(sample_i)](sample_i).
+ * Routes each sample to the reward of its kind: `r_i = routes[kindOf(sample_i)](sample_i)`.
  *
  * DeepSeek-R1's RL stage for all scenarios (arXiv:2501.12948, section 2.3.4) trains on one batch that
  * mixes reasoning prompts, scored by rule-based rewards, with general prompts, scored by a learned

@@ -25,6 +25,12 @@ export interface AppliedGradients {
  * @param maxNorm clip threshold > 0; `Infinity` disables clipping.
  * @returns `{loss, gradNorms}`.
  * @throws when a group is empty or holds a non-trainable variable.
+ * @example
+ * const w = tf.variable(tf.tensor1d([3, 4]));
+ * const optimizer = tf.train.sgd(0.1);
+ * const {loss, gradNorms} = applyClippedGradients(optimizer, () => tf.sum(tf.square(w)) as tf.Scalar, [[w]], 1);
+ * // gradient 2w = [6, 8] has norm 10 (gradNorms[0]); clipped to norm 1: w = [3 - 0.06, 4 - 0.08] = [2.94, 3.92]
+ * tf.dispose([loss, ...gradNorms]);
  */
 export function applyClippedGradients(
     optimizer: tf.Optimizer, lossFn: () => tf.Scalar, groups: readonly tf.Variable[][], maxNorm: number): AppliedGradients {

@@ -54,6 +54,10 @@ export async function saveCheckpointFiles(
  * @param options.trainable whether the variables are trainable; default `true`.
  * @returns the policy and its metadata.
  * @throws when the files are missing or are not a saved policy.
+ * @example
+ * const {policy, metadata} = await loadCheckpointFiles('demo-report/checkpoint', {trainable: false});
+ * policy.config.vocabSize; // as saved; metadata: what was passed to saveCheckpointFiles
+ * policy.dispose();
  */
 export async function loadCheckpointFiles(dir: string, options: {trainable?: boolean} = {}): Promise<LoadedPolicy> {
   const {trainable = true} = options;

@@ -105,7 +105,18 @@ export async function collectRollout(
   }
 }
 
-/** Disposes the tensors of a {@link Rollout}. */
+/**
+ * Disposes the tensors of a {@link Rollout} (prompts and completions; the JS parts need nothing).
+ *
+ * @param rollout a rollout from {@link collectRollout}.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789+'});
+ * const policy = TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 12, layers: 1, width: 8, heads: 2});
+ * const rollout = await collectRollout(policy, tokenizer, [{prompt: '2+2', reference: '4'}], () => [0, 0],
+ *     {groupSize: 2, maxNewTokens: 4});
+ * disposeRollout(rollout); // tf.memory().numTensors is back to its value before collectRollout
+ * policy.dispose();
+ */
 export function disposeRollout(rollout: Rollout): void {
   const {prompts, completions} = rollout;
   tf.dispose([prompts.tokens, prompts.mask, completions.tokens, completions.logProbs, completions.mask]);

@@ -75,6 +75,8 @@ describe('root entry (tfjs-grpo)', () => {
     const values = exports.filter((e) => e.kind !== 'type').length;
     const m = /The root entry exports (\d+) names: (\d+) values .* and (\d+) types/.exec(readme);
     expect(m, 'README: "The root entry exports N names: V values ... and T types"').not.toBeNull();
-    expect([Number(m![1]), Number(m![2]), Number(m![3])]).toEqual([names.length, values, names.length - values]);
+    expect([Number(m![1]), Number(m![2]), Number(m![3])],
+        `README should say: The root entry exports ${names.length} names: ${values} values (...) and ${names.length - values} types`)
+        .toEqual([names.length, values, names.length - values]);
   });
 });

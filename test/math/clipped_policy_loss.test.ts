@@ -8,10 +8,17 @@ import {type ClippedPolicyLossOptions, clippedPolicyLoss} from '../../src/math/c
 
 interface Case {lp: number[][]; old: number[][]; adv: number[] | number[][]; mask: number[][]}
 
+/**
+ * The cases write log-probs as ln(r) with old = 0 (ratio r); both are shifted by -5 here, which keeps
+ * every ratio and gradient and every log-prob below 0 (larger ones are rejected as probabilities).
+ */
+const SHIFT = -5;
+const shifted = (x: number[][]) => x.map((row) => row.map((v) => v + SHIFT));
+
 function tensors(c: Case) {
   return {
-    logProbs: tf.tensor2d(c.lp),
-    oldLogProbs: tf.tensor2d(c.old),
+    logProbs: tf.tensor2d(shifted(c.lp)),
+    oldLogProbs: tf.tensor2d(shifted(c.old)),
     advantages: Array.isArray(c.adv[0]) ? tf.tensor2d(c.adv as number[][]) : tf.tensor1d(c.adv as number[]),
     mask: tf.tensor2d(c.mask),
   };
@@ -250,7 +257,7 @@ describe('clippedPolicyLoss', () => {
       out.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
-    expect(t.logProbs.arraySync()).toEqual([[-1, -2]]);
+    expect(t.logProbs.arraySync()).toEqual([[-1 + SHIFT, -2 + SHIFT]]);
     expect(t.mask.isDisposed).toBe(false);
     tf.dispose(Object.values(t));
   });

@@ -130,12 +130,39 @@ describe('gae', () => {
     }), {numRuns: 30});
   });
 
-  it('property: returns = advantages + values everywhere', () => {
+  // Two definitions derived independently of the implementation's recursion (and of each other):
+  // the lambda-return for `returns`, and the explicit discounted sum of TD residuals for `advantages`.
+  it('property: returns are the lambda-returns G_t = r_t + gamma ((1 - lambda) V_next + lambda G_next), G = 0 after the end', () => {
     fc.assert(fc.property(rolloutArb, ({rewards, values, mask, gamma, lambda}) => {
       const out = run(rewards, values, mask, gamma, lambda);
-      out.returns.forEach((row, b) => row.forEach((x, t) =>
-        expect(x).toBeCloseTo(out.advantages[b]![t]! + values[b]![t]!, 4)));
-    }), {numRuns: 20});
+      rewards.forEach((r, b) => {
+        const idx = mask[b]!.flatMap((x, t) => (x === 1 ? [t] : []));
+        let g = 0;
+        let nextV = 0;
+        for (let k = idx.length - 1; k >= 0; k--) {
+          const t = idx[k]!;
+          g = r[t]! + gamma * ((1 - lambda) * nextV + lambda * g);
+          nextV = values[b]![t]!;
+          expect(out.returns[b]![t]!).toBeCloseTo(g, 3);
+        }
+      });
+    }), {numRuns: 30});
+  });
+
+  it('property: advantages are the explicit sum A_t = sum_l (gamma lambda)^l delta_(t+l) over the unmasked steps (GAE eq. 16)', () => {
+    fc.assert(fc.property(rolloutArb, ({rewards, values, mask, gamma, lambda}) => {
+      const out = run(rewards, values, mask, gamma, lambda);
+      rewards.forEach((r, b) => {
+        const idx = mask[b]!.flatMap((x, t) => (x === 1 ? [t] : []));
+        const v = (k: number) => (k < idx.length ? values[b]![idx[k]!]! : 0);
+        const delta = idx.map((t, k) => r[t]! + gamma * v(k + 1) - v(k));
+        idx.forEach((t, k) => {
+          let sum = 0;
+          for (let l = 0; k + l < idx.length; l++) sum += (gamma * lambda) ** l * delta[k + l]!;
+          expect(out.advantages[b]![t]!).toBeCloseTo(sum, 3);
+        });
+      });
+    }), {numRuns: 30});
   });
 
   it('gradients with respect to rewards and values match central finite differences', () => {

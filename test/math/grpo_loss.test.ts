@@ -45,7 +45,8 @@ const ln = Math.log;
 // and for the sequence means: row 0 mean 0.15, row 1 mean -0.16, row 2 mean 0.425 (clipped with A > 0).
 // Token level: 0.5 with A = 1.2 and -0.6 with A = -0.8 are clipped, row 2 is clipped throughout.
 const D = [[0.05, 0.5, -0.1, 0], [-0.6, 0.1, 0, 0.02], [0.4, 0.45, 0.35, 0.5]];
-const OLD = [[-1.0, -1.3, -0.7, -2.0], [-0.4, -1.1, -0.9, -1.6], [-0.5, -0.8, -1.2, -0.3]];
+// (shifted by -1 so that every log-prob stays below 0: larger ones are flagged as probabilities)
+const OLD = [[-2.0, -2.3, -1.7, -3.0], [-1.4, -2.1, -1.9, -2.6], [-1.5, -1.8, -2.2, -1.3]];
 const MASK = [[1, 1, 1, 0], [1, 1, 0, 1], [1, 1, 1, 1]];
 const LP = OLD.map((row, b) => row.map((o, t) => o + D[b]![t]!));
 const REF = LP.map((row, b) => row.map((x, t) => x - 0.3 + 0.2 * Math.sin(3 * b + t)));
@@ -100,7 +101,7 @@ describe('grpoLoss', () => {
   it('hand-computed: DAPO clip-higher, dual-clip and normalizer through grpoLoss', () => {
     // r = [1.5, 4], A = [2, -1] per token: clipHigh 0.28 -> -2.56; r = 4 with dual 3 -> 3. Sum 0.44.
     // token-mean over 2 tokens = 0.22; normalizer 8 -> 0.055.
-    const d: Data = {lp: [[ln(1.5), ln(4)]], old: [[0, 0]], adv: [[2, -1]], mask: [[1, 1]]};
+    const d: Data = {lp: [[ln(1.5) - 2, ln(4) - 2]], old: [[-2, -2]], adv: [[2, -1]], mask: [[1, 1]]};
     expect(run(d, {clipHigh: 0.28, dualClip: 3}).loss).toBeCloseTo(0.22, 5);
     expect(run(d, {clipHigh: 0.28, dualClip: 3, normalizer: 8}).loss).toBeCloseTo(0.055, 5);
     expect(run(d, {clipHigh: 0.28}).loss).toBeCloseTo((-2.56 + 4) / 2, 5);
@@ -144,7 +145,8 @@ describe('grpoLoss', () => {
 
   it('property: equals aggregateLoss(clippedPolicyLoss + beta * klPenalty) for random inputs and options', () => {
     const arb = fc.record({
-      lp: fc.array(fc.array(fc.double({min: -3, max: -0.1, noNaN: true}), {minLength: 3, maxLength: 3}), {minLength: 4, maxLength: 4}),
+      // lp - d and lp - r stay <= -0.1 (log-probs above 1e-4 are rejected as probabilities)
+      lp: fc.array(fc.array(fc.double({min: -3, max: -0.7, noNaN: true}), {minLength: 3, maxLength: 3}), {minLength: 4, maxLength: 4}),
       d: fc.array(fc.array(fc.double({min: -0.6, max: 0.6, noNaN: true}), {minLength: 3, maxLength: 3}), {minLength: 4, maxLength: 4}),
       r: fc.array(fc.array(fc.double({min: -0.6, max: 0.6, noNaN: true}), {minLength: 3, maxLength: 3}), {minLength: 4, maxLength: 4}),
       adv: fc.array(fc.double({min: -2, max: 2, noNaN: true}), {minLength: 4, maxLength: 4}),
@@ -220,8 +222,9 @@ describe('grpoLoss', () => {
     //   Masked tokens (log-ratio 10) are ignored.
     // KL: d = lp - ref = [ln 2, 0, 0, 0] -> k3 = [0.193147, 0, 0, 0], mean 0.04828675.
     // Loss: per-token [-1.2, 0.8, 3, -1.1] sum 1.5, token-mean 0.375; + 0.1 * 0.04828675 = 0.37982868.
-    const lp = [[ln(1.5), ln(0.5), 10], [ln(4), ln(1.1), 10]];
-    const d: Data = {lp, old: [[0, 0, 0], [0, 0, 0]], ref: [[ln(1.5) - ln(2), ln(0.5), 0], [ln(4), ln(1.1), 0]],
+    //   (Every log-prob shifted by -5: the ratios are unchanged.)
+    const lp = [[ln(1.5) - 5, ln(0.5) - 5, 10], [ln(4) - 5, ln(1.1) - 5, 10]];
+    const d: Data = {lp, old: [[-5, -5, 0], [-5, -5, 0]], ref: [[ln(1.5) - ln(2) - 5, ln(0.5) - 5, 0], [ln(4) - 5, ln(1.1) - 5, 0]],
       adv: [[1, -1, 5], [-1, 1, 5]], mask: [[1, 1, 0], [1, 1, 0]]};
     const inputs = toInputs(d);
     const before = tf.memory().numTensors;
@@ -257,7 +260,7 @@ describe('grpoLoss', () => {
 
   it('sequence-level stats report the sequence ratio on every token', () => {
     // Row log-ratios [0.2, -0.1] -> s = e^0.05 = 1.051271 on both tokens: mean = min = max = s.
-    const inputs = toInputs({lp: [[0.2, -0.1]], old: [[0, 0]], adv: [1], mask: [[1, 1]]});
+    const inputs = toInputs({lp: [[-0.8, -1.1]], old: [[-1, -1]], adv: [1], mask: [[1, 1]]});
     const {loss, stats} = grpoLossWithStats(inputs, {ratioLevel: 'sequence'});
     for (const k of ['ratioMean', 'ratioMin', 'ratioMax'] as const) expect(stats[k].dataSync()[0]).toBeCloseTo(Math.exp(0.05), 5);
     tf.dispose([loss, ...Object.values(stats)]);

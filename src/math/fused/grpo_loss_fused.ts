@@ -5,8 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertOneOf, check} from '../assert.js';
-import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
 import {grpoLossCpu} from './grpo_loss_cpu.js';
+import type {GrpoLossKernelStats} from './grpo_loss_cpu_kernel.js';
+import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {grpoLossWebGPU, isWebGPUBackend, WEBGPU_MAX_ROWS} from './grpo_loss_webgpu.js';
 
 /**
@@ -42,30 +43,72 @@ export function fusedGrpoLossAvailable(backendName: string = tf.getBackend()): b
   }
 }
 
+/** @internal What a call needs from a fused kernel beyond the loss. */
+export interface FusedGrpoLossNeeds {
+  /** The statistics of `grpoLossWithStats`. */
+  stats: boolean;
+  /** Truncated importance sampling (`rolloutLogProbs`). */
+  tis: boolean;
+}
+
 /**
  * @internal Validates `implementation` and decides whether the fused kernel runs for these inputs
- * on the active backend. `'fused'` where none exists throws, naming the backend.
+ * on the active backend. `'fused'` where none exists throws, naming the backend. The `cpu`/`wasm`
+ * kernels serve everything; the `webgpu` kernel computes neither the statistics nor TIS yet (there
+ * `'auto'` runs the composed ops for them).
  */
-export function useFusedGrpoLoss(implementation: unknown, inputs: GrpoLossInputs, fn: string): boolean {
+export function useFusedGrpoLoss(implementation: unknown, inputs: GrpoLossTensors, fn: string,
+    needs: FusedGrpoLossNeeds = {stats: false, tis: false}): boolean {
   const impl = implementation ?? 'auto';
   assertOneOf(impl, GRPO_LOSS_IMPLEMENTATIONS, fn, 'implementation');
   if (impl === 'composed') return false;
   const backend = tf.getBackend();
-  const fits = backend !== 'webgpu' || inputs.logProbs.shape[0]! <= WEBGPU_MAX_ROWS;
-  const available = fusedGrpoLossAvailable(backend) && fits;
+  const gpu = backend === 'webgpu';
+  const fits = !gpu || inputs.logProbs.shape[0]! <= WEBGPU_MAX_ROWS;
+  const unsupported = gpu && needs.stats ? 'the statistics' : gpu && needs.tis ? "'rolloutLogProbs' (TIS)" : null;
+  const available = fusedGrpoLossAvailable(backend) && fits && unsupported === null;
   if (impl === 'fused') {
     check(available, fn, () => `'implementation' 'fused' is not available on backend '${backend}'` +
-        `${fits ? '' : ` for batch ${inputs.logProbs.shape[0]} > ${WEBGPU_MAX_ROWS}`}; fused kernels exist ` +
+        `${!fits ? ` for batch ${inputs.logProbs.shape[0]} > ${WEBGPU_MAX_ROWS}` :
+          unsupported !== null ? ` with ${unsupported}` : ''}; fused kernels exist ` +
         `for 'cpu', 'wasm' and 'webgpu'; use 'auto' or 'composed'`);
   }
   return available;
 }
 
 /**
- * @internal The fused GRPO loss on validated inputs and resolved options, on the active backend
- * (call {@link useFusedGrpoLoss} first). Differentiable w.r.t. `logProbs` only.
+ * @internal Whether the fused kernel of the active backend runs the value checks in its own pass
+ * (`cpu`, `wasm`); elsewhere the caller runs them with tfjs ops first.
  */
-export function grpoLossFused(inputs: GrpoLossInputs, resolved: ResolvedGrpoLossOptions): tf.Scalar {
-  if (isWebGPUBackend(tf.backend())) return grpoLossWebGPU(inputs, resolved);
-  return grpoLossCpu(inputs, resolved);
+export function fusedGrpoLossChecksValues(): boolean {
+  return TYPED_ARRAY_BACKENDS.includes(tf.getBackend());
+}
+
+/** @internal Options of {@link grpoLossFused}. */
+export interface FusedGrpoLossRun {
+  /** Public function named in errors. */
+  fn: string;
+  /** Value checks in the kernel's pass (cpu/wasm; see {@link fusedGrpoLossChecksValues}). */
+  checkValues: boolean;
+  /** Compute the sums behind `GrpoLossStats`. */
+  withStats: boolean;
+}
+
+/**
+ * @internal The fused GRPO loss on validated inputs and resolved options, on the active backend
+ * (call {@link useFusedGrpoLoss} first), without value checks or statistics. On `webgpu`
+ * differentiable w.r.t. `logProbs` only.
+ */
+export function grpoLossFused(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions): tf.Scalar {
+  return runFusedGrpoLoss(inputs, resolved, {fn: 'grpoLoss', checkValues: false, withStats: false}).loss;
+}
+
+/**
+ * @internal {@link grpoLossFused} with value checks in the kernel's pass and the statistics' sums as
+ * `run` asks (cpu/wasm).
+ */
+export function runFusedGrpoLoss(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions, run: FusedGrpoLossRun):
+    {loss: tf.Scalar; stats: GrpoLossKernelStats | null} {
+  if (isWebGPUBackend(tf.backend())) return {loss: grpoLossWebGPU(inputs, resolved), stats: null};
+  return grpoLossCpu(inputs, resolved, run);
 }

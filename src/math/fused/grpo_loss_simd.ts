@@ -12,8 +12,8 @@
  * gradient is copied out. The copies cost about 0.2 ns per byte, a small part of the step.
  * @module
  */
-import type {ResolvedGrpoLossOptions} from '../grpo_loss.js';
-import type {GrpoLossArrays} from './grpo_loss_cpu.js';
+import {type GrpoLossArrays, rowWeights} from './grpo_loss_cpu_kernel.js';
+import type {ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {GRPO_LOSS_SIMD_WASM_BASE64} from './grpo_loss_simd_module.js';
 
 /** The parts of the WebAssembly JS API used here (the project's `lib` has no DOM typings). */
@@ -27,7 +27,7 @@ interface SimdExports {
   row_counts(mask: number, batch: number, stride: number, out: number): void;
   grpo_loss(lp: number, old: number, ref: number, adv: number, mask: number, grad: number, scratch: number, weights: number,
       batch: number, stride: number, flags: number, lo: number, hi: number, dual: number, beta: number,
-      est: number): number;
+      est: number, roll: number, tisScratch: number, tisCap: number, status: number): number;
 }
 
 const KL_CODE = {k1: 0, k2: 1, k3: 2, abs: 3} as const;
@@ -84,9 +84,10 @@ export function setGrpoLossSimdEnabled(on: boolean): boolean {
  * @internal The GRPO loss of `x` under `c` by the SIMD kernel, and d loss / d logProbs (`[batch *
  * time]`, a new array) when `withGrad`. Returns null when the kernel cannot serve this call (SIMD
  * unavailable or switched off, or GSPO's sequence ratio): the caller then runs the JavaScript loop.
+ * `bad`: a value check failed (only when `x.checkValues`); the caller names the value.
  */
 export function grpoLossSimdKernel(x: GrpoLossArrays, c: ResolvedGrpoLossOptions, withGrad: boolean):
-    {loss: number; grad: Float32Array | null} | null {
+    {loss: number; grad: Float32Array | null; bad: boolean} | null {
   if (!enabled) return null;
   const old = x.oldLogProbs;
   if (c.ratioLevel === 'sequence' && old !== undefined) return null;
@@ -94,10 +95,17 @@ export function grpoLossSimdKernel(x: GrpoLossArrays, c: ResolvedGrpoLossOptions
   if (k === null) return null;
   const {batch, time} = x;
   const ref = c.beta !== 0 ? x.refLogProbs : undefined;
+  const roll = c.tisCap !== undefined ? x.rolloutLogProbs : undefined;
+  const check = x.checkValues === true;
+  if (check && !x.advantagesPerToken) {
+    // [batch] advantages: every one finite (checked here, once per row)
+    for (let i = 0; i < batch; i++) if (!Number.isFinite(x.advantages[i]!)) return {loss: NaN, grad: null, bad: true};
+  }
   const stride = (time + 7) & ~7;
   const n = batch * stride;
-  // Layout (byte offsets, 16-aligned): lp, old, ref, adv, mask, grad: [batch, stride] float32 each;
-  // weights: [batch] float64; counts: [batch] int32; scratch: [stride] float32 (k3's exponentials of a row).
+  // Layout (byte offsets, 16-aligned): lp, old, ref, adv, mask, grad, roll: [batch, stride] float32 each;
+  // weights: [batch] float64; counts: [batch] int32; scratch, tisScratch: [stride] float32 (k3's and
+  // TIS's exponentials of a row); status: int32.
   const block = n * 4;
   const lpAt = 0;
   const oldAt = block;
@@ -105,10 +113,13 @@ export function grpoLossSimdKernel(x: GrpoLossArrays, c: ResolvedGrpoLossOptions
   const advAt = 3 * block;
   const maskAt = 4 * block;
   const gradAt = 5 * block;
-  const weightsAt = 6 * block;
+  const rollAt = 6 * block;
+  const weightsAt = 7 * block;
   const countsAt = weightsAt + ((batch * 8 + 15) & ~15);
   const scratchAt = countsAt + ((batch * 4 + 15) & ~15);
-  const bytes = scratchAt + stride * 4;
+  const tisScratchAt = scratchAt + stride * 4;
+  const statusAt = tisScratchAt + stride * 4;
+  const bytes = statusAt + 16;
   const memory = k.memory;
   // Past 2 GiB (offsets must stay positive int32s) the JavaScript loop runs.
   if (bytes > MAX_BYTES) return null;
@@ -136,42 +147,33 @@ export function grpoLossSimdKernel(x: GrpoLossArrays, c: ResolvedGrpoLossOptions
   put(x.logProbs, lpAt, false);
   if (old !== undefined) put(old, oldAt, false);
   if (ref !== undefined) put(ref, refAt, false);
+  if (roll !== undefined) put(roll, rollAt, false);
   if (x.advantagesPerToken) put(x.advantages, advAt, false);
   else heap.set(x.advantages, advAt >> 2);
   put(x.mask, maskAt, true);
 
   // Aggregation weights, as grpoLossCpuKernel: the divisor of the batch sum is the token count
   // (token-mean) or the number of non-empty rows (seq-mean-*), unless `normalizer` is given.
-  const seqMeanTokenMean = c.aggregation === 'seq-mean-token-mean';
-  const needCounts = c.normalizer === undefined || seqMeanTokenMean;
+  const needCounts = c.normalizer === undefined || c.aggregation === 'seq-mean-token-mean';
   let counts: Int32Array | null = null;
   if (needCounts) {
     k.row_counts(maskAt, batch, stride, countsAt);
     counts = new Int32Array(memory.buffer, countsAt, batch);
   }
-  let denominator = c.normalizer ?? 0;
-  if (c.normalizer === undefined) {
-    let count = 0;
-    if (c.aggregation === 'token-mean') {
-      for (let i = 0; i < batch; i++) count += counts![i]!;
-    } else {
-      for (let i = 0; i < batch; i++) if (counts![i]! > 0) count++;
-    }
-    denominator = Math.max(count, 1);
-  }
-  const globalScale = c.aggregation === 'seq-mean-token-sum-norm' ?
-      1 / (denominator * (c.maxLength ?? time)) : 1 / denominator;
+  const {globalScale, seqMeanTokenMean} = rowWeights(batch, time, c, (i) => counts![i]!);
   const weights = new Float64Array(memory.buffer, weightsAt, batch);
   for (let i = 0; i < batch; i++) weights[i] = seqMeanTokenMean ? globalScale / Math.max(counts![i]!, 1) : globalScale;
 
   const flags = (old !== undefined ? 1 : 0) | (ref !== undefined ? 2 : 0) | (c.dualClip !== undefined ? 4 : 0) |
-      (x.advantagesPerToken ? 8 : 0) | (withGrad ? 16 : 0);
+      (x.advantagesPerToken ? 8 : 0) | (withGrad ? 16 : 0) | (check ? 32 : 0) | (roll !== undefined ? 64 : 0);
   const loss = k.grpo_loss(lpAt, oldAt, refAt, advAt, maskAt, gradAt, scratchAt, weightsAt, batch, stride, flags,
-      1 - c.clipLow, 1 + c.clipHigh, c.dualClip ?? 0, c.beta, KL_CODE[c.klEstimator]);
-  if (!withGrad) return {loss, grad: null};
+      1 - c.clipLow, 1 + c.clipHigh, c.dualClip ?? 0, c.beta, KL_CODE[c.klEstimator], rollAt, tisScratchAt,
+      c.tisCap ?? Infinity, statusAt);
+  const bad = check && new Int32Array(memory.buffer, statusAt, 1)[0] !== 0;
+  if (!withGrad || bad) return {loss, grad: null, bad};
   const g = gradAt >> 2;
-  if (stride === time) return {loss, grad: heap.slice(g, g + n)};
+  if (stride === time) return {loss, grad: heap.slice(g, g + n), bad};
   const grad = new Float32Array(batch * time);
   for (let i = 0; i < batch; i++) grad.set(heap.subarray(g + i * stride, g + i * stride + time), i * time);
-  return {loss, grad};
+  return {loss, grad, bad};
 }

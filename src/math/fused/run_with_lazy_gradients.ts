@@ -8,7 +8,15 @@
  * on the path from `x` to `y`, so this helper hands the engine one thunk per input.
  *
  * It calls the engine's `runKernelFunc` (the entry point of `tf.customGrad` itself; private in the
- * typings, public at runtime in tfjs-core 4.x).
+ * typings, public at runtime in tfjs-core 4.x): the one internal of tfjs-core the fused kernels use,
+ * checked by {@link lazyGradientsAdapterMissing} (a test fails naming the field if an upgrade drops it).
+ *
+ * Why not public registration (`tf.registerKernel` + `tf.registerGradient`, whose gradient thunks are
+ * lazy too): the forward pass computes d loss / d logProbs, and a registered kernel can hand it to
+ * its gradient only as a second output; the tape then materialises a zero upstream gradient of that
+ * output's size (a `[batch, time]` allocation and fill per step, 10 to 20 % of the fused step at
+ * 256x2048) or the gradient must be recomputed (a second pass). `runKernelFunc`'s `save` keeps it for
+ * free.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +29,15 @@ interface EngineWithKernelFunc {
     backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
     inputs: Record<string, tf.Tensor>;
   }): tf.Tensor;
+}
+
+/** @internal The engine fields this module uses. */
+export const ENGINE_FIELDS = ['runKernelFunc', 'isTapeOn'] as const;
+
+/** @internal The names of the fields of {@link ENGINE_FIELDS} that `engine` lacks (empty when usable). */
+export function lazyGradientsAdapterMissing(engine: unknown = tf.engine()): string[] {
+  const e = (engine ?? {}) as Record<string, unknown>;
+  return ENGINE_FIELDS.filter((f) => typeof e[f] !== 'function');
 }
 
 /**

@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Base class of every checkpoint-loading error (`error.name` is the subclass name). */
+/**
+ * Base class of every checkpoint-loading error (`error.name` is the subclass name).
+ *
+ * @example
+ * try {
+ *   await loadPretrained({config: {architectures: ['GPT2LMHeadModel']}, files: {}});
+ * } catch (e) {
+ *   if (e instanceof PretrainedLoadError) console.log(e.name); // 'UnknownArchitectureError'
+ * }
+ */
 export class PretrainedLoadError extends Error {
   constructor(message: string) {
     super(message);

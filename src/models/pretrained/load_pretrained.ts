@@ -45,6 +45,13 @@ export interface LoadPretrainedOptions {
 /**
  * A loaded checkpoint: a {@link Policy} (delegating to the architecture's model in `policy`) plus the
  * config, the architecture name and the tokenizer. Pass it to any training step or sampler.
+ *
+ * @example
+ * const config = (await (await fetch('config.json')).json()) as Record<string, unknown>;
+ * const weights = new Uint8Array(await (await fetch('model.safetensors')).arrayBuffer());
+ * const model: PretrainedModel = await loadPretrained({config, files: {'model.safetensors': weights}});
+ * model.numParams(); // the checkpoint's parameter count; model.tokenizer: its tokenizer, if shipped
+ * model.dispose();
  */
 export class PretrainedModel<Cache = unknown> implements Policy<Cache> {
   /** The parsed `config.json`. */

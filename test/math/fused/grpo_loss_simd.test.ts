@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import {afterEach, describe, expect, it, vi} from 'vitest';
 import {grpoLossComposed, type GrpoLossInputs, type ResolvedGrpoLossOptions} from '../../../src/math/grpo_loss.js';
 import {grpoLossFused} from '../../../src/math/fused/grpo_loss_fused.js';
-import {type GrpoLossArrays, grpoLossCpuKernel} from '../../../src/math/fused/grpo_loss_cpu.js';
+import {type GrpoLossArrays, grpoLossCpuKernel} from '../../../src/math/fused/grpo_loss_cpu_kernel.js';
 import {
   grpoLossSimdAvailable, grpoLossSimdKernel, setGrpoLossSimdEnabled,
 } from '../../../src/math/fused/grpo_loss_simd.js';
@@ -178,15 +178,16 @@ describe('grpoLossSimdKernel (WebAssembly SIMD)', () => {
   });
 
   it('exp over the float32 range: large, tiny, infinite and NaN log-ratios', () => {
-    // One token, A = -1, clipLow 1 (no lower clip: 1 - clipLow = 0), no dual-clip: loss = -r A = r =
-    // exp(lp - old), gradient r (seq-mean-token-sum over one row: weight 1).
+    // Through the TIS weight, whose exp is clamped only at float32's range: one token, no old
+    // log-probs (r = 1), A = -1, clipLow 1, tisCap Infinity, rollout -d: loss = w = exp(lp - rollout)
+    // = exp(d), gradient -r A w = w (seq-mean-token-sum over one row: weight 1).
     const logRatios = [-100, -87, -50, -10, -1e-3, 0, 1e-3, 0.3466, 1, 10, 50, 88, 88.7, 88.8, 100, Infinity, -Infinity];
     for (const d of logRatios) {
       const x: GrpoLossArrays = {
-        logProbs: new Float32Array([0]), oldLogProbs: new Float32Array([-d]), advantages: new Float32Array([-1]),
+        logProbs: new Float32Array([0]), rolloutLogProbs: new Float32Array([-d]), advantages: new Float32Array([-1]),
         mask: new Float32Array([1]), batch: 1, time: 1, advantagesPerToken: false,
       };
-      const {loss, grad} = grpoLossSimdKernel(x, opts({aggregation: 'seq-mean-token-sum', clipLow: 1}), true)!;
+      const {loss, grad} = grpoLossSimdKernel(x, opts({aggregation: 'seq-mean-token-sum', clipLow: 1, tisCap: Infinity}), true)!;
       const expected = Math.fround(Math.exp(-Math.fround(-d))); // of the float32 input
       if (d < -86.99) {
         expect(loss, `exp(${d})`).toBeLessThan(2.5e-38); // flushed to 0 below float32's normal range
@@ -202,6 +203,27 @@ describe('grpoLossSimdKernel (WebAssembly SIMD)', () => {
       mask: new Float32Array([1]), batch: 1, time: 1, advantagesPerToken: false,
     }, opts({}), true)!;
     expect(nan.loss).toBeNaN();
+  });
+
+  it('the policy log-ratio is clamped to [-20, 20] before exp, with gradient 0 beyond (as the composed ops)', () => {
+    // One token, A = -1, clipLow 1, no dual-clip: loss = r = exp(clamp(d, -20, 20)), gradient r
+    // inside the clamp and 0 outside (the JavaScript loop and the composed ops alike).
+    for (const d of [-50, -20.5, -20, -19.5, 0.5, 19.5, 20, 20.5, 50, 100, Infinity]) {
+      const x: GrpoLossArrays = {
+        logProbs: new Float32Array([0]), oldLogProbs: new Float32Array([-d]), advantages: new Float32Array([-1]),
+        mask: new Float32Array([1]), batch: 1, time: 1, advantagesPerToken: false,
+      };
+      const o = opts({aggregation: 'seq-mean-token-sum', clipLow: 1});
+      const {loss, grad} = grpoLossSimdKernel(x, o, true)!;
+      const r = Math.exp(Math.max(-20, Math.min(20, d)));
+      expect(Math.abs(loss / r - 1), `loss at log-ratio ${d}`).toBeLessThan(3e-7);
+      if (Math.abs(d) > 20) expect(grad![0], `gradient at ${d}`).toBe(0);
+      else expect(Math.abs(grad![0]! / r - 1), `gradient at ${d}`).toBeLessThan(3e-7);
+      const jsGrad = new Float32Array(1);
+      const js = grpoLossCpuKernel(x, o, jsGrad);
+      expect(Math.abs(js / r - 1)).toBeLessThan(1e-7);
+      expect(Math.abs(jsGrad[0]! - grad![0]!)).toBeLessThanOrEqual(3e-7 * r);
+    }
   });
 
   it('property: padded tokens (NaN/Infinity) change nothing and get exactly zero gradient', () => {
