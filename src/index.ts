@@ -29,6 +29,7 @@ export {clippedPolicyLoss} from './math/clipped_policy_loss.js';
 export type {ClippedPolicyLossOptions, PolicyLossInputs, RatioLevel} from './math/clipped_policy_loss.js';
 export {aggregateLoss, LOSS_AGGREGATIONS} from './math/aggregate_loss.js';
 export {sftLoss} from './math/sft_loss.js';
+export {passAtK} from './math/pass_at_k.js';
 export type {SftLossInputs, SftLossOptions} from './math/sft_loss.js';
 export type {AggregateLossOptions, LossAggregation} from './math/aggregate_loss.js';
 export {grpoLoss, grpoLossWithStats} from './math/grpo_loss.js';
