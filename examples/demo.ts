@@ -279,7 +279,18 @@ function report(summary: Record<string, unknown>, totalSeconds: number): string 
   ].join('\n');
 }
 
-main().catch((e: unknown) => {
+/** `--recipe r1` / `r1-zero` run examples/recipes/ with the other flags; no `--recipe`: this demo. */
+async function dispatch(): Promise<void> {
+  const at = process.argv.indexOf('--recipe');
+  if (at < 0) return main();
+  const recipe = process.argv[at + 1];
+  const rest = [...process.argv.slice(2, at), ...process.argv.slice(at + 2)];
+  if (recipe === 'r1-zero') return (await import('./recipes/r1_zero.js')).runR1Zero(rest);
+  if (recipe === 'r1') return (await import('./recipes/r1.js')).runR1(rest);
+  throw new Error(`demo: '--recipe' expected 'r1' or 'r1-zero', got ${JSON.stringify(recipe)}`);
+}
+
+dispatch().catch((e: unknown) => {
   console.error(e instanceof Error ? e.message : e);
   process.exitCode = 1;
 });

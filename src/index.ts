@@ -28,6 +28,8 @@ export type {KlEstimator, KlPenaltyOptions} from './math/kl_penalty.js';
 export {clippedPolicyLoss} from './math/clipped_policy_loss.js';
 export type {ClippedPolicyLossOptions, PolicyLossInputs, RatioLevel} from './math/clipped_policy_loss.js';
 export {aggregateLoss, LOSS_AGGREGATIONS} from './math/aggregate_loss.js';
+export {sftLoss} from './math/sft_loss.js';
+export type {SftLossInputs, SftLossOptions} from './math/sft_loss.js';
 export type {AggregateLossOptions, LossAggregation} from './math/aggregate_loss.js';
 export {grpoLoss, grpoLossWithStats} from './math/grpo_loss.js';
 export type {GrpoLossInputs, GrpoLossOptions, GrpoLossStats, GrpoLossWithStatsResult} from './math/grpo_loss.js';
@@ -50,6 +52,12 @@ export {valueLoss} from './math/value_loss.js';
 export type {ValueLossInputs, ValueLossOptions} from './math/value_loss.js';
 export {ppoLoss} from './math/ppo_loss.js';
 export type {PpoLossInputs, PpoLossOptions, PpoLossResult, PpoLossStats} from './math/ppo_loss.js';
+
+// === Distillation and reward-model losses (R1 stages 4-5) ===
+export {distillationLoss} from './math/distillation_loss.js';
+export type {DistillationLossInputs, DistillationLossOptions, Divergence} from './math/distillation_loss.js';
+export {pairwiseRewardLoss} from './math/pairwise_reward_loss.js';
+export type {PairwiseRewardLossInputs, PairwiseRewardLossOptions} from './math/pairwise_reward_loss.js';
 
 // === FP8 numerics (DeepSeek-V3 §3.3) ===
 export {decodeFp8, encodeFp8, FP8_DECODE_TABLES, FP8_FORMATS} from './math/fp8_format.js';
@@ -105,6 +113,8 @@ export {fp8Linear} from './models/fp8_linear.js';
 export type {Fp8LinearOptions} from './models/fp8_linear.js';
 export {ValueHead} from './models/value_head.js';
 export type {ValueHeadOptions} from './models/value_head.js';
+export {RewardModel} from './models/reward_model.js';
+export type {RewardModelOptions} from './models/reward_model.js';
 export {charTokenizer} from './models/char_tokenizer.js';
 export type {CharTokenizer, CharTokenizerOptions} from './models/char_tokenizer.js';
 export {completionForward} from './models/completion_forward.js';
@@ -199,5 +209,16 @@ export {ppoStep} from './train/ppo_step.js';
 export type {Critic, PpoStepContext, PpoStepMetrics, PpoStepOptions} from './train/ppo_step.js';
 export {rlLoop} from './train/rl_loop.js';
 export type {RlLoopOptions, StepRecord} from './train/rl_loop.js';
-export {encodeSftBatch, sftLoss, sftStep} from './train/sft_step.js';
+export {encodeSftBatch, sftBatchLoss, sftStep} from './train/sft_step.js';
+export {rejectionSample} from './train/rejection_sample.js';
+export type {
+  AcceptedSample, CompletionSampler, RejectionAccept, RejectionFilters, RejectionPrompt, RejectionPromptStats,
+  RejectionSampleOptions, RejectionSampleResult, SampledCompletion,
+} from './train/rejection_sample.js';
+export {policySampler} from './train/policy_sampler.js';
+export {rewardModelReward, rewardModelStep} from './train/reward_model_step.js';
+export type {
+  PreferencePair, RewardModelRewardOptions, RewardModelStepOptions, RewardModelStepResult,
+} from './train/reward_model_step.js';
+export type {PolicySamplerOptions} from './train/policy_sampler.js';
 export type {SftBatch, SftStepOptions, SftStepResult} from './train/sft_step.js';

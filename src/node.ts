@@ -12,3 +12,9 @@ export type {CheckpointPaths} from './train/checkpoint_files.js';
 
 // --- pretrained checkpoints from a folder ---
 export {loadPretrained, readPretrainedFolder} from './models/pretrained/load_pretrained_folder.js';
+
+// --- the DeepSeek-R1 pipeline (checkpoints per stage on disk) ---
+export {R1_STAGES, runR1Pipeline} from './train/r1_pipeline.js';
+export type {
+  R1PipelineConfig, R1PipelineResult, R1RlSettings, R1SftSettings, R1Stage, R1StageResult, SftExample,
+} from './train/r1_pipeline.js';

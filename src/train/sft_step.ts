@@ -3,10 +3,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertBinaryMask, assertGradientsRegistered, assertKnownOptions, assertShape, check} from '../math/assert.js';
-import {assertKnownInputs} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {sftLoss, type SftLossOptions} from '../math/sft_loss.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
-import {tokenLogProbs} from '../math/token_log_probs.js';
 import {completionForward} from '../models/completion_forward.js';
 import {encodePrompts} from '../models/encode_prompts.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
@@ -63,33 +62,34 @@ export function encodeSftBatch(
 }
 
 /**
- * Supervised (cold-start) loss: mean negative log-likelihood of the completion tokens,
- * $$\mathcal{L} = -\frac{\sum_{b,t} m_{b,t} \log \pi(y_{b,t} \mid x_b, y_{b,<t})}{\sum_{b,t} m_{b,t}}$$
- * ($m$ = `completionMask`), as DeepSeek-R1's cold-start SFT before RL (DeepSeek-AI 2025, arXiv:2501.12948). Prompt tokens and padding are not scored.
+ * The cold-start SFT loss of a policy on a batch: {@link sftLoss} (masked cross-entropy, optional
+ * label smoothing, `aggregation`) of the policy's completion logits against the completion tokens,
+ * plus the policy's `auxLoss` when its forward pass returns one. With the defaults,
+ * L = -sum_{b,t} m_{b,t} log pi(y_{b,t} | x_b, y_{b,<t}) / sum m, as DeepSeek-R1's cold-start SFT
+ * before RL (DeepSeek-AI 2025, arXiv:2501.12948). Prompt tokens and padding are not scored.
  *
- * @param policy the policy.
+ * @param policy any {@link Policy}.
  * @param batch see {@link SftBatch}.
- * @returns float32 scalar; 0 when the mask is empty.
- * @throws when shapes disagree or the mask is not 0/1.
+ * @param options see {@link SftLossOptions}: `labelSmoothing` (default 0), `aggregation` (default
+ *   `'token-mean'`), `maxLength`, `normalizer`.
+ * @returns float32 scalar; 0 (plus `auxLoss`) when the mask is empty.
+ * @throws when shapes disagree, the mask is not 0/1, or an option is out of range.
  * @example
- * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<answer>', '</answer>']});
- * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 24, layers: 1, width: 16, heads: 2});
- * const batch = encodeSftBatch(tok, [{prompt: '1+2', completion: '<answer>3</answer>'}], {contextLength: 24});
- * const loss = sftLoss(policy, batch); // 2.79, about ln(vocabSize) = ln 16 = 2.77 for a fresh policy
- * tf.dispose([loss, ...Object.values(batch)]);
- * policy.dispose();
+ * const tok = charTokenizer({alphabet: '0123456789+'});
+ * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
+ * const batch = encodeSftBatch(tok, [{prompt: '1+2', completion: '3'}], {contextLength: 16});
+ * sftBatchLoss(policy, batch, {labelSmoothing: 0.1}); // about log(13) = 2.56 at initialisation
+ * tf.dispose(Object.values(batch)); policy.dispose();
  */
-export function sftLoss(policy: Policy, batch: SftBatch): tf.Scalar {
-  const fn = 'sftLoss';
+export function sftBatchLoss(policy: Policy, batch: SftBatch, options: SftLossOptions = {}): tf.Scalar {
+  const fn = 'sftBatchLoss';
+  check(batch !== null && typeof batch === 'object', fn, () => `'batch' expected an SftBatch (see encodeSftBatch)`);
   assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
   const {promptTokens, promptMask, completionTokens, completionMask} = batch;
   assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
-  assertBinaryMask(completionMask, fn, 'completionMask');
   return tf.tidy(() => {
     const {logits, auxLoss} = completionForward(policy, {promptTokens, promptMask, completionTokens});
-    const logp = tokenLogProbs(logits, completionTokens);
-    const m = tf.cast(completionMask, 'float32');
-    return withAuxLoss(tf.div(tf.neg(tf.sum(tf.mul(logp, m))), tf.maximum(tf.sum(m), 1)) as tf.Scalar, auxLoss);
+    return withAuxLoss(sftLoss({logits, labels: completionTokens, mask: completionMask}, options), auxLoss);
   });
 }
 
@@ -103,21 +103,23 @@ export interface SftStepResult {
   [metric: string]: number;
 }
 
-/** Options of {@link sftStep}. */
-export interface SftStepOptions {
+/** Options of {@link sftStep}: the loss options of {@link sftLoss} plus the gradient clip. */
+export interface SftStepOptions extends SftLossOptions {
   /** Clip the global gradient norm to this value; default `1`. `Infinity` turns it off. */
   maxGradNorm?: number;
 }
 
 /**
- * One optimizer step on {@link sftLoss} (gradients of the policy's trainable variables, global-norm
+ * One optimizer step on {@link sftBatchLoss} (gradients of the policy's trainable variables, global-norm
  * clipped, applied by `optimizer`).
  *
  * @param policy the (trainable) policy.
  * @param optimizer a tfjs optimizer, e.g. `tf.train.adam(1e-3)`.
  * @param batch see {@link SftBatch}.
  * @param options.maxGradNorm gradient clip; default `1`.
- * @returns the loss before the update and the gradient norm (JS numbers).
+ * @param options.labelSmoothing, options.aggregation, options.maxLength, options.normalizer see {@link sftLoss}.
+ * @returns the loss before the update and the gradient norm (JS numbers), plus the policy's
+ *   `afterOptimizerStep` metrics.
  * @throws when the policy is frozen or the batch is malformed.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<answer>', '</answer>']});
@@ -131,13 +133,18 @@ export interface SftStepOptions {
 export async function sftStep(
     policy: Policy, optimizer: tf.Optimizer, batch: SftBatch,
     options: SftStepOptions = {}): Promise<SftStepResult> {
-  assertKnownOptions(options, ['maxGradNorm'], 'sftStep');
-  assertGradientsRegistered('sftStep');
-  const {maxGradNorm = 1} = options;
-  const {loss, gradNorms} = applyClippedGradients(optimizer, () => sftLoss(policy, batch), [policy.variables()], maxGradNorm);
+  const fn = 'sftStep';
+  assertKnownOptions(options, ['maxGradNorm', 'labelSmoothing', 'aggregation', 'maxLength', 'normalizer'], fn);
+  assertGradientsRegistered(fn);
+  const {maxGradNorm = 1, ...lossOptions} = options;
+  check(typeof maxGradNorm === 'number' && maxGradNorm > 0, fn, () => `'maxGradNorm' expected a number > 0 (Infinity: no clip), got ${maxGradNorm}`);
+  // Loss options fail here, not inside the gradient tape (tfjs keeps the saved tensors of a forward pass that throws).
+  tf.tidy(() => { sftLoss({logits: tf.zeros([1, 1, 2]), labels: tf.zeros([1, 1], 'int32'), mask: tf.ones([1, 1])}, lossOptions); });
+  const {loss, gradNorms} = applyClippedGradients(
+      optimizer, () => sftBatchLoss(policy, batch, lossOptions), [policy.variables()], maxGradNorm);
   const hooks = new HookMetrics();
   hooks.after([['', policy]]);
   const [l, n] = await Promise.all([loss.data(), gradNorms[0]!.data()]);
   tf.dispose([loss, ...gradNorms]);
-  return hooks.mergeInto({loss: l[0]!, gradNorm: n[0]!}, 'sftStep');
+  return hooks.mergeInto({loss: l[0]!, gradNorm: n[0]!}, fn);
 }

@@ -2,14 +2,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {describe, expect, it} from 'vitest';
-import {charTokenizer, completionForward, grpoStep, ppoStep, sftLoss, TransformerPolicy, ValueHead} from '../../src/index.js';
+import {charTokenizer, completionForward, grpoStep, ppoStep, sftBatchLoss, TransformerPolicy, ValueHead} from '../../src/index.js';
 
 const tok = charTokenizer({alphabet: '0123456789'});
 const problems = [{prompt: '12', reference: '3'}];
 const reward = (s: readonly unknown[]) => s.map(() => 0);
 
 describe('named inputs of models and training steps', () => {
-  it('completionForward, applyWithCache, sftLoss, grpoStep and ppoStep name the closest key', async () => {
+  it('completionForward, applyWithCache, sftBatchLoss, grpoStep and ppoStep name the closest key', async () => {
     const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 8, layers: 1, width: 8, heads: 2});
     const before = tf.memory().numTensors;
     const t = tf.tensor2d([[2, 3]], [1, 2], 'int32');
@@ -18,8 +18,8 @@ describe('named inputs of models and training steps', () => {
         /^completionForward: unknown input 'completionToken'; expected one of .*; did you mean 'completionTokens'\?$/);
     expect(() => policy.applyWithCache({tokens: t, positions: t, keymask: m, cache: null} as never)).toThrow(
         /^TransformerPolicy.applyWithCache: unknown input 'keymask'; .*did you mean 'keyMask'\?$/);
-    expect(() => sftLoss(policy, {promptTokens: t, promptMask: m, completionTokens: t, mask: m} as never)).toThrow(
-        /^sftLoss: unknown key of 'batch' 'mask'; expected one of 'promptTokens', 'promptMask', 'completionTokens', 'completionMask'$/);
+    expect(() => sftBatchLoss(policy, {promptTokens: t, promptMask: m, completionTokens: t, mask: m} as never)).toThrow(
+        /^sftBatchLoss: unknown key of 'batch' 'mask'; expected one of 'promptTokens', 'promptMask', 'completionTokens', 'completionMask'$/);
     const optimizer = tf.train.sgd(0.1);
     await expect(grpoStep({policy, optimizer, tokenizer: tok, reward, refrence: policy} as never, problems,
         {groupSize: 2, maxNewTokens: 2})).rejects.toThrow(/^grpoStep: unknown key of 'ctx' 'refrence'; .*did you mean 'reference'\?$/);

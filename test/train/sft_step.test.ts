@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {describe, expect, it} from 'vitest';
 import {TransformerPolicy} from '../../src/models/transformer_policy.js';
 import {additionProblems, additionTokenizer} from '../../examples/tasks/addition_task.js';
-import {encodeSftBatch, sftLoss, sftStep} from '../../src/train/sft_step.js';
+import {encodeSftBatch, sftBatchLoss, sftStep} from '../../src/train/sft_step.js';
 
 const tok = additionTokenizer();
 
@@ -32,12 +32,26 @@ describe('sftStep', () => {
     const long = {prompt: '99+99', completion: '<think>9+9=18,9+9+1=19</think><answer>198</answer>'};
     const alone = encodeSftBatch(tok, [short], {contextLength: 26});
     const padded = encodeSftBatch(tok, [short, long], {contextLength: 26});
-    const l1 = sftLoss(policy, alone).dataSync()[0]!;
+    const l1 = sftBatchLoss(policy, alone).dataSync()[0]!;
     // Row 0 of the padded batch alone: mask out row 1.
     const m = padded.completionMask.arraySync() as number[][];
     const onlyFirst = {...padded, completionMask: tf.tensor2d([m[0]!, m[1]!.map(() => 0)])};
-    expect(sftLoss(policy, onlyFirst).dataSync()[0]!).toBeCloseTo(l1, 4);
+    expect(sftBatchLoss(policy, onlyFirst).dataSync()[0]!).toBeCloseTo(l1, 4);
     tf.dispose([...Object.values(alone), ...Object.values(padded), onlyFirst.completionMask]);
+    policy.dispose();
+  });
+
+  it('sftStep takes the sftLoss options: its loss is sftBatchLoss with them (label smoothing, aggregation)', async () => {
+    const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 26, layers: 1, width: 16, heads: 2, seed: 0});
+    const pairs = additionProblems(3, {seed: 2}).map((p) => ({prompt: p.prompt, completion: p.demonstration}));
+    const batch = encodeSftBatch(tok, pairs, {contextLength: 26});
+    const options = {labelSmoothing: 0.2, aggregation: 'seq-mean-token-sum' as const};
+    const want = sftBatchLoss(policy, batch, options).dataSync()[0]!;
+    expect(want).not.toBeCloseTo(sftBatchLoss(policy, batch).dataSync()[0]!, 2);
+    const {loss} = await sftStep(policy, tf.train.sgd(0.1), batch, options);
+    expect(loss).toBeCloseTo(want, 4);
+    await expect(sftStep(policy, tf.train.sgd(0.1), batch, {labelSmoothing: 2})).rejects.toThrow(/sftLoss: 'labelSmoothing' expected <= 1/);
+    tf.dispose(Object.values(batch));
     policy.dispose();
   });
 

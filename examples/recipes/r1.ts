@@ -1,0 +1,157 @@
+/**
+ * `npm run demo -- --recipe r1 --out DIR`: the DeepSeek-R1 pipeline in miniature with `runR1Pipeline`
+ * (cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios with a learned reward
+ * model, distillation into a smaller student), plus an RL-only student (cold start + GRPO on the same
+ * sample budget) for the paper's distillation comparison. Tasks are generated: sorting digits
+ * (reasoning, verifiable) and a preference task (general prompts `g<letters>:`; people prefer replies
+ * that start with `y` over replies that start with `x`).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {mkdir, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {Command, Option} from 'commander';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import {charTokenizer} from '../../src/models/char_tokenizer.js';
+import {mulberry32} from '../../src/models/mulberry32.js';
+import {TransformerPolicy} from '../../src/models/transformer_policy.js';
+import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
+import {formatReward} from '../../src/rewards/format_reward.js';
+import {gate} from '../../src/rewards/gate.js';
+import {languageConsistencyReward} from '../../src/rewards/language_consistency_reward.js';
+import {loadCheckpointFiles} from '../../src/train/checkpoint_files.js';
+import {evaluatePolicy} from '../../src/train/evaluate_policy.js';
+import {grpoStep} from '../../src/train/grpo_step.js';
+import {runR1Pipeline, type R1StageResult} from '../../src/train/r1_pipeline.js';
+import {encodeSftBatch, sftStep} from '../../src/train/sft_step.js';
+import {sortingProblems} from '../tasks/sorting_task.js';
+
+interface Args { out: string; backend: string; seed: number; quiet?: boolean }
+
+export async function runR1(argv: string[]): Promise<void> {
+  const args = new Command().name('demo --recipe r1')
+    .requiredOption('--out <dir>', 'report folder')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['cpu', 'wasm']).default('wasm'))
+    .option('--seed <n>', 'seed', (v) => Number(v), 0)
+    .option('--quiet', 'no progress lines')
+    .parse(argv, {from: 'user'}).opts<Args>();
+  if (args.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(args.backend))) throw new Error(`demo: backend '${args.backend}' could not be initialised`);
+  await tf.ready();
+  const t0 = performance.now();
+  await mkdir(args.out, {recursive: true});
+  const log = (s: string) => { if (!args.quiet) console.log(s); };
+
+  const tokenizer = charTokenizer({alphabet: '0123456789,abxyg:', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+  const digits = 4;
+  const heldOut = sortingProblems(48, {length: digits, seed: args.seed * 1000 + 999});
+  const exclude = new Set(heldOut.map((p) => p.prompt));
+  const train = sortingProblems(96, {length: digits, seed: args.seed * 1000 + 2, exclude});
+  const random = mulberry32(args.seed + 11);
+  const word = () => Array.from({length: 3}, () => (random() < 0.5 ? 'a' : 'b')).join('');
+  const generalPrompts = Array.from({length: 32}, () => `g${word()}:`);
+  const heldOutGeneral = Array.from({length: 16}, () => `g${word()}:`);
+  const preferences = Array.from({length: 128}, () => ({prompt: `g${word()}:`, chosen: `y${word()}`, rejected: `x${word()}`}));
+  const stopToken = tokenizer.id('</answer>');
+  const maxNewTokens = tokenizer.encode(train[0]!.demonstration).length + 2;
+  const contextLength = 6 + maxNewTokens;
+  const model = (width: number, seed: number) => () =>
+    TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength, layers: 2, width, heads: 4, seed});
+  const format = formatReward();
+  const reasoningReward = gate(format, accuracyReward());
+  const demonstrations = train.slice(0, 64).map((p) => ({prompt: p.prompt, completion: p.demonstration}));
+  const sft = {steps: 80, batchSize: 16, learningRate: 3e-3};
+  const rl = {steps: 8, promptsPerStep: 8, groupSize: 8, learningRate: 3e-4, temperature: 0.8};
+  const distillation = {...sft, samplesPerPrompt: 2, accept: {minReward: 1}};
+
+  const {stages, policy, student} = await runR1Pipeline({
+    outDir: join(args.out, 'checkpoints'), seed: args.seed, tokenizer, createBase: model(32, args.seed), createStudent: model(24, args.seed + 1),
+    sampling: {maxNewTokens, stopToken}, reasoningReward, reasoning: {train, heldOut},
+    coldStart: {...sft, demonstrations}, reasoningRl: rl,
+    rejection: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}, filters: {unreadable: true, overlong: {maxTokens: maxNewTokens}},
+      extraData: preferences.slice(0, 32).map((p) => ({prompt: p.prompt, completion: p.chosen}))},
+    allScenarios: {...rl, generalPrompts, heldOutGeneral, preferences, rewardModel: {steps: 30, batchSize: 16, learningRate: 3e-3}},
+    distillation,
+    onStage: (r) => log(`${r.name}: accuracy ${r.accuracy.toFixed(3)}, general reward ${r.generalReward?.toFixed(3) ?? '-'} (${r.seconds.toFixed(0)} s)`),
+  });
+
+  // Per-stage format rate and language consistency of the held-out completions (greedy).
+  const language = languageConsistencyReward({language: 'en'});
+  const rows: Record<string, unknown>[] = [];
+  for (const s of stages.filter((x) => x.name !== 'distillation')) {
+    const {policy: p} = await loadCheckpointFiles(join(args.out, 'checkpoints', s.name));
+    const f = await evaluatePolicy(p, tokenizer, heldOut, format, {maxNewTokens, stopToken});
+    const l = await evaluatePolicy(p, tokenizer, heldOut, language, {maxNewTokens, stopToken});
+    rows.push({name: s.name, accuracy: s.accuracy, formatRate: f.score, languageConsistency: l.score,
+      generalReward: s.generalReward, seconds: s.seconds});
+    p.dispose();
+  }
+
+  // RL-only student: cold start + GRPO on the student directly, with the distilled student's sample budget.
+  const distill = stages.find((s) => s.name === 'distillation') as R1StageResult;
+  const rlStudent = model(24, args.seed + 1)();
+  const optimizer = tf.train.adam(sft.learningRate);
+  for (let s = 0; s < sft.steps; s++) {
+    const batch = encodeSftBatch(tokenizer, Array.from({length: sft.batchSize}, (_, i) => demonstrations[(s * sft.batchSize + i) % demonstrations.length]!), {contextLength});
+    await sftStep(rlStudent, optimizer, batch);
+    tf.dispose(Object.values(batch));
+  }
+  optimizer.dispose();
+  const budget = train.length * distillation.samplesPerPrompt; // completions the teacher sampled for distillation
+  const rlSteps = Math.max(1, Math.round(budget / (rl.promptsPerStep * rl.groupSize)));
+  const reference = rlStudent.copy({trainable: false});
+  const rlOptimizer = tf.train.adam(rl.learningRate);
+  for (let s = 0; s < rlSteps; s++) {
+    await grpoStep({policy: rlStudent, reference, optimizer: rlOptimizer, tokenizer, reward: reasoningReward},
+        Array.from({length: rl.promptsPerStep}, (_, i) => train[(s * rl.promptsPerStep + i) % train.length]!),
+        {groupSize: rl.groupSize, maxNewTokens, stopToken, temperature: rl.temperature, seed: args.seed * 7919 + s});
+  }
+  rlOptimizer.dispose();
+  reference.dispose();
+  const rlStudentAccuracy = (await evaluatePolicy(rlStudent, tokenizer, heldOut, reasoningReward, {maxNewTokens, stopToken})).score;
+  const d = distill.details as {teacherAccuracy: number; teacherParams: number; studentParams: number};
+  const rejection = stages.find((s) => s.name === 'rejection-sft')!.details.rejection as {samples: number; accepted: number; acceptanceRate: number};
+  const seconds = (performance.now() - t0) / 1000;
+  const summary = {
+    recipe: 'r1', stages: rows,
+    rejection: {samples: rejection.samples, accepted: rejection.accepted, acceptanceRate: rejection.acceptanceRate},
+    distillation: {teacherAccuracy: d.teacherAccuracy, distilledStudentAccuracy: distill.accuracy, rlStudentAccuracy,
+      teacherParams: d.teacherParams, studentParams: d.studentParams, rlStudentSamples: rlSteps * rl.promptsPerStep * rl.groupSize,
+      distillationSamples: budget},
+    config: {...args, backend: tf.getBackend(), seconds},
+  };
+  rlStudent.dispose();
+  policy.dispose();
+  student?.dispose();
+  await writeFile(join(args.out, 'summary.json'), JSON.stringify(summary, null, 2));
+  await writeFile(join(args.out, 'metrics.json'), JSON.stringify(stages, null, 1));
+  await writeFile(join(args.out, 'curves.svg'), await curves(rows));
+  const pct = (x: unknown) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : '-');
+  await writeFile(join(args.out, 'report.md'), [
+    '# DeepSeek-R1 pipeline in miniature', '',
+    '| stage | accuracy | format rate | language consistency | general reward | seconds |', '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.name} | ${pct(r.accuracy)} | ${pct(r.formatRate)} | ${pct(r.languageConsistency)} | ` +
+      `${typeof r.generalReward === 'number' ? r.generalReward.toFixed(2) : '-'} | ${(r.seconds as number).toFixed(0)} |`),
+    '', `Rejection sampling: ${rejection.accepted} of ${rejection.samples} accepted (${pct(rejection.acceptanceRate)}).`, '',
+    `Distillation: teacher ${pct(d.teacherAccuracy)} (${d.teacherParams} params); distilled student ${pct(distill.accuracy)}, ` +
+      `RL-only student ${pct(rlStudentAccuracy)} (${d.studentParams} params each).`, '',
+    `Total ${seconds.toFixed(0)} s on ${tf.getBackend()}.`, '', '![curves](curves.svg)', '',
+  ].join('\n'));
+  console.log(`r1: ${rows.map((r) => `${r.name} ${pct(r.accuracy)}`).join(', ')}; distilled ${pct(distill.accuracy)} vs RL-only ` +
+    `${pct(rlStudentAccuracy)}; ${seconds.toFixed(0)} s; report in ${args.out}/`);
+}
+
+async function curves(rows: Record<string, unknown>[]): Promise<string> {
+  const values = rows.flatMap((r, i) => ['accuracy', 'generalReward', 'languageConsistency']
+    .filter((k) => typeof r[k] === 'number').map((series) => ({stage: i + 1, name: r.name, series, value: r[series] as number})));
+  const spec: vl.TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title: 'R1 pipeline per stage', width: 480, height: 260,
+    data: {values}, mark: {type: 'line', point: true},
+    encoding: {x: {field: 'stage', type: 'ordinal', title: 'stage (1 cold start ... 4 all scenarios)'},
+      y: {field: 'value', type: 'quantitative'}, color: {field: 'series', type: 'nominal'}},
+  };
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}

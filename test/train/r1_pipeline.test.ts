@@ -1,0 +1,102 @@
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import * as tf from '@tensorflow/tfjs-core';
+import {mkdtemp, readFile, rm, stat} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {charTokenizer} from '../../src/models/char_tokenizer.js';
+import {TransformerPolicy} from '../../src/models/transformer_policy.js';
+import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
+import {formatReward} from '../../src/rewards/format_reward.js';
+import {gate} from '../../src/rewards/gate.js';
+import {runR1Pipeline, R1_STAGES, type R1PipelineConfig, type R1StageResult} from '../../src/train/r1_pipeline.js';
+
+const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+const sortProblem = (digits: string) => {
+  const sorted = [...digits].sort().join('');
+  return {prompt: digits, reference: sorted, demonstration: `<think>${[...sorted].join(',')}</think><answer>${sorted}</answer>`};
+};
+const train = ['21', '31', '32', '10', '43', '20'].map(sortProblem);
+const heldOut = ['41', '30'].map(sortProblem);
+
+function config(outDir: string, overrides: Partial<R1PipelineConfig> = {}): R1PipelineConfig {
+  const model = (width: number, seed: number) => () =>
+    TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 16, layers: 1, width, heads: 2, seed});
+  const sft = {steps: 6, batchSize: 6, learningRate: 1e-2};
+  const rl = {steps: 2, promptsPerStep: 2, groupSize: 2, learningRate: 1e-3};
+  return {
+    outDir, seed: 1, tokenizer, createBase: model(16, 1), createStudent: model(8, 2),
+    sampling: {maxNewTokens: 11, stopToken: tokenizer.id('</answer>')},
+    reasoningReward: gate(formatReward(), accuracyReward()),
+    reasoning: {train, heldOut},
+    coldStart: {...sft, demonstrations: train.map((p) => ({prompt: p.prompt, completion: p.demonstration}))},
+    reasoningRl: rl,
+    rejection: {...sft, samplesPerPrompt: 2, accept: {minReward: 0}, extraData: [{prompt: 'ab', completion: '<answer>ba</answer>'}]},
+    allScenarios: {
+      ...rl, generalPrompts: ['a', 'b'], heldOutGeneral: ['ab'], rewardModel: {steps: 2, batchSize: 2, learningRate: 1e-2},
+      preferences: [{prompt: 'a', chosen: 'aa', rejected: 'bb'}, {prompt: 'b', chosen: 'ab', rejected: 'ba'}],
+    },
+    distillation: {...sft, samplesPerPrompt: 2, accept: {minReward: 0}},
+    ...overrides,
+  };
+}
+
+describe('runR1Pipeline', () => {
+  it('runs the five stages with a checkpoint each, resumes from disk, and rejects another configuration', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'r1-'));
+    try {
+      const seen: R1StageResult[] = [];
+      const before = tf.memory().numTensors;
+      const first = await runR1Pipeline(config(dir, {onStage: (r) => seen.push(r)}));
+      expect(first.stages.map((s) => s.name)).toEqual([...R1_STAGES]);
+      expect(seen.map((s) => s.resumed)).toEqual([false, false, false, false, false]);
+      for (const s of R1_STAGES) expect((await stat(join(dir, s, 'model.json'))).isFile()).toBe(true);
+      const rejection = first.stages[2]!.details.rejection as {samples: number; accepted: number};
+      expect(rejection.samples).toBe(12);
+      expect(first.stages[3]!.generalReward).not.toBeNull(); // the reward model scores the general prompts
+      expect(first.stages[0]!.generalReward).toBeNull();
+      const distill = first.stages[4]!.details as {teacherParams: number; studentParams: number};
+      expect(distill.studentParams).toBeLessThan(distill.teacherParams);
+      expect(first.student!.numParams()).toBe(distill.studentParams);
+      first.stages.forEach((s) => expect(s.accuracy).toBeGreaterThanOrEqual(0));
+      first.policy.dispose();
+      first.student!.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+
+      // Re-run: everything is read back, nothing retrained.
+      const again = await runR1Pipeline(config(dir));
+      expect(again.stages.map((s) => s.resumed)).toEqual([true, true, true, true, true]);
+      expect(again.stages.map((s) => s.accuracy)).toEqual(first.stages.map((s) => s.accuracy));
+      again.policy.dispose();
+      again.student!.dispose();
+
+      // A stage deleted from the progress file is run again from the previous checkpoint.
+      const progress = JSON.parse(await readFile(join(dir, 'pipeline.json'), 'utf8')) as {stages: unknown[]};
+      const {writeFile} = await import('node:fs/promises');
+      await writeFile(join(dir, 'pipeline.json'), JSON.stringify({...progress, stages: progress.stages.slice(0, 4)}));
+      const partial = await runR1Pipeline(config(dir));
+      expect(partial.stages.map((s) => s.resumed)).toEqual([true, true, true, true, false]);
+      partial.policy.dispose();
+      partial.student!.dispose();
+
+      await expect(runR1Pipeline(config(dir, {seed: 2}))).rejects.toThrow(
+          /^runR1Pipeline: 'outDir' .* holds a checkpoint from another configuration/);
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
+  });
+  it('names bad input: empty prompts, a student with another vocabulary', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'r1-'));
+    try {
+      await expect(runR1Pipeline(config(dir, {reasoning: {train: [], heldOut}}))).rejects.toThrow(
+          "runR1Pipeline: 'reasoning' expected non-empty 'train' and 'heldOut' prompt lists");
+      const other = () => TransformerPolicy.create({vocabSize: tokenizer.vocabSize + 3, contextLength: 16, layers: 1, width: 8, heads: 2});
+      const fast = {steps: 1, batchSize: 2, learningRate: 1e-3};
+      await expect(runR1Pipeline(config(dir, {createStudent: other, coldStart: {...config(dir).coldStart, ...fast},
+        reasoningRl: {...config(dir).reasoningRl, steps: 1}}))).rejects.toThrow(
+          /the student's vocabulary size \d+ differs from the teacher's \d+; sequence-level distillation needs one shared tokenizer/);
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
+  });
+});
