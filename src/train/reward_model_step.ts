@@ -12,8 +12,11 @@ import {applyClippedGradients} from './apply_clipped_gradients.js';
 
 /** A preference pair: for one prompt, the completion people preferred and the one they did not. */
 export interface PreferencePair {
+  /** The prompt text both completions answer. */
   prompt: string;
+  /** The preferred completion. */
   chosen: string;
+  /** The completion not preferred. */
   rejected: string;
   /** Optional required gap (e.g. rating difference); default 0. */
   margin?: number;
