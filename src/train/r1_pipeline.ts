@@ -185,6 +185,36 @@ function fingerprint(config: R1PipelineConfig): string {
  * @returns the stage results and the final policy (and student).
  * @throws on an empty prompt list, a student whose vocabulary differs from the teacher's, or an
  *   `outDir` holding a run of another configuration.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+ * const sortProblem = (digits: string) => {
+ *   const sorted = [...digits].sort().join('');
+ *   return {prompt: digits, reference: sorted, demonstration: `<think>${[...sorted].join(',')}</think><answer>${sorted}</answer>`};
+ * };
+ * const train = ['21', '31', '32', '10', '43', '20'].map(sortProblem);
+ * const model = (width: number) => () =>
+ *   TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 16, layers: 1, width, heads: 2, seed: 0});
+ * const sft = {steps: 20, batchSize: 6, learningRate: 1e-2};
+ * const rl = {steps: 4, promptsPerStep: 2, groupSize: 4, learningRate: 1e-3};
+ *
+ * const {stages, policy, student} = await runR1Pipeline({
+ *   outDir: 'r1-run', seed: 0, tokenizer, createBase: model(16), createStudent: model(8),
+ *   sampling: {maxNewTokens: 11, stopToken: tokenizer.id('</answer>')},
+ *   reasoningReward: gate(formatReward(), accuracyReward()),
+ *   reasoning: {train, heldOut: ['41', '30'].map(sortProblem)},
+ *   coldStart: {...sft, demonstrations: train.map((p) => ({prompt: p.prompt, completion: p.demonstration}))},
+ *   reasoningRl: rl,
+ *   rejection: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}, filters: {unreadable: true},
+ *     extraData: [{prompt: 'ab', completion: '<answer>ba</answer>'}]},
+ *   allScenarios: {...rl, generalPrompts: ['a', 'b'], heldOutGeneral: ['ab'],
+ *     preferences: [{prompt: 'a', chosen: 'aa', rejected: 'bb'}, {prompt: 'b', chosen: 'ab', rejected: 'ba'}],
+ *     rewardModel: {steps: 10, batchSize: 2, learningRate: 1e-2}},
+ *   distillation: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}},
+ *   onStage: (r) => console.log(r.name, r.accuracy, r.generalReward, r.seconds.toFixed(1)),
+ * });
+ * console.log(stages.length); // 5 (cold-start, reasoning-rl, rejection-sft, all-scenarios-rl, distillation)
+ * policy.dispose();
+ * student?.dispose();
  */
 export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1PipelineResult> {
   const fs = await import('node:fs/promises');
