@@ -159,6 +159,7 @@ export {hfTokenizer} from './models/pretrained/hf_tokenizer.js';
 export type {ChatMessage, ChatTemplateOptions, HfTokenizer, HfTokenizerOptions} from './models/pretrained/hf_tokenizer.js';
 export {loadPretrained, PretrainedModel} from './models/pretrained/load_pretrained.js';
 export type {LoadPretrainedOptions, PretrainedSource, PretrainedTokenizerFiles} from './models/pretrained/load_pretrained.js';
+export type {JsonObject} from './models/pretrained/json.js';
 export {
   MissingConfigFieldError, MissingTensorError, PretrainedLoadError, SafetensorsFormatError, ShapeMismatchError,
   UnknownArchitectureError, UnsupportedDtypeError,

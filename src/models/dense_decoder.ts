@@ -16,15 +16,21 @@ import {disposeKvCache, type KvCache} from './transformer_policy.js';
 export interface DenseDecoderConfig {
   /** transformers class name, e.g. `'Qwen2ForCausalLM'`. */
   architecture: string;
+  /** Vocabulary size V (`vocab_size`): rows of the embedding and of the output head. */
   vocabSize: number;
+  /** Residual-stream width D (`hidden_size`). */
   hiddenSize: number;
+  /** SwiGLU inner width I (`intermediate_size`). */
   intermediateSize: number;
+  /** Number of decoder layers (`num_hidden_layers`). */
   numLayers: number;
   /** Query heads. */
   numHeads: number;
   /** Key/value heads (a divisor of `numHeads`). */
   numKvHeads: number;
+  /** Per-head dimension d (`head_dim`; default `hiddenSize / numHeads`). */
   headDim: number;
+  /** eps of every RMSNorm (`rms_norm_eps`); default `1e-6`. */
   rmsNormEps: number;
   /** RoPE settings; `maxPositionEmbeddings` is the context length. */
   rope: RopeConfig;

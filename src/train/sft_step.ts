@@ -115,8 +115,8 @@ export interface SftStepOptions extends SftLossOptions {
  * @param policy the (trainable) policy.
  * @param optimizer a tfjs optimizer, e.g. `tf.train.adam(1e-3)`.
  * @param batch see {@link SftBatch}.
- * @param options.maxGradNorm gradient clip; default `1`.
- * @param options.labelSmoothing, options.aggregation, options.maxLength, options.normalizer see {@link sftLoss}.
+ * @param options `maxGradNorm` (gradient clip; default `1`) and the loss options of {@link sftLoss}
+ *   (`labelSmoothing`, `aggregation`, `maxLength`, `normalizer`, with its defaults).
  * @returns the loss before the update and the gradient norm (JS numbers), plus the policy's
  *   `afterOptimizerStep` metrics.
  * @throws when the policy is frozen or the batch is malformed.
