@@ -5,7 +5,6 @@
  *   npm run demo -- --help
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {createRequire} from 'node:module';
 import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {Command, InvalidArgumentError, Option} from 'commander';
@@ -18,9 +17,9 @@ import type {StepRecord} from '../src/train/rl_loop.js';
 import type {RlStepMetrics} from '../src/train/grpo_step.js';
 import {coldStart, type ExperimentConfig, makeTask, MODELS, trainRl, useBackend} from './grpo_vs_ppo.js';
 
-// tfjs-core registers gradients only through this side-effect module (the full @tensorflow/tfjs
-// package imports it); its ESM build has directory imports that Node's ESM loader rejects, so require it.
-createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients');
+// Gradients: the @tensorflow/tfjs union package registers every gradient into the tfjs-core instance
+// (tfjs-core alone registers none); as in bench/run.ts, and it bundles for the GPU machine.
+import '@tensorflow/tfjs';
 
 const int = (name: string, min = 0) => (v: string): number => {
   const n = Number(v);

@@ -122,7 +122,7 @@ export {completionForward} from './models/completion_forward.js';
 export type {CompletionForwardInputs} from './models/completion_forward.js';
 export {encodePrompts} from './models/encode_prompts.js';
 export type {EncodePromptsOptions, PromptBatch} from './models/encode_prompts.js';
-export {sampleCompletions} from './models/sample_completions.js';
+export {sampleCompletions, sampleCompletionsAsync} from './models/sample_completions.js';
 export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
 export type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward, Tokenizer} from './models/policy.js';
 export {policyFromFunction} from './models/policy_from_function.js';

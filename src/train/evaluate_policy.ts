@@ -8,7 +8,7 @@ import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {passAtK} from '../math/pass_at_k.js';
 import {encodePrompts} from '../models/encode_prompts.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
-import {sampleCompletions, type SampleCompletionsOptions} from '../models/sample_completions.js';
+import {sampleCompletionsAsync, type SampleCompletionsOptions} from '../models/sample_completions.js';
 import {answersEquivalent} from '../rewards/answers_equivalent.js';
 import {extractAnswer as defaultExtractAnswer} from '../rewards/extract_answer.js';
 import {scoreRewards} from '../rewards/score_rewards.js';
@@ -149,7 +149,7 @@ async function generateTexts(
     let rows: number[][];
     let lengths: number[];
     try {
-      const s = sampleCompletions(policy, prompts, {...sampling, seed: seed + i});
+      const s = await sampleCompletionsAsync(policy, prompts, {...sampling, seed: seed + i});
       lengths = s.lengths;
       rows = (await s.tokens.array()) as number[][];
       tf.dispose([s.tokens, s.logProbs, s.mask]);
