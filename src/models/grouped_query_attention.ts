@@ -116,8 +116,10 @@ export function groupedQueryAttention(
     const Tk = k.shape[2];
     // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d].
     const qg = tf.reshape(q, [B, G, rep * T, d]);
-    const bias = tf.tile(tf.reshape(maskBias, [B, 1, 1, T, Tk]), [1, G, rep, 1, 1]);
-    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), tf.reshape(bias, [B, G, rep * T, Tk]));
+    // Row r * T + t of a group holds query t of head g * rep + r: tile the mask to [B, G, rep * T, Tk]
+    // with a rank-4 tile (tfjs-webgpu runs rank-5 tiles on the CPU, a synchronous read Node.js lacks).
+    const bias = tf.tile(tf.reshape(maskBias, [B, 1, T, Tk]), [1, G, rep, 1]);
+    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), bias);
     const attn = tf.matMul(tf.softmax(scores), v); // [B, G, rep * T, d]
     const merged = tf.reshape(tf.transpose(tf.reshape(attn, [B, H, T, d]), [0, 2, 1, 3]), [B, T, H * d]);
     const out = linear(merged, w.o, w.oBias) as tf.Tensor3D;
