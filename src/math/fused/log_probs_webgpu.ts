@@ -142,10 +142,12 @@ function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.T
   if (tokens !== null) inputs['tokens'] = tokens;
   return runWithLazyGradients(inputs, (save) => {
     const r = forward(backend, f, logits, tokens, invTemp, fn)!;
-    save([r.stats]);
+    // The backward reads the logits (and tokens) again: save them, since an enclosing tidy (a
+    // model's forward under tf.variableGrads) disposes intermediates the tape does not keep.
+    save(tokens === null ? [r.stats, logits] : [r.stats, logits, tokens]);
     return r.value;
   }, (dy, saved) => ({
-    logits: () => backward(backend, f, logits, tokens, saved[0]!, dy, invTemp),
+    logits: () => backward(backend, f, saved[1]!, tokens === null ? null : saved[2]!, saved[0]!, dy, invTemp),
     tokens: () => tf.zeros(tokens!.shape, 'float32'),
   })) as tf.Tensor2D;
 }
