@@ -29,7 +29,9 @@ function expectClose(got: number[], want: number[], atol = 1e-5, rtol = 1e-5): v
 /** Rewards with frequent ties (quarters) and general floats. */
 const reward = fc.oneof(
     fc.integer({min: -8, max: 8}).map((v) => v / 4),
-    fc.double({min: -10, max: 10, noNaN: true, noDefaultInfinity: true}).map(Math.fround));
+    // Magnitudes below 1e-6 are flushed to 0: their squared deviations underflow float32, so the
+    // group std (and a scale-invariance check) is not defined at the precision the op computes in.
+    fc.double({min: -10, max: 10, noNaN: true, noDefaultInfinity: true}).map((v) => (Math.abs(v) < 1e-6 ? 0 : Math.fround(v))));
 
 /** {groupSize, rewards} with 1..4 groups of 2..6. */
 const batchArb = fc.record({groupSize: fc.integer({min: 2, max: 6}), numGroups: fc.integer({min: 1, max: 4})})
