@@ -22,6 +22,7 @@ import {named} from '../src/rewards/named.js';
 import {weighted} from '../src/rewards/weighted.js';
 import {additionProblems, additionTokenizer, type AdditionProblem} from './tasks/addition_task.js';
 import {sortingProblems} from './tasks/sorting_task.js';
+import {runDeepseekDemo} from './demo_deepseek.js';
 import {loadCheckpointFiles, saveCheckpointFiles} from '../src/train/checkpoint_files.js';
 import {evaluatePolicy} from '../src/train/evaluate_policy.js';
 import {grpoStep, type RlStepMetrics} from '../src/train/grpo_step.js';
@@ -75,13 +76,14 @@ const program = new Command()
   .option('--eval-size <n>', 'held-out prompts', int('--eval-size', 1), 200)
   .option('--eval-every <n>', 'evaluate every n RL steps', int('--eval-every', 1), 5)
   .option('--fp8', 'block linears as simulated FP8 GEMMs (DeepSeek-V3 §3.3, docs/fp8.md)')
+  .addOption(new Option('--arch <name>', 'policy architecture (deepseek: tiny MLA + MoE + MTP, examples/demo_deepseek.ts)').choices(['transformer', 'deepseek']).default('transformer'))
   .option('--quiet', 'no progress bars');
 
 interface Args {
   backend: string; out: string; seed: number; model: keyof typeof MODELS; task: 'sort' | 'add'; digits?: number; demos: number;
   sftSteps: number; sftBatch: number; sftLr: number; steps: number; batchSize: number; groupSize: number; mu: number;
   lr: number; beta: number; temperature: number; formatWeight: number; critic: 'separate' | 'shared'; evalSize: number; evalEvery: number;
-  quiet?: boolean; fp8?: boolean;
+  quiet?: boolean; fp8?: boolean; arch: 'transformer' | 'deepseek';
 }
 
 type Method = 'grpo' | 'ppo';
@@ -104,6 +106,10 @@ async function main(): Promise<void> {
   await tf.ready();
   const t0 = performance.now();
   await mkdir(args.out, {recursive: true});
+  if (args.arch === 'deepseek') {
+    await runDeepseekDemo(args, (name) => program.getOptionValueSource(name) === 'default');
+    return;
+  }
 
   // --- task, tokenizer, rewards ---
   const tokenizer = additionTokenizer();
