@@ -68,11 +68,14 @@ export async function runDeepseekDemo(given: DeepseekDemoArgs, isDefault: (name:
   const exclude = new Set(heldOut.map((p) => p.prompt));
   const demos = generate(args.demos, args.seed * 1000 + 1, exclude);
   const maxNewTokens = tokenizer.encode(demos[0]!.demonstration).length + 4;
-  const contextLength = tokenizer.encode(heldOut[0]!.prompt).length + maxNewTokens + 2;
+  const contextLength = tokenizer.encode(heldOut[0]!.prompt).length + maxNewTokens + 1; // + 1: mtpSpeculativeGreedy verifies one token ahead
+  // Completions end at '</answer>': the demonstrations carry no end-of-sequence token, so a stop on
+  // `eosId` (never trained) would run every completion on to maxNewTokens and fail the format check.
+  const stopToken = tokenizer.id('</answer>');
   const config = demoDeepseekConfig(tokenizer.vocabSize, contextLength);
   const accuracy = named('accuracy', gate(formatReward(), accuracyReward()));
   const evaluate = async (p: DeepseekV3Policy): Promise<number> =>
-    (await evaluatePolicy(p, tokenizer, heldOut, accuracy, {maxNewTokens})).score;
+    (await evaluatePolicy(p, tokenizer, heldOut, accuracy, {maxNewTokens, stopToken})).score;
 
   // --- cold start, with and without the auxiliary-loss-free bias update (same seed, same batches) ---
   const compareSteps = Math.min(args.sftSteps, COMPARE_STEPS);
@@ -117,7 +120,7 @@ export async function runDeepseekDemo(given: DeepseekDemoArgs, isDefault: (name:
   for (let i = 1; i <= args.steps; i++) {
     const m = await grpoStep({policy: trained, reference, optimizer, tokenizer, reward: accuracy},
         stream.slice((i - 1) * promptsPerStep, i * promptsPerStep),
-        {groupSize: args.groupSize, maxNewTokens, temperature: args.temperature, seed: args.seed * 100_000 + i, beta: args.beta});
+        {groupSize: args.groupSize, maxNewTokens, stopToken, temperature: args.temperature, seed: args.seed * 100_000 + i, beta: args.beta});
     grpoRows.push({step: i, reward: m.reward, kl: m.kl, loss: m.loss, auxLoss: m.auxLoss ?? 0,
       maxOverMean: m['moe/maxOverMean'] as number, cv: m['moe/cv'] as number});
     loadRows.push({variant: 'GRPO (bias update)', step: args.sftSteps + i, maxOverMean: m['moe/maxOverMean'] as number, cv: m['moe/cv'] as number});
@@ -132,7 +135,7 @@ export async function runDeepseekDemo(given: DeepseekDemoArgs, isDefault: (name:
   // --- MTP self-speculative greedy decoding on held-out prompts ---
   let drafted = 0, accepted = 0, passes = 0, emitted = 0;
   for (const problem of heldOut.slice(0, 20)) {
-    const r = mtpSpeculativeGreedy(trained, tokenizer.encode(problem.prompt), {maxNewTokens, stopToken: tokenizer.eosId});
+    const r = mtpSpeculativeGreedy(trained, tokenizer.encode(problem.prompt), {maxNewTokens, stopToken});
     drafted += r.drafted; accepted += r.accepted; passes += r.mainPasses; emitted += r.tokens.length;
   }
   const acceptanceRate = drafted === 0 ? 0 : accepted / drafted;
