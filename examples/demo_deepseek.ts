@@ -51,7 +51,7 @@ interface LoadRow { variant: string; step: number; maxOverMean: number; cv: numb
  * Budget of the DeepSeek demo where the command line left a flag at its default: two cold starts
  * (with and without the bias update) and a model ~2x slower per token than the transformer's.
  */
-export const DEEPSEEK_DEMO_DEFAULTS: Partial<DeepseekDemoArgs> = {sftSteps: 150, sftBatch: 16, steps: 10, batchSize: 32, evalSize: 100};
+export const DEEPSEEK_DEMO_DEFAULTS: Partial<DeepseekDemoArgs> = {sftSteps: 150, sftBatch: 16, steps: 15, batchSize: 32, temperature: 0.5, evalSize: 100};
 
 /** Cold-start steps of the run without the bias update (the load comparison covers these steps of both runs). */
 const COMPARE_STEPS = 40;
