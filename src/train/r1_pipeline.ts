@@ -16,7 +16,8 @@ import {grpoStep} from './grpo_step.js';
 import {policySampler} from './policy_sampler.js';
 import {rejectionSample, type RejectionAccept, type RejectionFilters} from './rejection_sample.js';
 import {rewardModelReward, rewardModelStep, type PreferencePair} from './reward_model_step.js';
-import {encodeSftBatch, sftStep} from './sft_step.js';
+import {encodePrompts} from '../models/encode_prompts.js';
+import {sftStep, type SftBatch} from './sft_step.js';
 
 /** The stages of {@link runR1Pipeline}, in order. */
 export const R1_STAGES = ['cold-start', 'reasoning-rl', 'rejection-sft', 'all-scenarios-rl', 'distillation'] as const;
@@ -97,6 +98,29 @@ export interface R1PipelineResult {
 
 const FN = 'runR1Pipeline';
 
+/**
+ * @internal The SFT batch of a pipeline stage: like `encodeSftBatch`, but every completion ends with
+ * `stopToken` (appended when its text does not already end with it). Without it a stage fine-tunes
+ * on completions that never stop: `policySampler` strips the EOS it stopped on, and extra data such
+ * as `{prompt, completion: 'yes'}` carries no stop token, so the fine-tuned policy would run on to
+ * `maxNewTokens` after them.
+ */
+export function encodeStageBatch(tokenizer: Tokenizer, pairs: readonly SftExample[], stopToken: number,
+    contextLength: number): SftBatch {
+  const completions = pairs.map((p) => {
+    let ids = tokenizer.encode(p.completion);
+    if (tokenizer.bosId !== undefined && ids[0] === tokenizer.bosId) ids = ids.slice(1);
+    return ids[ids.length - 1] === stopToken ? ids : [...ids, stopToken];
+  });
+  const C = Math.max(...completions.map((c) => c.length));
+  const prompts = encodePrompts(tokenizer, pairs.map((p) => p.prompt), {contextLength, maxNewTokens: C - 1});
+  const tokens = new Int32Array(pairs.length * C).fill(tokenizer.padId);
+  const mask = new Float32Array(pairs.length * C);
+  completions.forEach((c, b) => { tokens.set(c, b * C); mask.fill(1, b * C, b * C + c.length); });
+  return {promptTokens: prompts.tokens, promptMask: prompts.mask,
+    completionTokens: tf.tensor2d(tokens, [pairs.length, C], 'int32'), completionMask: tf.tensor2d(mask, [pairs.length, C])};
+}
+
 /** FNV-1a 32-bit hash of the JSON of the configuration's data (functions and callbacks left out). */
 function fingerprint(config: R1PipelineConfig): string {
   const {outDir: _o, tokenizer, createBase: _b, createStudent, reasoningReward: _r, onStage: _s, onProgress: _p, ...data} = config;
@@ -162,8 +186,8 @@ export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1Pipelin
     const optimizer = tf.train.adam(s.learningRate);
     let loss = NaN;
     for (let step = 0; step < s.steps; step++) {
-      const batch = encodeSftBatch(tokenizer, Array.from({length: s.batchSize}, (_, i) => data[(step * s.batchSize + i) % data.length]!),
-          {contextLength: policy.contextLength});
+      const batch = encodeStageBatch(tokenizer, Array.from({length: s.batchSize}, (_, i) => data[(step * s.batchSize + i) % data.length]!),
+          stopToken, policy.contextLength);
       ({loss} = await sftStep(policy, optimizer, batch));
       tf.dispose(Object.values(batch));
       config.onProgress?.(stage, step + 1, s.steps);
