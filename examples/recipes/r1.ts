@@ -3,7 +3,7 @@
  * (cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios with a learned reward
  * model, distillation into a smaller student), plus an RL-only student (cold start + GRPO on the same
  * sample budget) for the paper's distillation comparison. Tasks are generated: sorting digits
- * (reasoning, verifiable) and a preference task (general prompts `g<letters>:`; people prefer replies
+ * (reasoning, verifiable) and a preference task (general prompts `w<letters>:` (letters u, v: none of the chain of thought's); people prefer replies
  * that start with `y` over replies that start with `x`).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,6 +20,7 @@ import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
 import {routeReward} from '../../src/rewards/route_reward.js';
 import {weighted} from '../../src/rewards/weighted.js';
+import type {RewardFn} from '../../src/rewards/types.js';
 import {languageConsistencyReward} from '../../src/rewards/language_consistency_reward.js';
 import {loadCheckpointFiles} from '../../src/train/checkpoint_files.js';
 import {evaluatePolicy} from '../../src/train/evaluate_policy.js';
@@ -60,16 +61,16 @@ export async function runR1(argv: string[]): Promise<void> {
   await mkdir(args.out, {recursive: true});
   const log = (s: string) => { if (!args.quiet) console.log(s); };
 
-  const tokenizer = charTokenizer({alphabet: `0123456789,${LATIN}${GREEK}xyLΛ:`, specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+  const tokenizer = charTokenizer({alphabet: `0123456789,${LATIN}${GREEK}uvwxyLΛ:`, specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
   const digits = 4;
   const heldOut = scripted(sortingProblems(48, {length: digits, seed: args.seed * 1000 + 999}));
   const exclude = new Set(heldOut.map((p) => p.prompt.slice(0, digits)));
-  const train = scripted(sortingProblems(96, {length: digits, seed: args.seed * 1000 + 2, exclude}));
+  const train = scripted(sortingProblems(320, {length: digits, seed: args.seed * 1000 + 2, exclude}));
   const random = mulberry32(args.seed + 11);
-  const word = () => Array.from({length: 3}, () => (random() < 0.5 ? 'a' : 'b')).join('');
-  const generalPrompts = Array.from({length: 32}, () => `g${word()}:`);
-  const heldOutGeneral = Array.from({length: 16}, () => `g${word()}:`);
-  const preferences = Array.from({length: 128}, () => ({prompt: `g${word()}:`, chosen: `y${word()}`, rejected: `x${word()}`}));
+  const word = () => Array.from({length: 3}, () => (random() < 0.5 ? 'u' : 'v')).join('');
+  const generalPrompts = Array.from({length: 32}, () => `w${word()}:`);
+  const heldOutGeneral = Array.from({length: 16}, () => `w${word()}:`);
+  const preferences = Array.from({length: 128}, () => ({prompt: `w${word()}:`, chosen: `y${word()}`, rejected: `x${word()}`}));
   const stopToken = tokenizer.id('</answer>');
   const maxNewTokens = tokenizer.encode(train[0]!.demonstration).length + 2;
   const contextLength = 6 + maxNewTokens;
@@ -80,34 +81,43 @@ export async function runR1(argv: string[]): Promise<void> {
   // R1's stage-2 reward: accuracy + format (gated) plus language consistency in the script the prompt asks for.
   const consistency = routeReward({Latin: languageConsistencyReward({language: 'Latin'}), Greek: languageConsistencyReward({language: 'Greek'})},
       (s) => scriptOf(s.prompt));
+  // R1 drops unreadable reasoning: here, a chain of thought that does not spell the answer's digits in order.
+  const readable: RewardFn = (samples) => samples.map(({prompt, completion}) => {
+    const m = /^<think>([^<]*)<\/think><answer>(\d+)<\/answer>$/.exec(completion);
+    const letters = scriptOf(prompt) === 'Greek' ? GREEK : LATIN;
+    return m !== null && m[1] === [...m[2]!].map((d) => letters[Number(d)]!).join(',') ? 1 : 0;
+  });
   const reasoningReward = weighted([[accuracy, 1], [consistency, LANGUAGE_WEIGHT]]);
-  const demonstrations = train.slice(0, 64).map((p) => ({prompt: p.prompt, completion: p.demonstration}));
+  const demonstrations = train.slice(-64).map((p) => ({prompt: p.prompt, completion: p.demonstration}));
   const sft = {steps: 240, batchSize: 16, learningRate: 3e-3};
-  const rl = {steps: 12, promptsPerStep: 8, groupSize: 8, learningRate: 1e-3, temperature: 0.8};
+  const rl = {steps: 40, promptsPerStep: 8, groupSize: 8, learningRate: 3e-4, temperature: 1};
   // Correct and (nearly) single-script: accuracy 1 plus at least 0.95 of the language term.
   const correct = {minReward: 1 + 0.95 * LANGUAGE_WEIGHT};
-  const distillation = {...sft, samplesPerPrompt: 4, accept: correct};
+  const distillation = {...sft, samplesPerPrompt: 2, accept: correct};
 
   const {stages, policy, student} = await runR1Pipeline({
     outDir: join(args.out, 'checkpoints'), seed: args.seed, tokenizer, createBase: model(32, args.seed), createStudent: model(24, args.seed + 1),
     sampling: {maxNewTokens, stopToken}, reasoningReward, reasoning: {train, heldOut},
     coldStart: {...sft, demonstrations}, reasoningRl: rl,
-    rejection: {...sft, samplesPerPrompt: 4, accept: correct, filters: {unreadable: true, overlong: {maxTokens: maxNewTokens}},
-      extraData: preferences.slice(0, 32).map((p) => ({prompt: p.prompt, completion: p.chosen}))},
-    allScenarios: {...rl, generalPrompts, heldOutGeneral, preferences, rewardModel: {steps: 30, batchSize: 16, learningRate: 3e-3}},
+    rejection: {...sft, samplesPerPrompt: 4, accept: correct, filters: {unreadable: readable, overlong: {maxTokens: maxNewTokens}},
+      // Non-reasoning SFT data of mixed quality (half preferred replies, half not), so stage 4 has a general reward to raise.
+      extraData: preferences.slice(0, 32).map((p, i) => ({prompt: p.prompt, completion: i % 2 === 0 ? p.chosen : p.rejected}))},
+    allScenarios: {...rl, steps: 24, generalPrompts, heldOutGeneral, preferences, rewardModel: {steps: 30, batchSize: 16, learningRate: 3e-3}},
     distillation,
-    onStage: (r) => log(`${r.name}: accuracy ${r.accuracy.toFixed(3)}, general reward ${r.generalReward?.toFixed(3) ?? '-'} (${r.seconds.toFixed(0)} s)`),
+    onStage: (r) => log(`${r.name}: reasoning reward (accuracy + 0.2 x language) ${r.accuracy.toFixed(3)}, general reward ${r.generalReward?.toFixed(3) ?? '-'} (${r.seconds.toFixed(0)} s)`),
   });
 
   // Per-stage format rate and language consistency of the held-out completions (greedy).
   const rows: Record<string, unknown>[] = [];
+  const beforeRl = stages.find((x) => x.name === 'all-scenarios-rl')?.details.generalRewardBefore as number | undefined;
   for (const s of stages.filter((x) => x.name !== 'distillation')) {
     const {policy: p} = await loadCheckpointFiles(join(args.out, 'checkpoints', s.name));
     const f = await evaluatePolicy(p, tokenizer, heldOut, format, {maxNewTokens, stopToken});
     const l = await evaluatePolicy(p, tokenizer, heldOut, consistency, {maxNewTokens, stopToken});
     const a = await evaluatePolicy(p, tokenizer, heldOut, accuracy, {maxNewTokens, stopToken});
     rows.push({name: s.name, accuracy: a.score, reasoningReward: s.accuracy, formatRate: f.score, languageConsistency: l.score,
-      generalReward: s.generalReward, seconds: s.seconds});
+      // Stage 3's general reward is the stage-4 reward model's score of its checkpoint (the model did not exist before).
+      generalReward: s.name === 'rejection-sft' ? (beforeRl ?? null) : s.generalReward, seconds: s.seconds});
     p.dispose();
   }
 

@@ -263,6 +263,8 @@ export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1Pipelin
         }
         optimizer.dispose();
         details.rewardModel = rm;
+        // The same reward model's score of the policy before this stage: what the stage raised it from.
+        details.generalRewardBefore = await generalRewardOf(policy!);
         const reward = routeReward({reasoning: config.reasoningReward, general: rewardModelReward(rewardModel, tokenizer)},
             (s) => (general.has(s.prompt) ? 'general' : 'reasoning'));
         const mixed: Problem[] = [];
