@@ -145,6 +145,24 @@ function fingerprint(config: R1PipelineConfig): string {
  * @returns the stage results and the final policy (and student).
  * @throws on an empty prompt list, a student whose vocabulary differs from the teacher's, or an
  *   `outDir` holding a run of another configuration.
+ * @example
+ * const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+ * const sort = (d: string) => ({prompt: d, reference: [...d].sort().join(''),
+ *   demonstration: `<think>${[...d].sort().join(',')}</think><answer>${[...d].sort().join('')}</answer>`});
+ * const train = ['21', '31', '32', '10'].map(sort);
+ * const model = () => TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
+ * const sft = {steps: 10, batchSize: 4, learningRate: 1e-2};
+ * const rl = {steps: 2, promptsPerStep: 2, groupSize: 4, learningRate: 1e-3};
+ * const {stages, policy} = await runR1Pipeline({
+ *   outDir: 'r1-run', seed: 0, tokenizer, createBase: model, sampling: {maxNewTokens: 11, stopToken: tokenizer.id('</answer>')},
+ *   reasoningReward: gate(formatReward(), accuracyReward()), reasoning: {train, heldOut: ['41'].map(sort)},
+ *   coldStart: {...sft, demonstrations: train.map((p) => ({prompt: p.prompt, completion: p.demonstration}))}, reasoningRl: rl,
+ *   rejection: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}},
+ *   allScenarios: {...rl, generalPrompts: ['a'], heldOutGeneral: ['b'], rewardModel: {steps: 5, batchSize: 1, learningRate: 1e-2},
+ *     preferences: [{prompt: 'a', chosen: 'aa', rejected: 'bb'}]},
+ * });
+ * stages.map((s) => s.name); // ['cold-start', 'reasoning-rl', 'rejection-sft', 'all-scenarios-rl']
+ * policy.dispose();
  */
 export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1PipelineResult> {
   const fs = await import('node:fs/promises');

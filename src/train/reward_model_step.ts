@@ -46,6 +46,14 @@ export interface RewardModelStepResult {
  * @param options.maxGradNorm gradient clip; default `1`.
  * @returns `{loss, accuracy, meanGap}` (before the update).
  * @throws on no pairs, bad options, or unregistered gradients.
+ * @example
+ * const tok = charTokenizer({alphabet: 'abxy'});
+ * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 8, layers: 1, width: 8, heads: 2});
+ * const model = RewardModel.fromPolicy(policy);
+ * const optimizer = tf.train.adam(1e-2);
+ * const {loss, accuracy} = await rewardModelStep({model, optimizer, tokenizer: tok}, [{prompt: 'a', chosen: 'y', rejected: 'x'}]);
+ * // loss = log 2 (about 0.69) and accuracy 0 at initialisation (equal scores)
+ * optimizer.dispose(); model.dispose(); policy.dispose();
  */
 export async function rewardModelStep(
     ctx: {model: RewardModel; optimizer: tf.Optimizer; tokenizer: Tokenizer}, pairs: readonly PreferencePair[],
