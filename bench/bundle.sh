@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds what the GPU machine needs to run the benchmark (it has no Node.js, npm or network):
-#   dist-bench/{run,webgpu_check,webgpu_latency}.mjs  the bench bundled with its JavaScript dependencies
+#   dist-bench/{run,webgpu_check,webgpu_latency,webgpu_micro,qwen2_step,demo}.mjs  the bench, the Qwen2
+#                GRPO step and the demo, bundled with their JavaScript dependencies
 #   .gpu-bench/  node.xz and the Vulkan loader .debs (from ../shared/gpu/pack.sh's .gpu/), the native
 #                `webgpu` package (linux-x64 only) and prelude.sh
 # Run from the project root after `npm install` and `../shared/gpu/pack.sh` (for .gpu/node.xz and the
@@ -11,10 +12,12 @@
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
-mkdir -p .git/info
-for p in /dist-bench/ /.gpu-bench/; do grep -qx "$p" .git/info/exclude 2>/dev/null || echo "$p" >> .git/info/exclude; done
+exclude=$(git rev-parse --git-path info/exclude) # .git is a file in a worktree
+mkdir -p "$(dirname "$exclude")"
+for p in /dist-bench/ /.gpu-bench/; do grep -qx "$p" "$exclude" 2>/dev/null || echo "$p" >> "$exclude"; done
 rm -rf dist-bench
-node_modules/.bin/esbuild bench/run.ts bench/webgpu_check.ts bench/webgpu_latency.ts --bundle --platform=node \
+node_modules/.bin/esbuild bench/run.ts bench/webgpu_check.ts bench/webgpu_latency.ts bench/webgpu_micro.ts bench/qwen2_step.ts \
+  examples/demo.ts --bundle --platform=node --external:canvas \
   --format=esm --target=node20 --outdir=dist-bench --out-extension:.js=.mjs --log-level=warning \
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-backend-wasm \
   --banner:js="import {createRequire as __cr} from 'module'; const require = __cr(import.meta.url);"

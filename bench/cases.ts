@@ -2,8 +2,9 @@
 // Each case names its PyTorch twin in bench/torch_reference.py (same math, same shapes), or null.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  clippedPolicyLoss, gae, groupAdvantages, grpoLoss, klPenalty, linearTokenLogProbs, tokenLogProbs,
+  clippedPolicyLoss, entropyFromLogits, gae, groupAdvantages, grpoLoss, klPenalty, linearTokenLogProbs, tokenLogProbs,
 } from '../src/index.js';
+import {setLogProbsWebGPU} from '../src/math/fused/log_probs_webgpu.js';
 import {type BenchCase, F32, type LogProbShape, lossInputs, type Shape2} from './inputs.js';
 import {advantageExtraCases, elementwiseExtraCases, entropyCases} from './more_cases.js';
 
@@ -143,21 +144,48 @@ function logProbCases(s: LogProbShape): BenchCase[] {
     return tf.reshape(tf.sum(tf.mul(lsm, onehot), 1), [B, T]);
   });
   const cases: BenchCase[] = [];
-  for (const variant of ['chunked', 'naive'] as const) {
+  // 'default': the public function as a user calls it (on webgpu the fused kernels of
+  // src/math/fused/log_probs_webgpu.ts); 'chunked': the chunked tfjs ops (kernels off).
+  const withKernels = (on: boolean, f: () => tf.Tensor[]) => () => {
+    setLogProbsWebGPU(on);
+    try {
+      return f();
+    } finally {
+      setLogProbsWebGPU(true);
+    }
+  };
+  for (const variant of ['default', 'chunked', 'naive'] as const) {
     cases.push({
       name: `tokenLogProbs fwd+bwd (${variant})`, ref: 'token_log_probs_fwd_bwd', shape: {B, T, V}, tokens: n,
       bytes: 2 * n * V * F32,
       setup: () => {
         const logits = tf.randomNormal([B, T, V], 0, 2, 'float32', 6) as tf.Tensor3D;
         const tok = tokens();
-        const f = tf.valueAndGrad((x: tf.Tensor) => tf.sum(variant === 'chunked' ?
+        const f = tf.valueAndGrad((x: tf.Tensor) => tf.sum(variant !== 'naive' ?
           tokenLogProbs(x as tf.Tensor3D, tok) : naiveLogProbs(x as tf.Tensor3D, tok)));
         return {
-          step: () => {
+          step: withKernels(variant !== 'chunked', () => {
             const {value, grad} = f(logits);
             return [value, grad];
-          },
+          }),
           readScalar: true, dispose: () => tf.dispose([logits, tok]),
+        };
+      },
+    });
+  }
+  for (const variant of ['default', 'chunked'] as const) {
+    cases.push({
+      name: `entropyFromLogits fwd+bwd (${variant})`, ref: 'entropy_fwd_bwd', shape: {B, T, V}, tokens: n,
+      bytes: 2 * n * V * F32,
+      setup: () => {
+        const logits = tf.randomNormal([B, T, V], 0, 2, 'float32', 6) as tf.Tensor3D;
+        const f = tf.valueAndGrad((x: tf.Tensor) => tf.sum(entropyFromLogits(x as tf.Tensor3D)));
+        return {
+          step: withKernels(variant === 'default', () => {
+            const {value, grad} = f(logits);
+            return [value, grad];
+          }),
+          readScalar: true, dispose: () => logits.dispose(),
         };
       },
     });
@@ -213,6 +241,9 @@ export function benchPlan(quick: boolean, backend: string): BenchCase[] {
       }
     }
   }
-  for (const s of logProbShapes) cases.push(...logProbCases(s), ...entropyCases(s));
+  // '(default)' differs from '(chunked)' only where fused log-prob kernels exist (webgpu).
+  for (const s of logProbShapes) {
+    cases.push(...logProbCases(s).filter((c) => gpu || !c.name.includes('(default)')), ...entropyCases(s));
+  }
   return cases;
 }

@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [--backends cpu,wasm,webgpu,tensorflow] [--machine NAME] [--out DIR] [--save]
 //   [--no-torch] [--no-value-checks] [--filter REGEX] [--repeats N] [--budget-ms MS]
+// npm run bench -- --rl [...]: the GRPO-vs-PPO training benchmark instead (bench/rl.ts).
 //
 // Times every public tensor function of tfjs-grpo on each available backend (cpu, wasm, webgpu through
 // the `webgpu` npm package, tensorflow through @tensorflow/tfjs-node when installed), and the same
@@ -308,7 +309,10 @@ async function main(): Promise<void> {
 }
 
 // `--pipeline`: only the pipeline-schedule simulation and its Figure-5 SVG (examples/dualpipe.ts).
-const run = process.argv.includes('--pipeline') ? (): Promise<unknown> => import('../examples/dualpipe.js') : main;
+// `--rl`: the GRPO-vs-PPO training benchmark (bench/rl.ts).
+const run = process.argv.includes('--pipeline') ? (): Promise<unknown> => import('../examples/dualpipe.js')
+  : process.argv.includes('--rl') ? (): Promise<unknown> => import('./rl.js').then((m) => m.runRlBench(process.argv.slice(2)))
+  : main;
 run().catch((e) => {
   console.error(e);
   process.exit(1);

@@ -131,6 +131,17 @@ def case(key, s):
             out.backward()
             return out.item()
         return "torch log_softmax+gather fwd+bwd", step
+    if key == "entropy_fwd_bwd":
+        B, T, V = s["B"], s["T"], s["V"]
+        logits = torch.randn(B, T, V, device=DEV, requires_grad=True)
+
+        def step():
+            logits.grad = None
+            logp = torch.log_softmax(logits, -1)
+            out = -(logp.exp() * logp).sum(-1).sum()
+            out.backward()
+            return out.item()
+        return "torch log_softmax entropy fwd+bwd", step
     if key == "linear_token_log_probs_fwd_bwd":
         B, T, H, V = s["B"], s["T"], s["H"], s["V"]
         h = torch.randn(B, T, H, device=DEV, requires_grad=True)

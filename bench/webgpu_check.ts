@@ -12,6 +12,10 @@ import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
 import {setGrpoLossWebGPUDirect} from '../src/math/fused/grpo_loss_webgpu.js';
+import {settleWebGPUValueChecks} from '../src/math/fused/grpo_loss_webgpu_direct.js';
+import {grpoLossFused, runFusedGrpoLoss} from '../src/math/fused/grpo_loss_fused.js';
+import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
+import {extraChecks} from './webgpu_check_extra.js';
 
 async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
@@ -43,7 +47,9 @@ async function main(): Promise<void> {
   let failures = 0;
   // [4, 2600] and [520, 2100]: rows split into chunks of 1024 tokens ('token-mean'); [520, 2100] and
   // [2100, 9]: more than 1024 partials (separate finalize and scale dispatches).
-  const shapes: Array<[number, number]> = [[5, 37], [3, 700], [64, 1000], [4, 2600], [520, 2100], [2100, 9]];
+  const quick = process.argv.includes('--quick'); // a few shapes, for a software (lavapipe) device
+  const shapes: Array<[number, number]> = quick ? [[5, 37], [4, 2600], [1100, 3]] :
+    [[5, 37], [3, 700], [64, 1000], [4, 2600], [520, 2100], [2100, 9]];
   const combos: GrpoLossOptions[] = [];
   for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const) {
     for (const ratioLevel of ['token', 'sequence'] as const) {
@@ -53,16 +59,19 @@ async function main(): Promise<void> {
   for (const klEstimator of ['k1', 'k2', 'abs'] as const) combos.push({beta: 0.3, klEstimator, dualClip: 3});
   combos.push({normalizer: 1000}, {aggregation: 'seq-mean-token-sum-norm', maxLength: 2048, normalizer: 7});
   let seed = 1;
-  for (const [B, T] of shapes) {
+  for (const [B, T] of process.argv.includes('--extra-only') ? [] : shapes) {
     for (const o of combos) {
       for (const variant of ['plain', 'perTokenAdv+int32Mask', 'noOld']) {
         seed++;
         const {lp, old, ref, adv, maskF, mask} = tf.tidy(() => {
+          // Every 101st token far off the old policy (|log r| up to 30): exercises the ±20 clamp.
+          const far = tf.mul(tf.cast(tf.equal(tf.mod(tf.range(0, B * T, 1, 'int32'), 101), 0), 'float32'),
+              tf.randomUniform([B * T], -30, 30, 'float32', seed + 5000)).reshape([B, T]);
           const lp = tf.randomUniform([B, T], -3, 0, 'float32', seed);
           const maskF = tf.cast(tf.greater(tf.randomUniform([B, T], 0, 1, 'float32', seed + 4000), 0.3), 'float32');
           return {
             lp, maskF,
-            old: tf.add(lp, tf.randomUniform([B, T], -0.6, 0.6, 'float32', seed + 1000)),
+            old: tf.add(tf.add(lp, tf.randomUniform([B, T], -0.6, 0.6, 'float32', seed + 1000)), far),
             ref: tf.add(lp, tf.randomUniform([B, T], -1, 1, 'float32', seed + 2000)),
             adv: variant === 'perTokenAdv+int32Mask' ? tf.randomNormal([B, T], 0, 1, 'float32', seed + 3000) :
               tf.randomNormal([B], 0, 1, 'float32', seed + 3000),
@@ -101,12 +110,16 @@ async function main(): Promise<void> {
       }
     }
   }
+  const extra = await extraChecks({grpoLoss, grpoLossFused, runFusedGrpoLoss, resolveGrpoLossOptions, configureValidation,
+    settleWebGPUValueChecks, quick});
+  failures += extra.failures;
+  worst = Math.max(worst, extra.worst);
   const gpuError = await device?.popErrorScope();
   if (gpuError) {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

@@ -29,6 +29,7 @@ export {clippedPolicyLoss} from './math/clipped_policy_loss.js';
 export type {ClippedPolicyLossOptions, PolicyLossInputs, RatioLevel} from './math/clipped_policy_loss.js';
 export {aggregateLoss, LOSS_AGGREGATIONS} from './math/aggregate_loss.js';
 export {sftLoss} from './math/sft_loss.js';
+export {passAtK} from './math/pass_at_k.js';
 export type {SftLossInputs, SftLossOptions} from './math/sft_loss.js';
 export type {AggregateLossOptions, LossAggregation} from './math/aggregate_loss.js';
 export {grpoLoss, grpoLossWithStats} from './math/grpo_loss.js';
@@ -121,7 +122,7 @@ export {completionForward} from './models/completion_forward.js';
 export type {CompletionForwardInputs} from './models/completion_forward.js';
 export {encodePrompts} from './models/encode_prompts.js';
 export type {EncodePromptsOptions, PromptBatch} from './models/encode_prompts.js';
-export {sampleCompletions} from './models/sample_completions.js';
+export {sampleCompletions, sampleCompletionsAsync} from './models/sample_completions.js';
 export type {SampleCompletionsOptions, SampledCompletions} from './models/sample_completions.js';
 export type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward, Tokenizer} from './models/policy.js';
 export {policyFromFunction} from './models/policy_from_function.js';
@@ -158,6 +159,7 @@ export {hfTokenizer} from './models/pretrained/hf_tokenizer.js';
 export type {ChatMessage, ChatTemplateOptions, HfTokenizer, HfTokenizerOptions} from './models/pretrained/hf_tokenizer.js';
 export {loadPretrained, PretrainedModel} from './models/pretrained/load_pretrained.js';
 export type {LoadPretrainedOptions, PretrainedSource, PretrainedTokenizerFiles} from './models/pretrained/load_pretrained.js';
+export type {JsonObject} from './models/pretrained/json.js';
 export {
   MissingConfigFieldError, MissingTensorError, PretrainedLoadError, SafetensorsFormatError, ShapeMismatchError,
   UnknownArchitectureError, UnsupportedDtypeError,

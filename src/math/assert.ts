@@ -48,6 +48,24 @@ export function valueChecksEnabled(): boolean {
   return valueChecks;
 }
 
+/**
+ * @internal Whether the active backend can read a tensor synchronously (`dataSync`). tfjs's webgpu
+ * backend reads synchronously through `OffscreenCanvas`, which Node.js lacks, so there it cannot.
+ */
+export function canReadSync(): boolean {
+  return tf.getBackend() !== 'webgpu' || typeof (globalThis as {OffscreenCanvas?: unknown}).OffscreenCanvas !== 'undefined';
+}
+
+/**
+ * @internal Whether value checks that read a flag back synchronously run: value checks are on and
+ * the backend can read synchronously. On webgpu in Node.js the fused kernels check values in their
+ * own pass (errors are raised asynchronously, see `settleWebGPUValueChecks`); the composed ops'
+ * checks are skipped there, since a synchronous read would throw.
+ */
+export function syncValueChecksEnabled(): boolean {
+  return valueChecks && canReadSync();
+}
+
 /** @internal Formats a shape as `[8,1]`. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
@@ -200,7 +218,7 @@ export function assertFloat(x: tf.Tensor, fn: string, name: string): void {
  */
 export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): void {
   // An empty tensor has no bad value (and `tf.any` of an empty tensor is true on wasm).
-  if (!valueChecks || mask.size === 0) return;
+  if (!syncValueChecksEnabled() || mask.size === 0) return;
   const bad = tf.tidy(() => {
     const m = tf.cast(mask, 'float32');
     return tf.any(tf.logicalAnd(tf.notEqual(m, 0), tf.notEqual(m, 1)));
@@ -221,7 +239,7 @@ export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): vo
  * @internal Asserts every element of `x` is finite (a value check: skipped when value checks are off).
  */
 export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
-  if (!valueChecks || x.size === 0) return;
+  if (!syncValueChecksEnabled() || x.size === 0) return;
   const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(tf.cast(x, 'float32')))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();

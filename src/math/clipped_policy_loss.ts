@@ -208,7 +208,10 @@ export function sanitizePolicyInputs(inputs: Partial<PolicyLossInputs>): {
   const lp = tf.where(maskB, logProbs, zeros) as tf.Tensor2D;
   const old = inputs.oldLogProbs === undefined ? undefined : tf.where(maskB, inputs.oldLogProbs, zeros) as tf.Tensor2D;
   const a = inputs.advantages as tf.Tensor;
-  const adv2d = a.rank === 1 ? tf.broadcastTo(tf.expandDims(a, 1), logProbs.shape) : a;
+  // zeros + a[:, None], not tf.broadcastTo: broadcastTo runs tfjs's Tile kernel, which the webgpu
+  // backend executes on the CPU when its input is CPU-resident and small (a [batch] tensor made with
+  // tf.tensor1d), producing the [batch, time] tensor in JavaScript (260 ms at 512 x 8192 on an H200).
+  const adv2d = a.rank === 1 ? tf.add(zeros, tf.expandDims(a, 1)) : a;
   const adv = tf.where(maskB, adv2d, zeros) as tf.Tensor2D;
   return {maskB, lp, old, adv};
 }

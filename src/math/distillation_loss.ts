@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   assertBinaryMask, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertShape, check, fmtShape,
-  valueChecksEnabled,
+  syncValueChecksEnabled,
 } from './assert.js';
 import {defaultChunkRows, joinChunks} from './token_log_probs.js';
 
@@ -161,7 +161,7 @@ export function distillationLoss(
   assertNumber(chunkSize, fn, 'chunkSize', {min: 1, integer: true});
   const rows = batch * time;
   if (rows === 0) return tf.scalar(0);
-  if (valueChecksEnabled()) assertFiniteWhereMasked(studentLogits, teacherLogits, mask, fn);
+  if (syncValueChecksEnabled()) assertFiniteWhereMasked(studentLogits, teacherLogits, mask, fn);
 
   return tf.tidy(() => {
     const teacher2 = tf.reshape(teacherLogits, [rows, vocab]) as tf.Tensor2D;

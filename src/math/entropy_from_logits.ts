@@ -2,6 +2,7 @@
  * Per-token entropy of softmax(logits / temperature), chunked and differentiable.
  * @module
  */
+import {entropyFromLogitsWebGPU} from './fused/log_probs_webgpu.js';
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertRank, check, fmtShape} from './assert.js';
 import {joinChunks, readChunkOptions} from './token_log_probs.js';
@@ -56,6 +57,9 @@ export function entropyFromLogits(logits: tf.Tensor3D, options: EntropyFromLogit
   check(vocab > 0, fn, () => `'logits' expected a vocab axis of size >= 1, got ${fmtShape(logits.shape)}`);
   const {temperature, chunkSize} = readChunkOptions(options, vocab, fn);
   const rows = batch * time;
+  // webgpu: two fused kernels (src/math/fused/log_probs_webgpu.ts).
+  const fused = entropyFromLogitsWebGPU(logits, temperature);
+  if (fused !== null) return fused;
   const scale = (x: tf.Tensor2D): tf.Tensor2D => (temperature === 1 ? x : tf.div(x, temperature));
 
   if (rows === 0) return tf.zeros([batch, time]);

@@ -27,7 +27,9 @@ export type Fp8Format = 'e4m3' | 'e5m2';
 export interface Fp8FormatSpec {
   /** PyTorch dtype name (`float8_e4m3fn`, `float8_e5m2`). */
   readonly torchName: string;
+  /** Width of the exponent field in bits: 4 for e4m3, 5 for e5m2. */
   readonly exponentBits: number;
+  /** Width of the mantissa (fraction) field in bits: 3 for e4m3, 2 for e5m2. */
   readonly mantissaBits: number;
   /** Exponent bias: a normal code with biased exponent e is (1 + m/2^mantissaBits) * 2^(e - bias). */
   readonly bias: number;

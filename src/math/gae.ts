@@ -1,3 +1,4 @@
+import {gaeWebGPU} from './fused/gae_webgpu.js';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShape,
@@ -93,6 +94,10 @@ export function gae(inputs: GaeInputs, options: GaeOptions = {}): GaeResult {
   assertDtype(mask, ['float32', 'int32', 'bool'], FN, 'mask');
   assertNumber(gamma, FN, 'gamma', {min: 0, max: 1});
   assertNumber(lambda, FN, 'lambda', {min: 0, max: 1});
+  // webgpu: one fused kernel (src/math/fused/gae_webgpu.ts) with the value checks inside, when no
+  // gradient tape records.
+  const fused = gaeWebGPU(rewards, values, mask as tf.Tensor2D, gamma, lambda);
+  if (fused !== null) return fused;
   if (rewards.size > 0) { // (tf.any of an empty tensor is true on the wasm backend)
     assertBinaryMask(mask, FN);
     for (const [name, x] of [['rewards', rewards], ['values', values]] as const) {

@@ -39,6 +39,20 @@ export interface ResolvedGroups {
   sizes: Int32Array;
   /** Index of the first row of each group, `[numGroups]`. */
   firstRow: Int32Array;
+  /**
+   * G when the groups are contiguous runs of G rows (rows i*G .. i*G+G-1 form group i), else 0 or
+   * absent: the reductions then reshape to `[numGroups, G]` instead of building a `[batch, numGroups]`
+   * membership matrix on the CPU and uploading it (4 MiB per call at batch 4096, G 16).
+   */
+  contiguousSize?: number;
+}
+
+/** G when `groups` are contiguous runs of G >= 1 rows, else 0. */
+function contiguousSizeOf(segmentIds: Int32Array, sizes: Int32Array): number {
+  const g = sizes[0] ?? 0;
+  if (g < 1 || !sizes.every((s) => s === g)) return 0;
+  for (let i = 0; i < segmentIds.length; i++) if (segmentIds[i] !== Math.floor(i / g)) return 0;
+  return g;
 }
 
 /**
@@ -66,7 +80,7 @@ export function resolveGroups(
     const sizes = new Int32Array(numGroups).fill(groupSize);
     const firstRow = new Int32Array(numGroups);
     for (let g = 0; g < numGroups; g++) firstRow[g] = g * groupSize;
-    return {segmentIds, numGroups, sizes, firstRow};
+    return {segmentIds, numGroups, sizes, firstRow, contiguousSize: groupSize};
   }
 
   let ids: ArrayLike<number>;
@@ -105,8 +119,10 @@ export function resolveGroups(
     segmentIds[i] = g;
     sizesList[g] = sizesList[g]! + 1;
   }
+  const sizes = Int32Array.from(sizesList);
   return {
-    segmentIds, numGroups: dense.size, sizes: Int32Array.from(sizesList), firstRow: Int32Array.from(firstList),
+    segmentIds, numGroups: dense.size, sizes, firstRow: Int32Array.from(firstList),
+    contiguousSize: contiguousSizeOf(segmentIds, sizes),
   };
 }
 
@@ -124,12 +140,19 @@ function membership(groups: ResolvedGroups): tf.Tensor2D {
  * `unsortedSegmentSum` or `gather` so that values and gradients work on every backend.
  */
 export function groupSums(x: tf.Tensor, groups: ResolvedGroups): tf.Tensor1D {
+  const g = groups.contiguousSize ?? 0;
+  if (g > 0) return tf.tidy(() => tf.sum(tf.reshape(x, [groups.numGroups, g]), 1) as tf.Tensor1D);
   return tf.tidy(() => tf.reshape(
       tf.matMul(membership(groups), tf.reshape(x, [-1, 1]), true, false), [groups.numGroups]) as tf.Tensor1D);
 }
 
 /** @internal Broadcasts per-group values `[numGroups]` back to rows `[batch]` (exact copies). */
 export function toRows(perGroup: tf.Tensor, groups: ResolvedGroups): tf.Tensor1D {
+  const g = groups.contiguousSize ?? 0;
+  if (g > 0) {
+    return tf.tidy(() => tf.reshape(tf.broadcastTo(tf.reshape(perGroup, [groups.numGroups, 1]), [groups.numGroups, g]),
+        [groups.segmentIds.length]) as tf.Tensor1D);
+  }
   return tf.tidy(() => tf.reshape(
       tf.matMul(membership(groups), tf.reshape(perGroup, [-1, 1])), [groups.segmentIds.length]) as tf.Tensor1D);
 }
@@ -144,9 +167,15 @@ export function degenerateRows(x: tf.Tensor1D, groups: ResolvedGroups): tf.Tenso
   return tf.tidy(() => {
     const {numGroups, firstRow, sizes} = groups;
     const batch = groups.segmentIds.length;
-    const pick = new Float32Array(numGroups * batch);
-    firstRow.forEach((row, g) => { pick[g * batch + row] = 1; });
-    const firstValues = tf.matMul(tf.tensor2d(pick, [numGroups, batch]), tf.reshape(x, [-1, 1]));
+    const g = groups.contiguousSize ?? 0;
+    let firstValues: tf.Tensor;
+    if (g > 0) {
+      firstValues = tf.slice(tf.reshape(x, [numGroups, g]), [0, 0], [numGroups, 1]);
+    } else {
+      const pick = new Float32Array(numGroups * batch);
+      firstRow.forEach((row, i) => { pick[i * batch + row] = 1; });
+      firstValues = tf.matMul(tf.tensor2d(pick, [numGroups, batch]), tf.reshape(x, [-1, 1]));
+    }
     const spread = groupSums(tf.abs(tf.sub(x, toRows(firstValues, groups))), groups);
     const single = tf.tensor1d(Array.from(sizes, (s) => (s < 2 ? 1 : 0)), 'float32');
     // spread >= 0, so (0 >= spread) is (spread == 0); greaterEqual and cast have gradients, equal does not.

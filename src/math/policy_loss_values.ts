@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {fmtShape, valueChecksEnabled} from './assert.js';
+import {fmtShape, syncValueChecksEnabled} from './assert.js';
 
 /**
  * Largest accepted log-prob on an unmasked token. Log-probs are <= 0; float32 rounding of a
@@ -104,7 +104,7 @@ export function throwPolicyLossValueError(
  */
 export function checkPolicyLossValues(
     fn: string, mask: tf.Tensor, advantages: tf.Tensor, logProbs: Array<NamedLogProbs<tf.Tensor>>): void {
-  if (!valueChecksEnabled() || mask.size === 0) return;
+  if (!syncValueChecksEnabled() || mask.size === 0) return;
   // Only ops that save no tensor for a gradient tape (a check that throws inside tf.grad must not
   // leave saved tensors behind): comparisons, logical ops, any.
   const bad = tf.tidy(() => {

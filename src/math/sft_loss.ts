@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {type LossAggregation, aggregateMasked, resolveAggregationOptions} from './aggregate_loss.js';
-import {assertBinaryMask, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertShape, check} from './assert.js';
+import {assertBinaryMask, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertShape, check} from './assert.js';
 import {LOSS_AGGREGATIONS} from './aggregate_loss.js';
 import {tokenLogProbs} from './token_log_probs.js';
 
@@ -66,8 +66,7 @@ const KNOWN = ['labelSmoothing', 'aggregation', 'maxLength', 'normalizer'];
  * sftLoss({logits, labels, mask}, {labelSmoothing: 0.1}); // 0.9 * 0.3955 + 0.1 * 1.3955 = 0.4955, as torch's cross_entropy(label_smoothing=0.1)
  */
 export function sftLoss(inputs: SftLossInputs, options: SftLossOptions = {}): tf.Scalar {
-  check(inputs !== null && typeof inputs === 'object', FN, () => `'inputs' expected {logits, labels, mask}, got ${String(inputs)}`);
-  assertKnownOptions(inputs, ['logits', 'labels', 'mask'], FN);
+  assertKnownInputs(inputs, ['logits', 'labels', 'mask'], FN);
   assertKnownOptions(options, KNOWN, FN);
   const {logits, labels, mask} = inputs;
   assertRank(logits, 3, FN, 'logits', ['batch', 'time', 'vocab'], 'float32');

@@ -4,8 +4,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {logProbsWebGPUBackend, tokenLogProbsWebGPU} from './fused/log_probs_webgpu.js';
 import {
-  assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled,
+  assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled,
 } from './assert.js';
 
 /** Options of {@link tokenLogProbs}. */
@@ -43,7 +44,7 @@ export function readChunkOptions(
  */
 export function assertTokensInVocab(tokens: tf.Tensor, vocab: number, fn: string, vocabFrom: string): void {
   assertDtype(tokens, 'int32', fn, 'tokens');
-  if (!valueChecksEnabled() || tokens.size === 0) return;
+  if (!syncValueChecksEnabled() || tokens.size === 0) return;
   const bad = tf.tidy(() => tf.any(tf.logicalOr(tf.less(tokens, 0), tf.greaterEqual(tokens, vocab))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
@@ -135,9 +136,15 @@ export function tokenLogProbs(
   const [batch, time, vocab] = logits.shape;
   assertShape(tokens, [batch, time], fn, 'tokens', ['batch', 'time']);
   check(vocab > 0, fn, () => `'logits' expected a vocab axis of size >= 1, got ${fmtShape(logits.shape)}`);
-  assertTokensInVocab(tokens, vocab, fn, `'logits' ${fmtShape(logits.shape)}`);
   const {temperature, chunkSize} = readChunkOptions(options, vocab, fn);
   const rows = batch * time;
+  // webgpu: two fused kernels (src/math/fused/log_probs_webgpu.ts), token ids checked in the kernel.
+  if (logProbsWebGPUBackend(rows, vocab) !== null) {
+    assertDtype(tokens, 'int32', fn, 'tokens');
+    const fused = tokenLogProbsWebGPU(logits, tokens, temperature);
+    if (fused !== null) return fused;
+  }
+  assertTokensInVocab(tokens, vocab, fn, `'logits' ${fmtShape(logits.shape)}`);
   const scale = (x: tf.Tensor2D): tf.Tensor2D => (temperature === 1 ? x : tf.div(x, temperature));
 
   if (rows === 0) return tf.zeros([batch, time]);

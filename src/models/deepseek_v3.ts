@@ -9,6 +9,7 @@ import {deepseekV3Block} from './deepseek_v3_block.js';
 import {
   deepseekV3WeightShapes, isMoeLayer, resolveDeepseekV3Config, type DeepseekV3Config, type ResolvedDeepseekV3Config,
 } from './deepseek_v3_config.js';
+import {embeddingLookup} from './embedding_lookup.js';
 import {expertLoadStats} from './expert_load_stats.js';
 import {causalAttentionBias, type MlaLayerCache} from './mla.js';
 import type {MoeRouting} from './moe_route.js';
@@ -344,10 +345,10 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     const [B, T] = ids.shape;
     const V = this.config.vocabSize, D = this.config.hiddenSize;
     const table = this.w('model.embed_tokens.weight');
-    // One-hot matmul for small vocabularies: the gradient of gather (UnsortedSegmentSum) is missing on wasm.
+    // One-hot matmul for small vocabularies (as cheap, one op); else a gather with a scatter-add gradient.
     const flat = V <= 4096
       ? tf.matMul(tf.cast(tf.oneHot(tf.reshape(ids, [-1]) as tf.Tensor1D, V), 'float32'), table)
-      : tf.gather(table, tf.reshape(ids, [-1]));
+      : embeddingLookup(table as tf.Tensor2D, tf.reshape(ids, [-1]) as tf.Tensor1D);
     return tf.reshape(flat, [B, T, D]);
   }
 

@@ -5,6 +5,7 @@
 import {assertNumber, check} from '../math/assert.js';
 import type {DeepseekMoeConfig, ExpertCompute} from './deepseek_moe.js';
 import type {MlaConfig} from './mla.js';
+import {MissingConfigFieldError} from './pretrained/errors.js';
 import {normalizeRopeConfig, ropeSoftmaxScaleFactor, type RopeConfig} from './rope.js';
 
 /**
@@ -82,7 +83,7 @@ export function resolveDeepseekV3Config(raw: DeepseekV3Config, expertCompute: Ex
   check(typeof raw === 'object' && raw !== null, fn, () => `'config' expected an object, got ${String(raw)}`);
   const int = (key: keyof DeepseekV3Config, min = 1, fallback?: number): number => {
     const v = raw[key] ?? fallback;
-    assertNumber(v, fn, `config.${String(key)}`, {integer: true, min});
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new MissingConfigFieldError(String(key), `an integer >= ${min}`, v);
     return v;
   };
   const hiddenSize = int('hidden_size');

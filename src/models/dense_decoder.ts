@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import {assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
 import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weights.js';
 import {embeddingLookup} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
@@ -16,15 +16,21 @@ import {disposeKvCache, type KvCache} from './transformer_policy.js';
 export interface DenseDecoderConfig {
   /** transformers class name, e.g. `'Qwen2ForCausalLM'`. */
   architecture: string;
+  /** Vocabulary size V (`vocab_size`): rows of the embedding and of the output head. */
   vocabSize: number;
+  /** Residual-stream width D (`hidden_size`). */
   hiddenSize: number;
+  /** SwiGLU inner width I (`intermediate_size`). */
   intermediateSize: number;
+  /** Number of decoder layers (`num_hidden_layers`). */
   numLayers: number;
   /** Query heads. */
   numHeads: number;
   /** Key/value heads (a divisor of `numHeads`). */
   numKvHeads: number;
+  /** Per-head dimension d (`head_dim`; default `hiddenSize / numHeads`). */
   headDim: number;
+  /** eps of every RMSNorm (`rms_norm_eps`); default `1e-6`. */
   rmsNormEps: number;
   /** RoPE settings; `maxPositionEmbeddings` is the context length. */
   rope: RopeConfig;
@@ -277,7 +283,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     assertRank(tokens, 2, fn, 'tokens', ['batch', 'time'], 'int32');
     check(tokens.shape[1]! >= 1 && tokens.shape[1]! <= this.contextLength, fn, () =>
       `'tokens' expected 1 <= time <= contextLength=${this.contextLength}, got shape ${fmtShape(tokens.shape)}`);
-    if (valueChecksEnabled()) {
+    if (syncValueChecksEnabled()) {
       const range = tf.tidy(() => tf.stack([tf.min(tokens), tf.max(tokens)]));
       const [lo, hi] = range.dataSync();
       range.dispose();

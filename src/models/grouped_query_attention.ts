@@ -17,13 +17,17 @@ export interface AttentionWeights {
   v: tf.Tensor2D;
   /** `[hidden, heads * headDim]`. */
   o: tf.Tensor2D;
-  /** Optional biases (Qwen2's q/k/v; Llama/Qwen3 `attention_bias`). */
+  /** Optional `[heads * headDim]` query bias (Qwen2; Llama/Qwen3 `attention_bias`). */
   qBias?: tf.Tensor1D;
+  /** Optional `[kvHeads * headDim]` key bias (Qwen2; Llama/Qwen3 `attention_bias`). */
   kBias?: tf.Tensor1D;
+  /** Optional `[kvHeads * headDim]` value bias (Qwen2; Llama/Qwen3 `attention_bias`). */
   vBias?: tf.Tensor1D;
+  /** Optional `[hidden]` output-projection bias (Llama/Qwen3 `attention_bias`; Qwen2 has none). */
   oBias?: tf.Tensor1D;
-  /** `[headDim]` RMSNorm gains of every query / key head before RoPE (Qwen3). */
+  /** `[headDim]` RMSNorm gain shared by every query head, applied before RoPE (Qwen3). */
   qNorm?: tf.Tensor1D;
+  /** `[headDim]` RMSNorm gain shared by every key head, applied before RoPE (Qwen3). */
   kNorm?: tf.Tensor1D;
 }
 
@@ -33,13 +37,15 @@ export interface GroupedQueryAttentionInputs {
   x: tf.Tensor3D;
   /** The layer's projections. */
   weights: AttentionWeights;
-  /** `[batch, newTime, headDim]` RoPE tables of the new positions (`ropeCosSin`). */
+  /** `[batch, newTime, headDim]` RoPE cosine table of the new positions (`ropeCosSin`). */
   cos: tf.Tensor3D;
+  /** `[batch, newTime, headDim]` RoPE sine table of the new positions (`ropeCosSin`). */
   sin: tf.Tensor3D;
   /** `[batch, 1, newTime, pastTime + newTime]` additive mask: 0 where allowed, a large negative elsewhere. */
   maskBias: tf.Tensor4D;
-  /** Cached keys / values `[batch, kvHeads, pastTime, headDim]` (after RoPE), or null. */
+  /** Cached keys `[batch, kvHeads, pastTime, headDim]` (after RoPE), or null for no cache. */
   pastKeys: tf.Tensor4D | null;
+  /** Cached values `[batch, kvHeads, pastTime, headDim]`, or null; the cache is used only when both are given. */
   pastValues: tf.Tensor4D | null;
 }
 
@@ -59,8 +65,9 @@ export interface GroupedQueryAttentionOptions {
 export interface GroupedQueryAttentionOutput {
   /** `[batch, newTime, hidden]` attention output (after `o`). */
   out: tf.Tensor3D;
-  /** `[batch, kvHeads, pastTime + newTime, headDim]` keys (after RoPE) and values, for the cache. */
+  /** `[batch, kvHeads, pastTime + newTime, headDim]` keys (after RoPE), past and new, for the cache. */
   keys: tf.Tensor4D;
+  /** `[batch, kvHeads, pastTime + newTime, headDim]` values, past and new, for the cache. */
   values: tf.Tensor4D;
 }
 
@@ -109,8 +116,10 @@ export function groupedQueryAttention(
     const Tk = k.shape[2];
     // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d].
     const qg = tf.reshape(q, [B, G, rep * T, d]);
-    const bias = tf.tile(tf.reshape(maskBias, [B, 1, 1, T, Tk]), [1, G, rep, 1, 1]);
-    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), tf.reshape(bias, [B, G, rep * T, Tk]));
+    // Row r * T + t of a group holds query t of head g * rep + r: tile the mask to [B, G, rep * T, Tk]
+    // with a rank-4 tile (tfjs-webgpu runs rank-5 tiles on the CPU, a synchronous read Node.js lacks).
+    const bias = tf.tile(tf.reshape(maskBias, [B, 1, T, Tk]), [1, G, rep, 1]);
+    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), bias);
     const attn = tf.matMul(tf.softmax(scores), v); // [B, G, rep * T, d]
     const merged = tf.reshape(tf.transpose(tf.reshape(attn, [B, H, T, d]), [0, 2, 1, 3]), [B, T, H * d]);
     const out = linear(merged, w.o, w.oBias) as tf.Tensor3D;

@@ -110,43 +110,47 @@ export function multiHeadLatentAttention(
   return tf.tidy(() => {
     const h = tf.reshape(x, [B * T, config.hiddenSize]) as tf.Tensor2D;
     const lin = (t: tf.Tensor, name: string): tf.Tensor2D => tf.matMul(t as tf.Tensor2D, w(prefix + name + '.weight'), false, true);
-    const q = config.qLoraRank === null
-      ? lin(h, 'q_proj')
-      : lin(rmsNorm(lin(h, 'q_a_proj'), w(prefix + 'q_a_layernorm.weight') as tf.Tensor1D, eps), 'q_b_proj');
-    const q4 = tf.transpose(tf.reshape(q, [B, T, H, dn + dr]), [0, 2, 1, 3]); // [B, H, T, dn+dr]
-    const [qNope, qRopeRaw] = tf.split(q4, [dn, dr], 3) as [tf.Tensor4D, tf.Tensor4D];
-    const ckv = lin(h, 'kv_a_proj_with_mqa');
-    const [latentRaw, kRopeRaw] = tf.split(ckv, [r, dr], 1);
-    const latentNew = tf.reshape(rmsNorm(latentRaw!, w(prefix + 'kv_a_layernorm.weight') as tf.Tensor1D, eps), [B, T, r]);
-    const opts = {interleaved: config.ropeInterleave};
-    const qRope = applyRope(qRopeRaw, cos, sin, opts); // [B, H, T, dr]
-    const kRopeNew = tf.reshape(applyRope(tf.reshape(kRopeRaw!, [B, 1, T, dr]) as tf.Tensor4D, cos, sin, opts), [B, T, dr]);
+    // The projections are split on the (small) weights, not on the activations: tfjs's cpu slice of
+    // an inner axis takes a per-element path. Interleaved RoPE rows are de-interleaved in the weight
+    // too (evens then odds per head, transformers' convention), so RoPE runs in rotate-half layout.
+    const qIn = config.qLoraRank === null ? h : rmsNorm(lin(h, 'q_a_proj'), w(prefix + 'q_a_layernorm.weight') as tf.Tensor1D, eps);
+    const [wqn, wqrRaw] = headSplit(w(prefix + (config.qLoraRank === null ? 'q_proj' : 'q_b_proj') + '.weight'), H, dn, dr);
+    const wkva = w(prefix + 'kv_a_proj_with_mqa.weight');
+    const D = config.hiddenSize;
+    const wkl = tf.slice(wkva, [0, 0], [r, D]);
+    const wkrRaw = tf.slice(wkva, [r, 0], [dr, D]) as tf.Tensor2D;
+    const [wqr, wkr] = config.ropeInterleave ? [deinterleave(wqrRaw, H, dr), deinterleave(wkrRaw, 1, dr)] : [wqrRaw, wkrRaw];
+    const toHeads = (t: tf.Tensor, d: number, len: number): tf.Tensor4D =>
+      tf.transpose(tf.reshape(t, [B, len, H, d]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, len, d]
+    const qNope = toHeads(tf.matMul(qIn, wqn, false, true), dn, T);
+    const qRope = applyRope(toHeads(tf.matMul(qIn, wqr, false, true), dr, T), cos, sin); // [B, H, T, dr]
+    const latentNew = tf.reshape(rmsNorm(tf.matMul(h, wkl, false, true), w(prefix + 'kv_a_layernorm.weight') as tf.Tensor1D, eps), [B, T, r]);
+    const kRopeNew = tf.reshape(applyRope(tf.reshape(tf.matMul(h, wkr, false, true), [B, 1, T, dr]) as tf.Tensor4D, cos, sin), [B, T, dr]);
     const latent = (cache === null ? latentNew : tf.concat([cache.latent, latentNew], 1)) as tf.Tensor3D;
     const ropeKey = (cache === null ? kRopeNew : tf.concat([cache.ropeKey, kRopeNew], 1)) as tf.Tensor3D;
     const Tk = past + T;
-    const fullBias = H === 1 ? bias : tf.tile(bias, [1, H, 1, 1]); // [B, H, T, Tk]
-    const wkvb = tf.reshape(w(prefix + 'kv_b_proj.weight'), [H, dn + dv, r]);
-    let ctx: tf.Tensor; // [B, T, H * dv]
+    const fullBias = tf.reshape(H === 1 ? bias : tf.tile(bias, [1, H, 1, 1]), [B, H * T, Tk]);
+    const [wuk, wuv] = headSplit(w(prefix + 'kv_b_proj.weight'), H, dn, dv); // [H*dn, r], [H*dv, r]
+    // q^R_i · k^R_j for all heads at once: [B, H*T, dr] x [B, Tk, dr]^T (the shared key is never tiled)
+    const ropeScores = tf.matMul(tf.reshape(qRope, [B, H * T, dr]), ropeKey, false, true); // [B, H*T, Tk]
+    let ctx: tf.Tensor; // [B*T, H * dv]
     if (mode === 'expand') {
-      const kv = tf.transpose(tf.reshape(tf.matMul(tf.reshape(latent, [B * Tk, r]), tf.reshape(wkvb, [H * (dn + dv), r]), false, true),
-          [B, Tk, H, dn + dv]), [0, 2, 1, 3]);
-      const [kNope, v] = tf.split(kv, [dn, dv], 3);
-      const kRope = tf.tile(tf.reshape(ropeKey, [B, 1, Tk, dr]), [1, H, 1, 1]);
-      const qFull = tf.concat([qNope, qRope], 3);
-      const kFull = tf.concat([kNope!, kRope], 3);
-      const scores = tf.add(tf.mul(tf.matMul(qFull, kFull, false, true), config.softmaxScale), fullBias);
-      const attn = tf.matMul(tf.softmax(scores), v!); // [B, H, T, dv]
+      const flatLatent = tf.reshape(latent, [B * Tk, r]);
+      const kNope = toHeads(tf.matMul(flatLatent, wuk, false, true), dn, Tk);
+      const v = toHeads(tf.matMul(flatLatent, wuv, false, true), dv, Tk);
+      const nopeScores = tf.reshape(tf.matMul(qNope, kNope, false, true), [B, H * T, Tk]);
+      const scores = tf.add(tf.mul(tf.add(nopeScores, ropeScores), config.softmaxScale), fullBias);
+      const attn = tf.matMul(tf.reshape(tf.softmax(scores), [B, H, T, Tk]), v); // [B, H, T, dv]
       ctx = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [B * T, H * dv]);
     } else {
-      const [wuk, wuv] = tf.split(wkvb, [dn, dv], 1); // [H, dn, r], [H, dv, r]
       // q^C_i W^UK_i: [H, B*T, dn] x [H, dn, r] -> [H, B*T, r] -> [B, H*T, r]
       const qh = tf.reshape(tf.transpose(qNope, [1, 0, 2, 3]), [H, B * T, dn]);
-      const qLat = tf.reshape(tf.transpose(tf.reshape(tf.matMul(qh, wuk!), [H, B, T, r]), [1, 0, 2, 3]), [B, H * T, r]);
-      const scores = tf.add(tf.matMul(qLat, latent, false, true), tf.matMul(tf.reshape(qRope, [B, H * T, dr]), ropeKey, false, true));
-      const probs = tf.softmax(tf.add(tf.mul(scores, config.softmaxScale), tf.reshape(fullBias, [B, H * T, Tk])));
+      const qLat = tf.reshape(tf.transpose(tf.reshape(tf.matMul(qh, tf.reshape(wuk, [H, dn, r])), [H, B, T, r]), [1, 0, 2, 3]), [B, H * T, r]);
+      const scores = tf.add(tf.matMul(qLat, latent, false, true), ropeScores);
+      const probs = tf.softmax(tf.add(tf.mul(scores, config.softmaxScale), fullBias));
       const ctxLat = tf.matMul(probs, latent); // [B, H*T, r]
       const ch = tf.reshape(tf.transpose(tf.reshape(ctxLat, [B, H, T, r]), [1, 0, 2, 3]), [H, B * T, r]);
-      const out = tf.matMul(ch, wuv!, false, true); // [H, B*T, dv]
+      const out = tf.matMul(ch, tf.reshape(wuv, [H, dv, r]), false, true); // [H, B*T, dv]
       ctx = tf.reshape(tf.transpose(tf.reshape(out, [H, B, T, dv]), [1, 2, 0, 3]), [B * T, H * dv]);
     }
     const output = tf.reshape(lin(ctx, 'o_proj'), [B, T, config.hiddenSize]) as tf.Tensor3D;
@@ -198,4 +202,20 @@ export function causalAttentionBias(batch: number, newTime: number, pastTime: nu
     const allowed = tf.mul(tf.tensor4d(causal, [1, 1, newTime, Tk]), tf.reshape(tf.cast(keyMask, 'float32'), [batch, 1, 1, Tk]));
     return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
   });
+}
+
+/** Splits a per-head weight `[H * (a + b), in]` into `[H * a, in]` and `[H * b, in]`. */
+function headSplit(weight: tf.Tensor, H: number, a: number, b: number): [tf.Tensor2D, tf.Tensor2D] {
+  const inDim = weight.shape[1]!;
+  const w3 = tf.reshape(weight, [H, a + b, inDim]);
+  return [
+    tf.reshape(tf.slice(w3, [0, 0, 0], [H, a, inDim]), [H * a, inDim]) as tf.Tensor2D,
+    tf.reshape(tf.slice(w3, [0, a, 0], [H, b, inDim]), [H * b, inDim]) as tf.Tensor2D,
+  ];
+}
+
+/** Reorders the rows of each head's RoPE block from pairs (0,1),(2,3),... to evens then odds. */
+function deinterleave(weight: tf.Tensor2D, H: number, d: number): tf.Tensor2D {
+  const inDim = weight.shape[1];
+  return tf.reshape(tf.transpose(tf.reshape(weight, [H, d / 2, 2, inDim]), [0, 2, 1, 3]), [H * d, inDim]) as tf.Tensor2D;
 }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {assertRank, check, fmtShape} from '../math/assert.js';
 import {MissingConfigFieldError} from './pretrained/errors.js';
+import type {JsonObject} from './pretrained/json.js';
 
 /** RoPE variants understood by {@link ropeInverseFrequencies}. */
 export const ROPE_TYPES = ['default', 'linear', 'dynamic', 'llama3', 'yarn'] as const;
@@ -26,21 +27,46 @@ export interface RopeConfig {
   factor?: number;
   /** Pre-training context (`llama3`, `yarn`); default `maxPositionEmbeddings`. */
   originalMaxPositionEmbeddings?: number;
-  /** `llama3` low/high frequency factors. */
+  /**
+   * `llama3` `low_freq_factor`: frequencies whose wavelength exceeds `originalMaxPositionEmbeddings / lowFreqFactor`
+   * are divided by `factor`; required for `llama3`.
+   */
   lowFreqFactor?: number;
+  /**
+   * `llama3` `high_freq_factor`: frequencies whose wavelength is below `originalMaxPositionEmbeddings /
+   * highFreqFactor` are kept, those between the two bounds interpolated; required for `llama3`.
+   */
   highFreqFactor?: number;
-  /** `yarn` options (transformers' names in camel case). */
+  /**
+   * `yarn` `attention_factor`: the factor on cos and sin; default mscale(factor, mscale) / mscale(factor,
+   * mscaleAllDim) when both are set, else 0.1 ln(factor) + 1.
+   */
   attentionFactor?: number;
+  /**
+   * `yarn` `beta_fast`: dimensions turning more than this many times over the original context keep their
+   * frequency (the ramp's start); default 32.
+   */
   betaFast?: number;
+  /**
+   * `yarn` `beta_slow`: dimensions turning fewer than this many times are divided by `factor` (the ramp's end);
+   * default 1.
+   */
   betaSlow?: number;
+  /**
+   * `yarn` `mscale`: numerator coefficient of the default `attentionFactor`, used with `mscaleAllDim`
+   * (DeepSeek-V3).
+   */
   mscale?: number;
+  /**
+   * `yarn` `mscale_all_dim`: denominator coefficient of the default `attentionFactor`; also sets {@link
+   * ropeSoftmaxScaleFactor}.
+   */
   mscaleAllDim?: number;
+  /** `yarn` `truncate`: round the ramp bounds to whole dimensions (floor / ceil); default `true`. */
   truncate?: boolean;
 }
 
-type Json = Record<string, unknown>;
-
-function num(obj: Json, key: string, prefix: string, opts: {required?: boolean; integer?: boolean} = {}): number | undefined {
+function num(obj: JsonObject, key: string, prefix: string, opts: {required?: boolean; integer?: boolean} = {}): number | undefined {
   const v = obj[key];
   if (v === undefined || v === null) {
     if (opts.required) throw new MissingConfigFieldError(prefix + key, opts.integer ? 'an integer' : 'a number', v ?? undefined);
@@ -67,13 +93,13 @@ function num(obj: Json, key: string, prefix: string, opts: {required?: boolean; 
  * normalizeRopeConfig({max_position_embeddings: 64, rope_theta: 1e6, rope_scaling: null});
  * // {type: 'default', theta: 1000000, maxPositionEmbeddings: 64, partialRotaryFactor: 1}
  */
-export function normalizeRopeConfig(config: Json): RopeConfig {
+export function normalizeRopeConfig(config: JsonObject): RopeConfig {
   const maxPositionEmbeddings = num(config, 'max_position_embeddings', '', {required: true, integer: true})!;
   const fromParams = config['rope_parameters'] !== undefined && config['rope_parameters'] !== null;
   const field = fromParams ? 'rope_parameters' : 'rope_scaling';
   const raw = (fromParams ? config['rope_parameters'] : config['rope_scaling']) ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new MissingConfigFieldError(field, 'an object or null', raw);
-  const p = raw as Json;
+  const p = raw as JsonObject;
   const prefix = `${field}.`;
   const typeName = p['rope_type'] ?? p['type'] ?? 'default';
   if (typeof typeName !== 'string' || !(ROPE_TYPES as readonly string[]).includes(typeName)) {
@@ -104,7 +130,7 @@ export function normalizeRopeConfig(config: Json): RopeConfig {
   if (type === 'yarn') {
     const set = (key: keyof RopeConfig, name: string): void => {
       const v = num(p, name, prefix);
-      if (v !== undefined) (rope as unknown as Json)[key] = v;
+      if (v !== undefined) (rope as unknown as JsonObject)[key] = v;
     };
     set('attentionFactor', 'attention_factor');
     set('betaFast', 'beta_fast');

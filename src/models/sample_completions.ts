@@ -88,6 +88,63 @@ const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', '
 export function sampleCompletions<Cache>(
     policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D},
     options: SampleCompletionsOptions): SampledCompletions {
+  const plan = planSampling(policy, prompts, options);
+  const loop = samplingLoop(policy, prompts, plan, prompts.mask.dataSync());
+  try {
+    for (let r = loop.next(); ; ) {
+      if (r.done) return r.value;
+      const data = r.value.dataSync() as Float32Array;
+      r.value.dispose();
+      r = loop.next(data);
+    }
+  } finally {
+    loop.return(undefined as unknown as SampledCompletions);
+  }
+}
+
+/**
+ * {@link sampleCompletions} with asynchronous read-back (`await tensor.data()`), for backends
+ * without a synchronous one (webgpu in Node.js, where `dataSync` throws). Same draws, same result.
+ * The training steps and `evaluatePolicy` sample through it.
+ *
+ * @param policy any {@link Policy}.
+ * @param prompts `{tokens, mask}` `[batch, promptTime]`, left-padded (see {@link encodePrompts}).
+ * @param options see {@link SampleCompletionsOptions}.
+ * @returns a promise of `{tokens, logProbs, mask, lengths, stopped}`.
+ * @example
+ * const tok = charTokenizer({alphabet: '0123456789+'});
+ * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
+ * const prompts = encodePrompts(tok, ['1+2'], {contextLength: 16, maxNewTokens: 4});
+ * const out = await sampleCompletionsAsync(policy, prompts, {maxNewTokens: 4, stopToken: tok.eosId, seed: 1});
+ * tf.dispose([out.tokens, out.logProbs, out.mask, prompts.tokens, prompts.mask]);
+ * policy.dispose();
+ */
+export async function sampleCompletionsAsync<Cache>(
+    policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D},
+    options: SampleCompletionsOptions): Promise<SampledCompletions> {
+  const plan = planSampling(policy, prompts, options);
+  const loop = samplingLoop(policy, prompts, plan, await prompts.mask.data());
+  try {
+    for (let r = loop.next(); ; ) {
+      if (r.done) return r.value;
+      const data = await r.value.data() as Float32Array;
+      r.value.dispose();
+      r = loop.next(data);
+    }
+  } finally {
+    loop.return(undefined as unknown as SampledCompletions);
+  }
+}
+
+/** Validated options of one sampling call. */
+interface SamplingPlan {
+  batch: number; vocab: number; maxNewTokens: number; stopToken: number | undefined; padToken: number;
+  temperature: number; topK: number; topP: number; seed: number;
+}
+
+/** Validates the arguments of {@link sampleCompletions} / {@link sampleCompletionsAsync}. */
+function planSampling<Cache>(
+    policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D}, options: SampleCompletionsOptions): SamplingPlan {
   assertKnownOptions(options, KNOWN, FN);
   check(options !== null && typeof options === 'object', FN, () => `'options' expected {maxNewTokens, ...}`);
   const {maxNewTokens, stopToken, padToken = 0, temperature = 1, topK = 0, topP = 1, seed = 0} = options;
@@ -108,10 +165,20 @@ export function sampleCompletions<Cache>(
   check(P! + maxNewTokens <= contextLength, FN, () =>
     `prompt length ${P} + maxNewTokens ${maxNewTokens} exceeds the policy's contextLength ${contextLength}`);
 
-  const batch = B!;
+  return {batch: B!, vocab: V, maxNewTokens, stopToken, padToken, temperature, topK, topP, seed};
+}
+
+/**
+ * The sampling loop. Yields each step's `[batch, vocab]` log-prob tensor and receives its values
+ * (the driver reads and disposes it), so one loop serves the synchronous and the asynchronous reads.
+ */
+function* samplingLoop<Cache>(
+    policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D}, plan: SamplingPlan,
+    maskData: ArrayLike<number>): Generator<tf.Tensor, SampledCompletions, Float32Array> {
+  const {batch, vocab: V, maxNewTokens, stopToken, padToken, temperature, topK, topP, seed} = plan;
   const random = mulberry32(seed);
   const scale = temperature === 0 ? 1 : temperature;
-  const decoder = policy.applyWithCache !== undefined ? cachedDecoder(policy, prompts, scale) : fullDecoder(policy, prompts, scale);
+  const decoder = policy.applyWithCache !== undefined ? cachedDecoder(policy, prompts, scale, maskData) : fullDecoder(policy, prompts, scale);
   const outTokens: number[][] = Array.from({length: batch}, () => []);
   const outLogProbs: number[][] = Array.from({length: batch}, () => []);
   const outMask: number[][] = Array.from({length: batch}, () => []);
@@ -119,7 +186,7 @@ export function sampleCompletions<Cache>(
   const stopped = new Array<boolean>(batch).fill(false);
   let steps = 0;
   try {
-    let lastLogProbs = decoder.first();
+    let lastLogProbs: Float32Array = yield decoder.first();
     check(lastLogProbs.length === batch * V, FN, () =>
       `the policy's logits have ${lastLogProbs.length / batch} entries per row, expected its vocabSize ${V}`);
     const scratch = {order: new Int32Array(V), weights: new Float64Array(V)};
@@ -139,7 +206,7 @@ export function sampleCompletions<Cache>(
         if (token === stopToken) { done[b] = true; stopped[b] = true; }
       }
       if (t === maxNewTokens - 1 || done.every((d) => d)) break;
-      lastLogProbs = decoder.next(next);
+      lastLogProbs = yield decoder.next(next);
     }
   } finally {
     decoder.dispose();
@@ -153,24 +220,24 @@ export function sampleCompletions<Cache>(
   };
 }
 
-/** Next-token log-probs `[batch * vocab]` after the prompt (`first`) and after each appended token (`next`). */
+/** Next-token log-probs `[batch, vocab]` after the prompt (`first`) and after each appended token (`next`). */
 interface Decoder {
-  first(): Float32Array;
-  next(tokens: Int32Array): Float32Array;
+  first(): tf.Tensor;
+  next(tokens: Int32Array): tf.Tensor;
   dispose(): void;
 }
 
-/** Reads `[batch, vocab]` logits as temperature-scaled log-probs and disposes the tensor. */
-function readLogProbs(logits: tf.Tensor, scale: number): Float32Array {
+/** `[batch, vocab]` logits as temperature-scaled log-probs (disposes the logits). */
+function readLogProbs(logits: tf.Tensor, scale: number): tf.Tensor {
   const logp = tf.tidy(() => tf.logSoftmax(tf.div(logits, scale)));
   logits.dispose();
-  const data = logp.dataSync() as Float32Array;
-  logp.dispose();
-  return data;
+  return logp;
 }
 
 /** Prefill once, then one cached single-token pass per step. */
-function cachedDecoder<Cache>(policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D}, scale: number): Decoder {
+function cachedDecoder<Cache>(
+    policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D}, scale: number,
+    maskData: ArrayLike<number>): Decoder {
   const [batch, P] = prompts.tokens.shape;
   const V = policy.vocabSize;
   const disposeCache = (c: Cache | null): void => {
@@ -178,12 +245,11 @@ function cachedDecoder<Cache>(policy: Policy<Cache>, prompts: {tokens: tf.Tensor
     if (policy.disposeCache) policy.disposeCache(c);
     else tf.dispose(c as unknown as tf.TensorContainer);
   };
-  const maskData = prompts.mask.dataSync();
   const nextPos = new Int32Array(batch);
   for (let b = 0; b < batch; b++) for (let t = 0; t < P; t++) nextPos[b]! += maskData[b * P + t]! > 0 ? 1 : 0;
   let keyMask: number[] = Array.from(maskData, (v) => (v > 0 ? 1 : 0));
   let cache: Cache | null = null;
-  const step = (tokens: tf.Tensor2D, positions: tf.Tensor2D, keys: tf.Tensor2D): Float32Array => {
+  const step = (tokens: tf.Tensor2D, positions: tf.Tensor2D, keys: tf.Tensor2D): tf.Tensor => {
     const prev = cache;
     let r: PolicyCachedOutput<Cache>;
     try {
@@ -226,7 +292,7 @@ function fullDecoder(policy: Policy, prompts: {tokens: tf.Tensor2D; mask: tf.Ten
   const [batch, P] = prompts.tokens.shape;
   const V = policy.vocabSize;
   const generated: Int32Array[] = [];
-  const run = (): Float32Array => {
+  const run = (): tf.Tensor => {
     const last = tf.tidy(() => {
       const extra = generated.length;
       const appended = extra === 0 ? null : tf.tensor2d(interleave(generated, batch), [batch, extra], 'int32');

@@ -14,9 +14,11 @@ export interface SwigluWeights {
   up: tf.Tensor2D;
   /** `[hidden, intermediate]` down projection W_d. */
   down: tf.Tensor2D;
-  /** Optional biases (Llama `mlp_bias`). */
+  /** Optional `[intermediate]` bias of the gate projection (Llama `mlp_bias`). */
   gateBias?: tf.Tensor1D;
+  /** Optional `[intermediate]` bias of the up projection (Llama `mlp_bias`). */
   upBias?: tf.Tensor1D;
+  /** Optional `[hidden]` bias of the down projection (Llama `mlp_bias`). */
   downBias?: tf.Tensor1D;
 }
 

@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownInputs, assertNumber, assertRank, assertShape, check, fmtShape, valueChecksEnabled} from '../math/assert.js';
+import {assertKnownInputs, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
 import {disposeKvCache, type KvCache} from './kv_cache.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput} from './policy.js';
 import {
@@ -284,7 +284,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     const [, T] = tokens.shape;
     check(T! >= 1 && T! <= this.config.contextLength, fn, () =>
       `'${name}' expected 1 <= time <= contextLength=${this.config.contextLength}, got shape ${fmtShape(tokens.shape)}`);
-    if (valueChecksEnabled()) {
+    if (syncValueChecksEnabled()) {
       const [lo, hi] = tf.tidy(() => [tf.min(tokens), tf.max(tokens)]);
       const l = lo!.dataSync()[0]!, h = hi!.dataSync()[0]!;
       tf.dispose([lo!, hi!]);

@@ -46,7 +46,10 @@ export function applyClippedGradients(
       // Variables the loss does not reach (a model's unused weights) have no gradient: left alone.
       const used = group.filter((v) => grads[v.name] !== undefined && grads[v.name] !== null);
       const gs = used.map((v) => grads[v.name]!);
-      const norm = (gs.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g)))))) as tf.Scalar;
+      // One concat of the per-variable squared sums, not tf.addN: tfjs-webgpu's AddN binds one storage
+      // buffer per input, and a model's dozens of variables exceed WebGPU's per-stage limit (8 by default).
+      const norm = (gs.length === 0 ? tf.scalar(0)
+        : tf.sqrt(tf.sum(tf.concat(gs.map((g) => tf.reshape(tf.sum(tf.square(g)), [1])))))) as tf.Scalar;
       gradNorms.push(tf.keep(norm));
       const factor = Number.isFinite(maxNorm) ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
       used.forEach((v, i) => { out[v.name] = tf.mul(gs[i]!, factor); });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, check} from '../math/assert.js';
 import {encodePrompts, type PromptBatch} from '../models/encode_prompts.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
-import {sampleCompletions, type SampledCompletions} from '../models/sample_completions.js';
+import {sampleCompletionsAsync, type SampledCompletions} from '../models/sample_completions.js';
 import {scoreRewards, type ScoredRewards} from '../rewards/score_rewards.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
 
@@ -86,7 +86,7 @@ export async function collectRollout(
   const prompts = encodePrompts(tokenizer, texts, {contextLength: policy.contextLength, maxNewTokens});
   let completions: SampledCompletions | undefined;
   try {
-    completions = sampleCompletions(policy, prompts, {
+    completions = await sampleCompletionsAsync(policy, prompts, {
       maxNewTokens, stopToken, padToken: tokenizer.padId, temperature, topK, topP, seed,
     });
     const rows = (await completions.tokens.array()) as number[][];

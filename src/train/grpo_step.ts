@@ -4,8 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownOptions, assertNumber, check} from '../math/assert.js';
-import {assertKnownInputs} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {groupAdvantages, type GroupAdvantagesOptions} from '../math/group_advantages.js';
 import {grpoLossWithStats, type GrpoLossOptions} from '../math/grpo_loss.js';
 import {tokenLogProbs} from '../math/token_log_probs.js';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {encodePrompts} from '../models/encode_prompts.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
-import {sampleCompletions} from '../models/sample_completions.js';
+import {sampleCompletionsAsync} from '../models/sample_completions.js';
 import {checkTokenizer, decodeCompletion} from './collect_rollout.js';
 import type {CompletionSampler} from './rejection_sample.js';
 
@@ -54,7 +54,7 @@ export function policySampler(policy: Policy, tokenizer: Tokenizer, options: Pol
     for (let start = 0; start < prompts.length; start += batchSize) {
       const chunk = prompts.slice(start, start + batchSize);
       const encoded = encodePrompts(tokenizer, chunk, {contextLength: policy.contextLength, maxNewTokens});
-      const sampled = sampleCompletions(policy, encoded, {
+      const sampled = await sampleCompletionsAsync(policy, encoded, {
         maxNewTokens, stopToken, padToken: tokenizer.padId, temperature, topP, seed: seed + start,
       });
       const rows = (await sampled.tokens.array()) as number[][];

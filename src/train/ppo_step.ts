@@ -4,8 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownOptions, assertNumber, check} from '../math/assert.js';
-import {assertKnownInputs} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {gae, type GaeOptions} from '../math/gae.js';
 import {klShapedRewards} from '../math/kl_reward_shaping.js';
 import {whiten} from '../math/masked_stats.js';

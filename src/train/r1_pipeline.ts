@@ -16,8 +16,8 @@ import {grpoStep} from './grpo_step.js';
 import {policySampler} from './policy_sampler.js';
 import {rejectionSample, type RejectionAccept, type RejectionFilters} from './rejection_sample.js';
 import {rewardModelReward, rewardModelStep, type PreferencePair} from './reward_model_step.js';
-import {encodePrompts} from '../models/encode_prompts.js';
-import {sftStep, type SftBatch} from './sft_step.js';
+import {encodeStageBatch} from './r1_pipeline_batch.js';
+import {sftStep} from './sft_step.js';
 
 /** The stages of {@link runR1Pipeline}, in order. */
 export const R1_STAGES = ['cold-start', 'reasoning-rl', 'rejection-sft', 'all-scenarios-rl', 'distillation'] as const;
@@ -25,12 +25,37 @@ export const R1_STAGES = ['cold-start', 'reasoning-rl', 'rejection-sft', 'all-sc
 export type R1Stage = typeof R1_STAGES[number];
 
 /** A prompt/completion pair for supervised fine-tuning. */
-export interface SftExample { prompt: string; completion: string }
+export interface SftExample {
+  /** The prompt text (not trained on). */
+  prompt: string;
+  /** The target completion (trained on). */
+  completion: string;
+}
 
 /** SFT settings of a stage. */
-export interface R1SftSettings { steps: number; batchSize: number; learningRate: number }
+export interface R1SftSettings {
+  /** SFT optimizer steps. */
+  steps: number;
+  /** Examples per step (cycled through the data in order). */
+  batchSize: number;
+  /** Adam learning rate. */
+  learningRate: number;
+}
 /** GRPO settings of a stage. */
-export interface R1RlSettings { steps: number; promptsPerStep: number; groupSize: number; learningRate: number; beta?: number; temperature?: number }
+export interface R1RlSettings {
+  /** GRPO steps. */
+  steps: number;
+  /** Prompts per step (cycled through the prompts in order). */
+  promptsPerStep: number;
+  /** Completions sampled per prompt (the GRPO group). */
+  groupSize: number;
+  /** Adam learning rate. */
+  learningRate: number;
+  /** KL penalty coefficient of `grpoStep`; default `0.04`. */
+  beta?: number;
+  /** Sampling temperature; default `1`. */
+  temperature?: number;
+}
 
 /** Configuration of {@link runR1Pipeline}. Functions are not part of the configuration fingerprint. */
 export interface R1PipelineConfig {
@@ -39,33 +64,70 @@ export interface R1PipelineConfig {
   /** Seed of every stage (sampling seeds derive from it). */
   seed: number;
   /** The tokenizer shared by every model (the student's vocabulary must match). */
-  tokenizer: Tokenizer & {options?: unknown};
+  tokenizer: Tokenizer & {
+    /** The tokenizer's construction options, saved in every checkpoint's metadata (`null` when absent). */
+    options?: unknown;
+  };
   /** Makes the base model (called for stage 1 and, with `rejection.from: 'base'`, for stage 3). */
   createBase: () => TransformerPolicy;
   /** Makes the distillation student (smaller); omit to skip stage 5. */
   createStudent?: () => TransformerPolicy;
   /** Most completion tokens and the stop token of every sampling. */
-  sampling: {maxNewTokens: number; stopToken?: number};
+  sampling: {
+    /** Most completion tokens per sample. */
+    maxNewTokens: number;
+    /** Token id that ends a completion; default `tokenizer.eosId`. */
+    stopToken?: number;
+  };
   /** Rule-based reward of reasoning prompts (accuracy + format + language consistency). */
   reasoningReward: RewardFn;
   /** Reasoning prompts for RL and rejection sampling, and a held-out set for the stage metrics. */
-  reasoning: {train: Problem[]; heldOut: Problem[]};
+  reasoning: {
+    /** Prompts of stage-2 RL, stage-3 and stage-5 rejection sampling and stage 4 (non-empty). */
+    train: Problem[];
+    /** Prompts of the `accuracy` metric of every stage (non-empty). */
+    heldOut: Problem[];
+  };
   /** Stage 1: long-CoT demonstrations. */
-  coldStart: R1SftSettings & {demonstrations: SftExample[]};
+  coldStart: R1SftSettings & {
+    /** The long-CoT demonstrations. */
+    demonstrations: SftExample[];
+  };
   /** Stage 2. */
   reasoningRl: R1RlSettings;
   /** Stage 3: rejection sampling from the stage-2 policy, then SFT of the base (default) or the checkpoint. */
   rejection: R1SftSettings & {
-    samplesPerPrompt: number; accept: RejectionAccept; filters?: RejectionFilters; maxPerPrompt?: number;
+    /** Completions drawn per reasoning prompt. */
+    samplesPerPrompt: number;
+    /** Acceptance rule of {@link rejectionSample}. */
+    accept: RejectionAccept;
+    /** R1's filters (unreadable, mixed language, overlong); default none. */
+    filters?: RejectionFilters;
+    /** Most accepted samples kept per prompt; default no limit. */
+    maxPerPrompt?: number;
     /** Non-reasoning SFT data mixed in (R1's writing / QA data). */
-    extraData?: SftExample[]; from?: 'base' | 'checkpoint';
+    extraData?: SftExample[];
+    /** SFT a fresh base model (`'base'`, default, as R1 does) or continue from the stage-2 policy (`'checkpoint'`). */
+    from?: 'base' | 'checkpoint';
   };
   /** Stage 4: general prompts scored by a reward model trained on preference pairs, mixed with reasoning prompts. */
   allScenarios: R1RlSettings & {
-    generalPrompts: string[]; preferences: PreferencePair[]; rewardModel: R1SftSettings; heldOutGeneral: string[];
+    /** General (non-reasoning) prompts, scored by the reward model (non-empty). */
+    generalPrompts: string[];
+    /** Preference pairs the reward model is trained on (non-empty). */
+    preferences: PreferencePair[];
+    /** Training of the reward model (`batchSize` pairs per step). */
+    rewardModel: R1SftSettings;
+    /** Held-out general prompts of the `generalReward` metric. */
+    heldOutGeneral: string[];
   };
   /** Stage 5: sequence-level distillation (rejection sampling on the teacher, SFT of the student). */
-  distillation?: R1SftSettings & {samplesPerPrompt: number; accept: RejectionAccept};
+  distillation?: R1SftSettings & {
+    /** Teacher completions drawn per reasoning prompt. */
+    samplesPerPrompt: number;
+    /** Acceptance rule of the teacher's samples. */
+    accept: RejectionAccept;
+  };
   /** Called once per stage with its metrics (also when a stage is resumed from disk: `resumed: true`). */
   onStage?: (result: R1StageResult) => void;
   /** Called after every training step of a stage (a progress bar). */
@@ -74,6 +136,7 @@ export interface R1PipelineConfig {
 
 /** Metrics of one stage. */
 export interface R1StageResult {
+  /** The stage. */
   name: R1Stage;
   /** Greedy held-out score of `reasoningReward` after the stage (the policy's; the student's for distillation). */
   accuracy: number;
@@ -89,6 +152,7 @@ export interface R1StageResult {
 
 /** What {@link runR1Pipeline} returns; the caller disposes the policies. */
 export interface R1PipelineResult {
+  /** One result per stage (resumed ones included), in order. */
   stages: R1StageResult[];
   /** The final R1 policy (after stage 4). */
   policy: TransformerPolicy;
@@ -97,29 +161,6 @@ export interface R1PipelineResult {
 }
 
 const FN = 'runR1Pipeline';
-
-/**
- * @internal The SFT batch of a pipeline stage: like `encodeSftBatch`, but every completion ends with
- * `stopToken` (appended when its text does not already end with it). Without it a stage fine-tunes
- * on completions that never stop: `policySampler` strips the EOS it stopped on, and extra data such
- * as `{prompt, completion: 'yes'}` carries no stop token, so the fine-tuned policy would run on to
- * `maxNewTokens` after them.
- */
-export function encodeStageBatch(tokenizer: Tokenizer, pairs: readonly SftExample[], stopToken: number,
-    contextLength: number): SftBatch {
-  const completions = pairs.map((p) => {
-    let ids = tokenizer.encode(p.completion);
-    if (tokenizer.bosId !== undefined && ids[0] === tokenizer.bosId) ids = ids.slice(1);
-    return ids[ids.length - 1] === stopToken ? ids : [...ids, stopToken];
-  });
-  const C = Math.max(...completions.map((c) => c.length));
-  const prompts = encodePrompts(tokenizer, pairs.map((p) => p.prompt), {contextLength, maxNewTokens: C - 1});
-  const tokens = new Int32Array(pairs.length * C).fill(tokenizer.padId);
-  const mask = new Float32Array(pairs.length * C);
-  completions.forEach((c, b) => { tokens.set(c, b * C); mask.fill(1, b * C, b * C + c.length); });
-  return {promptTokens: prompts.tokens, promptMask: prompts.mask,
-    completionTokens: tf.tensor2d(tokens, [pairs.length, C], 'int32'), completionMask: tf.tensor2d(mask, [pairs.length, C])};
-}
 
 /** FNV-1a 32-bit hash of the JSON of the configuration's data (functions and callbacks left out). */
 function fingerprint(config: R1PipelineConfig): string {
@@ -147,22 +188,34 @@ function fingerprint(config: R1PipelineConfig): string {
  *   `outDir` holding a run of another configuration.
  * @example
  * const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
- * const sort = (d: string) => ({prompt: d, reference: [...d].sort().join(''),
- *   demonstration: `<think>${[...d].sort().join(',')}</think><answer>${[...d].sort().join('')}</answer>`});
- * const train = ['21', '31', '32', '10'].map(sort);
- * const model = () => TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
- * const sft = {steps: 10, batchSize: 4, learningRate: 1e-2};
- * const rl = {steps: 2, promptsPerStep: 2, groupSize: 4, learningRate: 1e-3};
- * const {stages, policy} = await runR1Pipeline({
- *   outDir: 'r1-run', seed: 0, tokenizer, createBase: model, sampling: {maxNewTokens: 11, stopToken: tokenizer.id('</answer>')},
- *   reasoningReward: gate(formatReward(), accuracyReward()), reasoning: {train, heldOut: ['41'].map(sort)},
- *   coldStart: {...sft, demonstrations: train.map((p) => ({prompt: p.prompt, completion: p.demonstration}))}, reasoningRl: rl,
- *   rejection: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}},
- *   allScenarios: {...rl, generalPrompts: ['a'], heldOutGeneral: ['b'], rewardModel: {steps: 5, batchSize: 1, learningRate: 1e-2},
- *     preferences: [{prompt: 'a', chosen: 'aa', rejected: 'bb'}]},
+ * const sortProblem = (digits: string) => {
+ *   const sorted = [...digits].sort().join('');
+ *   return {prompt: digits, reference: sorted, demonstration: `<think>${[...sorted].join(',')}</think><answer>${sorted}</answer>`};
+ * };
+ * const train = ['21', '31', '32', '10', '43', '20'].map(sortProblem);
+ * const model = (width: number) => () =>
+ *   TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength: 16, layers: 1, width, heads: 2, seed: 0});
+ * const sft = {steps: 20, batchSize: 6, learningRate: 1e-2};
+ * const rl = {steps: 4, promptsPerStep: 2, groupSize: 4, learningRate: 1e-3};
+ *
+ * const {stages, policy, student} = await runR1Pipeline({
+ *   outDir: 'r1-run', seed: 0, tokenizer, createBase: model(16), createStudent: model(8),
+ *   sampling: {maxNewTokens: 11, stopToken: tokenizer.id('</answer>')},
+ *   reasoningReward: gate(formatReward(), accuracyReward()),
+ *   reasoning: {train, heldOut: ['41', '30'].map(sortProblem)},
+ *   coldStart: {...sft, demonstrations: train.map((p) => ({prompt: p.prompt, completion: p.demonstration}))},
+ *   reasoningRl: rl,
+ *   rejection: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}, filters: {unreadable: true},
+ *     extraData: [{prompt: 'ab', completion: '<answer>ba</answer>'}]},
+ *   allScenarios: {...rl, generalPrompts: ['a', 'b'], heldOutGeneral: ['ab'],
+ *     preferences: [{prompt: 'a', chosen: 'aa', rejected: 'bb'}, {prompt: 'b', chosen: 'ab', rejected: 'ba'}],
+ *     rewardModel: {steps: 10, batchSize: 2, learningRate: 1e-2}},
+ *   distillation: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}},
+ *   onStage: (r) => console.log(r.name, r.accuracy, r.generalReward, r.seconds.toFixed(1)),
  * });
- * stages.map((s) => s.name); // ['cold-start', 'reasoning-rl', 'rejection-sft', 'all-scenarios-rl']
+ * console.log(stages.length); // 5 (cold-start, reasoning-rl, rejection-sft, all-scenarios-rl, distillation)
  * policy.dispose();
+ * student?.dispose();
  */
 export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1PipelineResult> {
   const fs = await import('node:fs/promises');

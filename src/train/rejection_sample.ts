@@ -10,12 +10,19 @@ import type {MaybePromise, RewardFn, Sample} from '../rewards/types.js';
 
 /** One prompt to sample for: its text and optional reference (any other fields reach the reward too). */
 export interface RejectionPrompt {
+  /** The prompt text given to the sampler. */
   prompt: string;
+  /** Reference answer passed to the reward (e.g. what `accuracyReward` compares against). */
   reference?: string;
 }
 
 /** A sampled completion: its text, and its length in tokens when the sampler knows it. */
-export type SampledCompletion = string | {completion: string; tokens?: number};
+export type SampledCompletion = string | {
+  /** The completion text. */
+  completion: string;
+  /** Its length in tokens; default its length in characters. */
+  tokens?: number;
+};
 
 /**
  * Draws completions: gets every prompt text (each repeated `samplesPerPrompt` times, contiguous) and
@@ -38,9 +45,17 @@ export interface RejectionFilters {
   /** Unreadable: drop samples failing this 0/1 format reward; `true` means `formatReward()`. */
   unreadable?: true | RewardFn;
   /** Mixed language: drop samples whose `languageConsistencyReward({language})` is `< minConsistency` (default 0.95). */
-  mixedLanguage?: {language: string; minConsistency?: number};
+  mixedLanguage?: {
+    /** The target language of `languageConsistencyReward`. */
+    language: string;
+    /** Lowest consistency kept, in [0, 1]; default 0.95. */
+    minConsistency?: number;
+  };
   /** Overlong: drop samples longer than `maxTokens` tokens (characters when the sampler gives no token counts). */
-  overlong?: {maxTokens: number};
+  overlong?: {
+    /** Longest sample kept, in tokens (characters when the sampler gives no token counts). */
+    maxTokens: number;
+  };
 }
 
 /** Options of {@link rejectionSample}. */
@@ -61,8 +76,11 @@ export interface RejectionSampleOptions {
 
 /** One accepted sample. */
 export interface AcceptedSample {
+  /** The prompt text it was sampled for. */
   prompt: string;
+  /** The accepted completion text. */
   completion: string;
+  /** The prompt's reference, when it had one. */
   reference?: string;
   /** The reward that accepted it. */
   reward: number;
@@ -76,8 +94,11 @@ export interface AcceptedSample {
 
 /** Statistics of one prompt. */
 export interface RejectionPromptStats {
+  /** Samples drawn for the prompt (`samplesPerPrompt`). */
   samples: number;
+  /** Samples of the prompt accepted (after filters, `dedupe`, `bestOf` and `maxPerPrompt`). */
   accepted: number;
+  /** accepted / samples. */
   acceptanceRate: number;
 }
 
@@ -85,6 +106,7 @@ export interface RejectionPromptStats {
 export interface RejectionSampleResult {
   /** Accepted samples, by prompt then sample index: ready for `encodeSftBatch`. */
   accepted: AcceptedSample[];
+  /** Counts over the whole call. */
   stats: {
     /** Samples drawn (`prompts.length * samplesPerPrompt`). */
     samples: number;
@@ -99,13 +121,29 @@ export interface RejectionSampleResult {
      * is `>= accept.minReward` (the unbiased estimator of Chen et al. 2021 reduces to this indicator
      * when k = n); `null` without `minReward`.
      */
-    passAtK: {k: number; value: number} | null;
+    passAtK: {
+      /** k = n = `samplesPerPrompt`. */
+      k: number;
+      /** Share of prompts with at least one sample of reward `>= accept.minReward`, in [0, 1]. */
+      value: number;
+    } | null;
     /** Indices of the prompts with no accepted sample. */
     promptsWithoutAccepted: number[];
     /** Tokens (or characters) of the accepted samples. */
     tokensKept: number;
     /** How many samples each filter removed (a sample is counted by the first filter that removes it). */
-    removed: {unreadable: number; mixedLanguage: number; overlong: number; duplicate: number; rejected: number};
+    removed: {
+      /** Failed the `unreadable` format reward. */
+      unreadable: number;
+      /** Language consistency below `mixedLanguage.minConsistency`. */
+      mixedLanguage: number;
+      /** Longer than `overlong.maxTokens`. */
+      overlong: number;
+      /** Same trimmed completion as one already kept for the prompt (`dedupe`). */
+      duplicate: number;
+      /** Reward below `accept.minReward`, or cut by `bestOf` / `maxPerPrompt`. */
+      rejected: number;
+    };
   };
 }
 

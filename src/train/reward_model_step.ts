@@ -12,8 +12,11 @@ import {applyClippedGradients} from './apply_clipped_gradients.js';
 
 /** A preference pair: for one prompt, the completion people preferred and the one they did not. */
 export interface PreferencePair {
+  /** The prompt text both completions answer. */
   prompt: string;
+  /** The preferred completion. */
   chosen: string;
+  /** The completion not preferred. */
   rejected: string;
   /** Optional required gap (e.g. rating difference); default 0. */
   margin?: number;
@@ -47,13 +50,13 @@ export interface RewardModelStepResult {
  * @returns `{loss, accuracy, meanGap}` (before the update).
  * @throws on no pairs, bad options, or unregistered gradients.
  * @example
- * const tok = charTokenizer({alphabet: 'abxy'});
+ * const tok = charTokenizer({alphabet: 'abc'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 8, layers: 1, width: 8, heads: 2});
  * const model = RewardModel.fromPolicy(policy);
  * const optimizer = tf.train.adam(1e-2);
- * const {loss, accuracy} = await rewardModelStep({model, optimizer, tokenizer: tok}, [{prompt: 'a', chosen: 'y', rejected: 'x'}]);
- * // loss = log 2 (about 0.69) and accuracy 0 at initialisation (equal scores)
- * optimizer.dispose(); model.dispose(); policy.dispose();
+ * const pairs = [{prompt: 'a', chosen: 'bc', rejected: 'cb'}];
+ * for (let i = 0; i < 10; i++) await rewardModelStep({model, optimizer, tokenizer: tok}, pairs); // {loss, accuracy, meanGap} before each update
+ * model.dispose(); policy.dispose();
  */
 export async function rewardModelStep(
     ctx: {model: RewardModel; optimizer: tf.Optimizer; tokenizer: Tokenizer}, pairs: readonly PreferencePair[],

@@ -83,7 +83,6 @@ export function encodeSftBatch(
  */
 export function sftBatchLoss(policy: Policy, batch: SftBatch, options: SftLossOptions = {}): tf.Scalar {
   const fn = 'sftBatchLoss';
-  check(batch !== null && typeof batch === 'object', fn, () => `'batch' expected an SftBatch (see encodeSftBatch)`);
   assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
   const {promptTokens, promptMask, completionTokens, completionMask} = batch;
   assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
@@ -116,19 +115,11 @@ export interface SftStepOptions extends SftLossOptions {
  * @param policy the (trainable) policy.
  * @param optimizer a tfjs optimizer, e.g. `tf.train.adam(1e-3)`.
  * @param batch see {@link SftBatch}.
- * @param options.maxGradNorm gradient clip; default `1`.
- * @param options.labelSmoothing, options.aggregation, options.maxLength, options.normalizer see {@link sftLoss}.
+ * @param options `maxGradNorm` (gradient clip; default `1`) and the loss options of {@link sftLoss}
+ *   (`labelSmoothing`, `aggregation`, `maxLength`, `normalizer`, with its defaults).
  * @returns the loss before the update and the gradient norm (JS numbers), plus the policy's
  *   `afterOptimizerStep` metrics.
  * @throws when the policy is frozen or the batch is malformed.
- * @example
- * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<answer>', '</answer>']});
- * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 24, layers: 1, width: 16, heads: 2});
- * const batch = encodeSftBatch(tok, [{prompt: '1+2', completion: '<answer>3</answer>'}], {contextLength: 24});
- * const optimizer = tf.train.adam(1e-2);
- * for (let i = 0; i < 20; i++) await sftStep(policy, optimizer, batch); // loss 2.79 -> 0.23
- * tf.dispose(Object.values(batch));
- * policy.dispose();
  */
 export async function sftStep(
     policy: Policy, optimizer: tf.Optimizer, batch: SftBatch,

@@ -47,8 +47,11 @@ export interface PipelineChunk {
 
 /** A busy interval of one rank: one chunk, or two overlapped (`F&B`). */
 export interface PipelineSlot {
+  /** Pipeline rank that runs the slot, 0-based. */
   rank: number;
+  /** Start time, in the unit of {@link PipelineCost}. */
   start: number;
+  /** End time (start + the chunk's cost), in the unit of {@link PipelineCost}. */
   end: number;
   /** One chunk, or the forward and the backward of an overlapped pair. */
   chunks: PipelineChunk[];
@@ -56,8 +59,11 @@ export interface PipelineSlot {
 
 /** Result of {@link simulatePipeline}. */
 export interface PipelineSimulation {
+  /** The simulated schedule, as given. */
   schedule: PipelineSchedule;
+  /** Pipeline ranks PP, as given. */
   ranks: number;
+  /** Micro-batches per step, as given (DualPipe: both directions together). */
   microBatches: number;
   /** The costs, defaults filled in. */
   cost: Required<PipelineCost>;

@@ -4,7 +4,7 @@ import {tokenLogProbs} from '../../src/math/token_log_probs.js';
 import {charTokenizer} from '../../src/models/char_tokenizer.js';
 import {completionForward} from '../../src/models/completion_forward.js';
 import {encodePrompts} from '../../src/models/encode_prompts.js';
-import {sampleCompletions} from '../../src/models/sample_completions.js';
+import {sampleCompletions, sampleCompletionsAsync} from '../../src/models/sample_completions.js';
 import {TransformerPolicy} from '../../src/models/transformer_policy.js';
 import {policyFromFunction} from '../../src/models/policy_from_function.js';
 
@@ -13,6 +13,31 @@ const make = (seed = 0): TransformerPolicy =>
   TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2, seed});
 
 describe('sampleCompletions', () => {
+  it('sampleCompletionsAsync draws exactly what sampleCompletions draws, cached or not, and leaks nothing', async () => {
+    const policy = make(2);
+    const noCache = policyFromFunction({
+      apply: (t: tf.Tensor2D) => policy.apply(t).logits, variables: policy.variables(),
+      vocabSize: policy.vocabSize, contextLength: policy.contextLength,
+    });
+    const prompts = encodePrompts(tok, ['1+2', '1+2', '44', '7'], {contextLength: 16, maxNewTokens: 6});
+    const opts = {maxNewTokens: 6, stopToken: tok.id('3'), seed: 7, temperature: 0.9};
+    for (const p of [policy, noCache]) {
+      const before = tf.memory().numTensors;
+      const a = sampleCompletions(p, prompts, opts);
+      const b = await sampleCompletionsAsync(p, prompts, opts);
+      expect(await b.tokens.array()).toEqual(await a.tokens.array());
+      expect(await b.mask.array()).toEqual(await a.mask.array());
+      expect(Array.from(await b.logProbs.data())).toEqual(Array.from(await a.logProbs.data()));
+      expect(b.lengths).toEqual(a.lengths);
+      expect(b.stopped).toEqual(a.stopped);
+      tf.dispose([a.tokens, a.logProbs, a.mask, b.tokens, b.logProbs, b.mask]);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    await expect(sampleCompletionsAsync(policy, prompts, {...opts, topK: -1})).rejects.toThrow(/topK/);
+    tf.dispose([prompts.tokens, prompts.mask]);
+    policy.dispose();
+  });
+
   it('masks and pads everything after the stop token, and keeps the stop token', () => {
     const policy = make(1);
     const prompts = encodePrompts(tok, ['1+2', '33+4', '5', '9', '8+8', '2', '1', '7+7'], {contextLength: 16, maxNewTokens: 10});

@@ -9,7 +9,8 @@ import {TransformerPolicy} from '../../src/models/transformer_policy.js';
 import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
 import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
-import {encodeStageBatch, runR1Pipeline, R1_STAGES, type R1PipelineConfig, type R1StageResult} from '../../src/train/r1_pipeline.js';
+import {encodeStageBatch} from '../../src/train/r1_pipeline_batch.js';
+import {runR1Pipeline, R1_STAGES, type R1PipelineConfig, type R1StageResult} from '../../src/train/r1_pipeline.js';
 
 const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
 const sortProblem = (digits: string) => {

@@ -9,6 +9,7 @@ import {grpoLossCpu} from './grpo_loss_cpu.js';
 import type {GrpoLossKernelStats} from './grpo_loss_cpu_kernel.js';
 import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {grpoLossWebGPU, isWebGPUBackend, WEBGPU_MAX_ROWS} from './grpo_loss_webgpu.js';
+import {isWebGPUDirectBackend} from './webgpu_backend_adapter.js';
 
 /**
  * Which implementation of {@link grpoLoss} runs: `'auto'` (the fused kernel where the backend has one,
@@ -65,7 +66,8 @@ export function useFusedGrpoLoss(implementation: unknown, inputs: GrpoLossTensor
   const backend = tf.getBackend();
   const gpu = backend === 'webgpu';
   const fits = !gpu || inputs.logProbs.shape[0]! <= WEBGPU_MAX_ROWS;
-  const unsupported = gpu && needs.stats ? 'the statistics' : gpu && needs.tis ? "'rolloutLogProbs' (TIS)" : null;
+  // The webgpu kernels compute TIS (both paths) but not the statistics.
+  const unsupported = gpu && needs.stats ? 'the statistics' : null;
   const available = fusedGrpoLossAvailable(backend) && fits && unsupported === null;
   if (impl === 'fused') {
     check(available, fn, () => `'implementation' 'fused' is not available on backend '${backend}'` +
@@ -81,7 +83,9 @@ export function useFusedGrpoLoss(implementation: unknown, inputs: GrpoLossTensor
  * (`cpu`, `wasm`); elsewhere the caller runs them with tfjs ops first.
  */
 export function fusedGrpoLossChecksValues(): boolean {
-  return TYPED_ARRAY_BACKENDS.includes(tf.getBackend());
+  const name = tf.getBackend();
+  // webgpu: the direct-device kernel checks in its own dispatches (grpo_loss_webgpu_direct.ts).
+  return TYPED_ARRAY_BACKENDS.includes(name) || (name === 'webgpu' && isWebGPUDirectBackend(tf.backend()));
 }
 
 /** @internal Options of {@link grpoLossFused}. */
@@ -109,6 +113,6 @@ export function grpoLossFused(inputs: GrpoLossTensors, resolved: ResolvedGrpoLos
  */
 export function runFusedGrpoLoss(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions, run: FusedGrpoLossRun):
     {loss: tf.Scalar; stats: GrpoLossKernelStats | null} {
-  if (isWebGPUBackend(tf.backend())) return {loss: grpoLossWebGPU(inputs, resolved), stats: null};
+  if (isWebGPUBackend(tf.backend())) return {loss: grpoLossWebGPU(inputs, resolved, run.checkValues), stats: null};
   return grpoLossCpu(inputs, resolved, run);
 }

@@ -85,6 +85,10 @@ interface RowsFlags {
   klEstimator: ResolvedGrpoLossOptions['klEstimator'];
   dual: boolean;
   perTokenAdvantages: boolean;
+  /** Truncated importance sampling (`rolloutLogProbs` bound). */
+  tis: boolean;
+  /** Always false here: in-kernel value checks run on the direct path only. */
+  checks: false;
   seqMeanTokenMean: boolean;
   writeGrad: boolean;
 }
@@ -96,10 +100,11 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
   const variableNames = ['logProbs'];
   if (f.hasOld) variableNames.push('oldLogProbs');
   if (f.kl) variableNames.push('refLogProbs');
+  if (f.tis) variableNames.push('rolloutLogProbs');
   variableNames.push('advantages', 'maskValues');
   const needRowPass = (f.sequence && f.hasOld) || f.seqMeanTokenMean;
   const key = ['grpoLossRows', +f.hasOld, +f.sequence, +f.kl, f.klEstimator, +f.dual, +f.perTokenAdvantages,
-    +f.seqMeanTokenMean, +f.writeGrad].join('_');
+    +f.tis, +f.seqMeanTokenMean, +f.writeGrad].join('_');
   return {
     outputShape: [gradLen + 2 * batch],
     shaderKey: key,
@@ -107,7 +112,7 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
     dispatch: [batch, 1, 1],
     variableNames,
     workgroupSize: [WG, 1, 1],
-    uniforms: 'numRows : i32, numCols : i32, gradLen : i32, lo : f32, hi : f32, dual : f32, beta : f32,',
+    uniforms: 'numRows : i32, numCols : i32, gradLen : i32, lo : f32, hi : f32, dual : f32, beta : f32, tisCap : f32,',
     getUserCode: () => `
   ${REDUCE_TWO}
   fn main(index : i32) {
@@ -128,7 +133,9 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
     let rowStats = grpoReduceTwo(rowCount, rowLogRatio);
     rowCount = rowStats.x;
     rowLogRatio = rowStats.y;` : ''}
-    let seqRatio = exp(rowLogRatio / max(rowCount, 1.0));
+    let seqLogRatio = rowLogRatio / max(rowCount, 1.0);
+    let seqRatio = exp(clamp(seqLogRatio, -20.0, 20.0));
+    let seqInRange = seqLogRatio >= -20.0 && seqLogRatio <= 20.0;
     let rowWeight = ${f.seqMeanTokenMean ? '1.0 / max(rowCount, 1.0)' : '1.0'};
     let rowAdvantage = ${f.perTokenAdvantages ? '0.0' : 'f32(advantages[row])'};
     var sum = 0.0;
@@ -213,6 +220,7 @@ function forward(
   const {logProbs, oldLogProbs, refLogProbs, advantages, mask} = inputs;
   const [batch, time] = logProbs.shape as [number, number];
   const kl = c.beta !== 0 && refLogProbs !== undefined;
+  const rollout = (inputs as {rolloutLogProbs?: tf.Tensor}).rolloutLogProbs;
   const flags: RowsFlags = {
     hasOld: oldLogProbs !== undefined,
     sequence: c.ratioLevel === 'sequence',
@@ -220,12 +228,15 @@ function forward(
     klEstimator: c.klEstimator,
     dual: c.dualClip !== undefined,
     perTokenAdvantages: advantages.rank === 2,
+    tis: rollout !== undefined,
+    checks: false,
     seqMeanTokenMean: c.aggregation === 'seq-mean-token-mean',
     writeGrad,
   };
   const rowInputs: tf.Tensor[] = [logProbs];
   if (oldLogProbs !== undefined) rowInputs.push(oldLogProbs);
   if (kl) rowInputs.push(refLogProbs);
+  if (rollout !== undefined) rowInputs.push(rollout);
   rowInputs.push(advantages, mask);
   const gradLen = writeGrad ? batch * time : 0;
   const engine = tf.engine();
@@ -233,6 +244,7 @@ function forward(
     {type: 'int32', data: [batch]}, {type: 'int32', data: [time]}, {type: 'int32', data: [gradLen]},
     {type: 'float32', data: [1 - c.clipLow]}, {type: 'float32', data: [1 + c.clipHigh]},
     {type: 'float32', data: [c.dualClip ?? 0]}, {type: 'float32', data: [c.beta]},
+    {type: 'float32', data: [(c as {tisCap?: number}).tisCap ?? 3.4e38]},
   ]);
   const rows = engine.makeTensorFromTensorInfo(rowsInfo);
   const finInfo = backend.runWebGPUProgram(
@@ -251,14 +263,14 @@ function forward(
  * one elementwise program. A gradient w.r.t. old/ref log-probs or advantages is an error naming
  * `implementation: 'composed'`. `batch` must be <= 65535.
  */
-export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions): tf.Scalar {
+export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions, checkValues = false): tf.Scalar {
   const backend = tf.backend();
   if (!isWebGPUBackend(backend)) {
     throw new Error(`grpoLoss: the fused webgpu kernel needs the 'webgpu' backend, got '${tf.getBackend()}'`);
   }
   const [rows, cols] = inputs.logProbs.shape as [number, number];
   if (directEnabled && rows > 0 && cols > 0 && isWebGPUDirectBackend(backend)) {
-    const loss = grpoLossWebGPUDirect(backend, inputs, c);
+    const loss = grpoLossWebGPUDirect(backend, inputs, c, checkValues);
     if (loss !== null) return loss;
   }
   if (!tf.engine().isTapeOn()) return tf.tidy(() => forward(backend, inputs, c, false).loss);
@@ -266,6 +278,8 @@ export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOption
   const named: Record<string, tf.Tensor> = {logProbs: inputs.logProbs, advantages: inputs.advantages, mask: inputs.mask};
   if (inputs.oldLogProbs !== undefined) named['oldLogProbs'] = inputs.oldLogProbs;
   if (inputs.refLogProbs !== undefined) named['refLogProbs'] = inputs.refLogProbs;
+  const rollout = (inputs as {rolloutLogProbs?: tf.Tensor}).rolloutLogProbs;
+  if (rollout !== undefined) named['rolloutLogProbs'] = rollout;
   return runWithLazyGradients(named, (save) => {
     const {loss, rows, fin} = forward(backend, inputs, c, true);
     save([rows, fin]);
@@ -285,6 +299,7 @@ export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOption
       advantages: constant('advantages'),
       oldLogProbs: constant('oldLogProbs'),
       refLogProbs: constant('refLogProbs'),
+      rolloutLogProbs: constant('rolloutLogProbs'),
     };
   });
 }

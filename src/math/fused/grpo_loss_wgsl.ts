@@ -14,6 +14,48 @@ export interface TokenLossFlags {
   klEstimator: ResolvedGrpoLossOptions['klEstimator'];
   dual: boolean;
   perTokenAdvantages: boolean;
+  /** Truncated importance sampling: `rolloutLogProbs` bound, `tisCap` in the uniforms. */
+  tis: boolean;
+  /** In-kernel value checks: OR the {@link VALUE_CHECK_BITS} of bad values into `bad` (a u32 var). */
+  checks: boolean;
+}
+
+/** @internal The policy log-ratio is clamped to [-LIMIT, LIMIT] before exp, as the composed ops do. */
+export const LOG_RATIO_LIMIT_WGSL = '20.0';
+
+/**
+ * @internal Bits of the value-check word the kernels write (0 = every value fine), in the order
+ * of the messages of {@link valueCheckMessage}.
+ */
+export const VALUE_CHECK_BITS = {
+  maskNotBinary: 1, advantagesNotFinite: 2,
+  logProbsNotFinite: 4, oldLogProbsNotFinite: 8, refLogProbsNotFinite: 16, rolloutLogProbsNotFinite: 32,
+  logProbsPositive: 64, oldLogProbsPositive: 128, refLogProbsPositive: 256, rolloutLogProbsPositive: 512,
+} as const;
+
+/** Log-probs above this are flagged as probabilities passed by mistake (log p <= 0 up to rounding). */
+export const MAX_LOG_PROB = 1e-4;
+
+/** @internal The errors named by a non-zero value-check word, joined; `fn` names the public function. */
+export function valueCheckMessage(fn: string, bits: number): string {
+  const B = VALUE_CHECK_BITS;
+  const parts: string[] = [];
+  if (bits & B.maskNotBinary) parts.push(`'mask' expected values in {0, 1}, got another value`);
+  if (bits & B.advantagesNotFinite) parts.push(`'advantages' expected finite values on unmasked tokens, got NaN or ±Infinity`);
+  for (const name of ['logProbs', 'oldLogProbs', 'refLogProbs', 'rolloutLogProbs'] as const) {
+    if (bits & B[`${name}NotFinite`]) parts.push(`'${name}' expected finite values on unmasked tokens, got NaN or ±Infinity`);
+    if (bits & B[`${name}Positive`]) {
+      parts.push(`'${name}' expected log-probabilities (<= 0), got values > ${MAX_LOG_PROB} on unmasked tokens ` +
+          `(probabilities passed instead of log-probabilities?)`);
+    }
+  }
+  return `${fn}: ${parts.join('; ')}`;
+}
+
+/** WGSL: ORs `bit` into `bad` when the f32 `x` is NaN or ±Inf (exponent all ones), `pos` when > MAX_LOG_PROB. */
+function checkLogProbWgsl(x: string, notFinite: number, positive: number): string {
+  return `if ((bitcast<u32>(${x}) & 0x7f800000u) == 0x7f800000u) { bad = bad | ${notFinite}u; }
+      else if (${x} > ${MAX_LOG_PROB}) { bad = bad | ${positive}u; }`;
 }
 
 /**
@@ -32,18 +74,32 @@ export function klWgsl(estimator: ResolvedGrpoLossOptions['klEstimator'], u: str
 
 /**
  * @internal WGSL for one unmasked token `k`: counts it, computes its clipped-surrogate loss (DAPO's
- * asymmetric clip, dual-clip, GSPO's `seqRatio`) plus the KL term into `loss`, d loss / d logProbs_k
- * into `g` (declared by the caller), and adds `loss` to `sum`. Needs `k`, `count`, `sum`, `g`,
- * `rowAdvantage` and `seqRatio` in scope; `u` names the uniform struct (`lo`, `hi`, `dual`, `beta`).
+ * asymmetric clip, dual-clip, GSPO's `seqRatio`), the policy log-ratio clamped to ±20 before `exp`
+ * (zero gradient outside, as the composed ops' `clipByValue`), times the detached truncated
+ * importance weight min(exp(old - rollout), tisCap) when `tis`, plus the KL term into `loss`;
+ * d loss / d logProbs_k into `g` (declared by the caller), and adds `loss` to `sum`. Needs `k`,
+ * `count`, `sum`, `g`, `rowAdvantage`, `seqRatio`, `seqInRange` (and `bad` with `checks`) in scope;
+ * `u` names the uniform struct (`lo`, `hi`, `dual`, `beta`, `tisCap`).
  */
 export function tokenLossWgsl(f: TokenLossFlags, u: string): string {
+  const B = VALUE_CHECK_BITS;
+  const L = LOG_RATIO_LIMIT_WGSL;
+  const tokenRatio = f.hasOld && !f.sequence;
   return `
       count = count + 1.0;
       let lpk = f32(logProbs[k]);
       let a = ${f.perTokenAdvantages ? 'f32(advantages[k])' : 'rowAdvantage'};
-      let r = ${f.sequence && f.hasOld ? 'seqRatio' : f.hasOld ? 'exp(lpk - f32(oldLogProbs[k]))' : '1.0'};
+      ${f.hasOld ? 'let oldk = f32(oldLogProbs[k]);' : 'let oldk = lpk;'}
+      ${f.checks ? `${checkLogProbWgsl('lpk', B.logProbsNotFinite, B.logProbsPositive)}
+      ${f.hasOld ? checkLogProbWgsl('oldk', B.oldLogProbsNotFinite, B.oldLogProbsPositive) : ''}
+      if ((bitcast<u32>(a) & 0x7f800000u) == 0x7f800000u) { bad = bad | ${B.advantagesNotFinite}u; }` : ''}
+      ${tokenRatio ? `let lr = lpk - oldk;
+      let r = exp(clamp(lr, -${L}, ${L}));
+      let inRange = lr >= -${L} && lr <= ${L};` : f.sequence && f.hasOld ? `let r = seqRatio;
+      let inRange = seqInRange;` : `let r = 1.0;
+      let inRange = true;`}
       var loss = -r * a;
-      g = loss;
+      g = select(0.0, loss, inRange);
       if (a < 0.0 && r < ${u}.lo) {
         loss = -${u}.lo * a;
         g = 0.0;
@@ -55,7 +111,14 @@ export function tokenLossWgsl(f: TokenLossFlags, u: string): string {
         loss = -${u}.dual * a;
         g = 0.0;
       }` : ''}
-      ${f.kl ? `let d = lpk - f32(refLogProbs[k]);
+      ${f.tis ? `let rollk = f32(rolloutLogProbs[k]);
+      ${f.checks ? checkLogProbWgsl('rollk', B.rolloutLogProbsNotFinite, B.rolloutLogProbsPositive) : ''}
+      let w = min(exp(oldk - rollk), ${u}.tisCap);
+      loss = loss * w;
+      g = g * w;` : ''}
+      ${f.kl ? `let refk = f32(refLogProbs[k]);
+      ${f.checks ? checkLogProbWgsl('refk', B.refLogProbsNotFinite, B.refLogProbsPositive) : ''}
+      let d = lpk - refk;
       ${klWgsl(f.klEstimator, u)}` : ''}
       sum = sum + loss;`;
 }

@@ -9,11 +9,9 @@
  */
 import type {Policy} from '../policy.js';
 import type {CheckpointWeights} from './checkpoint_weights.js';
-import * as tf from '@tensorflow/tfjs-core';
 import {DenseDecoderPolicy} from '../dense_decoder.js';
-import {DeepseekV3Policy} from '../deepseek_v3.js';
-import {type DeepseekV3Config, deepseekV3WeightShapes, resolveDeepseekV3Config} from '../deepseek_v3_config.js';
 import {llamaConfig, qwen2Config, qwen3Config} from './dense_config.js';
+import {deepseekV3FromCheckpoint} from './deepseek_v3_checkpoint.js';
 import {UnknownArchitectureError} from './errors.js';
 
 /** Options every builder receives. */
@@ -39,19 +37,8 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureBuilder>> = {
   LlamaForCausalLM: (c, w, o) => DenseDecoderPolicy.fromCheckpoint(llamaConfig(c), w, o),
   Qwen2ForCausalLM: (c, w, o) => DenseDecoderPolicy.fromCheckpoint(qwen2Config(c), w, o),
   Qwen3ForCausalLM: (c, w, o) => DenseDecoderPolicy.fromCheckpoint(qwen3Config(c), w, o),
-  DeepseekV3ForCausalLM: buildDeepseekV3,
+  DeepseekV3ForCausalLM: deepseekV3FromCheckpoint,
 };
-
-/** `DeepseekV3ForCausalLM`: every tensor (MTP layers included when `num_nextn_predict_layers` > 0) checked, then copied into variables. */
-function buildDeepseekV3(config: Record<string, unknown>, weights: CheckpointWeights, options: ArchitectureBuildOptions): Policy {
-  const c = config as unknown as DeepseekV3Config;
-  const loaded = weights.load(deepseekV3WeightShapes(resolveDeepseekV3Config(c)));
-  try {
-    return DeepseekV3Policy.fromWeights(c, (name) => loaded.get(name)!, {trainable: options.trainable});
-  } finally {
-    tf.dispose([...loaded.values()]);
-  }
-}
 
 /**
  * The builder registered for `architecture`.

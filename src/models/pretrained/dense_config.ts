@@ -5,18 +5,17 @@
 import type {DenseDecoderConfig} from '../dense_decoder.js';
 import {normalizeRopeConfig} from '../rope.js';
 import {MissingConfigFieldError, PretrainedLoadError} from './errors.js';
-
-type Json = Record<string, unknown>;
+import type {JsonObject} from './json.js';
 
 /** @internal A required positive integer field. */
-export function intField(config: Json, key: string): number {
+export function intField(config: JsonObject, key: string): number {
   const v = config[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new MissingConfigFieldError(key, 'a positive integer', v);
   return v;
 }
 
 /** @internal An optional field of a given JS type, with its default. */
-export function optField<T extends number | boolean>(config: Json, key: string, fallback: T): T {
+export function optField<T extends number | boolean>(config: JsonObject, key: string, fallback: T): T {
   const v = config[key];
   if (v === undefined || v === null) return fallback;
   const ok = typeof fallback === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === 'boolean';
@@ -24,7 +23,7 @@ export function optField<T extends number | boolean>(config: Json, key: string, 
   return v as T;
 }
 
-function common(config: Json, arch: string): DenseDecoderConfig {
+function common(config: JsonObject, arch: string): DenseDecoderConfig {
   const hiddenSize = intField(config, 'hidden_size');
   const numHeads = intField(config, 'num_attention_heads');
   const numKvHeads = config['num_key_value_heads'] === undefined || config['num_key_value_heads'] === null
@@ -74,7 +73,7 @@ function common(config: Json, arch: string): DenseDecoderConfig {
  *   num_attention_heads: 2, max_position_embeddings: 64});
  * c.headDim; // 8
  */
-export function llamaConfig(config: Json): DenseDecoderConfig {
+export function llamaConfig(config: JsonObject): DenseDecoderConfig {
   const c = common(config, 'LlamaForCausalLM');
   const bias = optField(config, 'attention_bias', false);
   return {...c, qkvBias: bias, outputBias: bias, mlpBias: optField(config, 'mlp_bias', false)};
@@ -90,7 +89,7 @@ export function llamaConfig(config: Json): DenseDecoderConfig {
  * qwen2Config({vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1,
  *   num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 64}).qkvBias; // true
  */
-export function qwen2Config(config: Json): DenseDecoderConfig {
+export function qwen2Config(config: JsonObject): DenseDecoderConfig {
   return {...common(config, 'Qwen2ForCausalLM'), qkvBias: true};
 }
 
@@ -105,7 +104,7 @@ export function qwen2Config(config: Json): DenseDecoderConfig {
  * qwen3Config({vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1,
  *   num_attention_heads: 2, head_dim: 16, max_position_embeddings: 64}).qkNorm; // true
  */
-export function qwen3Config(config: Json): DenseDecoderConfig {
+export function qwen3Config(config: JsonObject): DenseDecoderConfig {
   const c = common(config, 'Qwen3ForCausalLM');
   const bias = optField(config, 'attention_bias', false);
   return {...c, qkvBias: bias, outputBias: bias, qkNorm: true};

@@ -29,7 +29,12 @@ export class PretrainedLoadError extends Error {
  * e.message; // "loadPretrained: unknown architecture 'GPT2LMHeadModel' in config.json ..."
  */
 export class UnknownArchitectureError extends PretrainedLoadError {
-  constructor(readonly architecture: string, readonly supported: readonly string[]) {
+  constructor(
+    /** The unknown name, `architectures[0]` of `config.json`. */
+    readonly architecture: string,
+    /** The architecture names that have a builder ({@link ARCHITECTURES}). */
+    readonly supported: readonly string[],
+  ) {
     super(`loadPretrained: unknown architecture '${architecture}' in config.json 'architectures'; supported: ` +
         `${supported.join(', ')}`);
   }
@@ -42,7 +47,11 @@ export class UnknownArchitectureError extends PretrainedLoadError {
  * new MissingTensorError(['model.norm.weight'], 12).message; // "... missing 1 tensor(s): model.norm.weight ..."
  */
 export class MissingTensorError extends PretrainedLoadError {
-  constructor(readonly missing: readonly string[], available: number) {
+  constructor(
+    /** Names of the absent tensors, e.g. `'model.norm.weight'`. */
+    readonly missing: readonly string[],
+    available: number,
+  ) {
     const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, ... (${missing.length - 5} more)` : '');
     super(`loadPretrained: the checkpoint is missing ${missing.length} tensor(s): ${shown} ` +
         `(it holds ${available} tensors; check that every shard is present and that config.json matches the weights)`);
@@ -57,7 +66,14 @@ export class MissingTensorError extends PretrainedLoadError {
  * // "loadPretrained: tensor 'lm_head.weight' expected shape [32,16] (from config.json), got [32,8]"
  */
 export class ShapeMismatchError extends PretrainedLoadError {
-  constructor(readonly tensor: string, readonly expected: readonly number[], readonly got: readonly number[]) {
+  constructor(
+    /** Checkpoint name of the tensor, e.g. `'lm_head.weight'`. */
+    readonly tensor: string,
+    /** The shape implied by `config.json`. */
+    readonly expected: readonly number[],
+    /** The shape found in the checkpoint. */
+    readonly got: readonly number[],
+  ) {
     super(`loadPretrained: tensor '${tensor}' expected shape [${expected.join(',')}] (from config.json), got ` +
         `[${got.join(',')}]; the config and the weights disagree`);
   }
@@ -70,7 +86,11 @@ export class ShapeMismatchError extends PretrainedLoadError {
  * new SafetensorsFormatError('model.safetensors', 'file is 4 bytes, shorter than the 8-byte header length').message;
  */
 export class SafetensorsFormatError extends PretrainedLoadError {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    /** Name of the bad file, e.g. `'model.safetensors'`. */
+    readonly file: string,
+    detail: string,
+  ) {
     super(`safetensors '${file}': ${detail}; the file is truncated or corrupt (download it again)`);
   }
 }
@@ -82,7 +102,13 @@ export class SafetensorsFormatError extends PretrainedLoadError {
  * new UnsupportedDtypeError('model.embed_tokens.weight', 'I8', ['F32', 'F16']).message;
  */
 export class UnsupportedDtypeError extends PretrainedLoadError {
-  constructor(readonly tensor: string, readonly dtype: string, supported: readonly string[]) {
+  constructor(
+    /** Checkpoint name of the tensor. */
+    readonly tensor: string,
+    /** Its safetensors dtype, e.g. `'I8'`. */
+    readonly dtype: string,
+    supported: readonly string[],
+  ) {
     super(`safetensors: tensor '${tensor}' has dtype ${dtype}, which is not supported; supported: ` +
         `${supported.join(', ')} (convert the checkpoint, e.g. to bfloat16)`);
   }
@@ -96,7 +122,12 @@ export class UnsupportedDtypeError extends PretrainedLoadError {
  * // "config.json: field 'hidden_size' expected a positive integer, got undefined"
  */
 export class MissingConfigFieldError extends PretrainedLoadError {
-  constructor(readonly field: string, expected: string, got: unknown) {
+  constructor(
+    /** The field's name or path, e.g. `'hidden_size'` or `'rope_scaling.factor'`. */
+    readonly field: string,
+    expected: string,
+    got: unknown,
+  ) {
     super(`config.json: field '${field}' expected ${expected}, got ${got === undefined ? 'undefined (missing)' : JSON.stringify(got)}`);
   }
 }

@@ -10,7 +10,9 @@ import {MissingConfigFieldError, PretrainedLoadError} from './errors.js';
 
 /** One chat message. */
 export interface ChatMessage {
+  /** Speaker, as the chat template expects it: `'system'`, `'user'` or `'assistant'`. */
   role: string;
+  /** The message text. */
   content: string;
 }
 

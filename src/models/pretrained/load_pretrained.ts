@@ -10,15 +10,14 @@ import {safetensorsCheckpoint} from './checkpoint_weights.js';
 import {MissingConfigFieldError, MissingTensorError, PretrainedLoadError} from './errors.js';
 import {type HfTokenizer, hfTokenizer} from './hf_tokenizer.js';
 import {parseSafetensors, type SafetensorsFile} from './safetensors.js';
-
-type Json = Record<string, unknown>;
+import type {JsonObject} from './json.js';
 
 /** The parsed tokenizer files of a checkpoint. */
 export interface PretrainedTokenizerFiles {
   /** Parsed `tokenizer.json`. */
-  tokenizerJson: Json;
+  tokenizerJson: JsonObject;
   /** Parsed `tokenizer_config.json`. */
-  tokenizerConfig?: Json;
+  tokenizerConfig?: JsonObject;
   /** Contents of `chat_template.jinja`, when the folder has one (transformers 5 writes it there). */
   chatTemplate?: string;
 }
@@ -26,7 +25,7 @@ export interface PretrainedTokenizerFiles {
 /** A checkpoint in memory: what {@link loadPretrained} reads. */
 export interface PretrainedSource {
   /** Parsed `config.json`. */
-  config: Json;
+  config: JsonObject;
   /**
    * File name -> bytes: `model.safetensors`, or the shards and `model.safetensors.index.json`. Any other
    * `.safetensors` entry is read as well when there is no index.
@@ -55,7 +54,7 @@ export interface LoadPretrainedOptions {
  */
 export class PretrainedModel<Cache = unknown> implements Policy<Cache> {
   /** The parsed `config.json`. */
-  readonly config: Json;
+  readonly config: JsonObject;
   /** `architectures[0]` of the config, e.g. `'Qwen2ForCausalLM'`. */
   readonly architecture: string;
   /** The architecture's model. */
@@ -63,7 +62,7 @@ export class PretrainedModel<Cache = unknown> implements Policy<Cache> {
   /** The tokenizer, when the checkpoint has tokenizer files. */
   readonly tokenizer: HfTokenizer | undefined;
 
-  constructor(config: Json, architecture: string, policy: Policy<Cache>, tokenizer?: HfTokenizer) {
+  constructor(config: JsonObject, architecture: string, policy: Policy<Cache>, tokenizer?: HfTokenizer) {
     this.config = config;
     this.architecture = architecture;
     this.policy = policy;

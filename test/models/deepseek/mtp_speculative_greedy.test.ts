@@ -1,9 +1,8 @@
-import {readFileSync} from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {describe, expect, it} from 'vitest';
 import {DeepseekV3Policy} from '../../../src/models/deepseek_v3.js';
 import {mtpSpeculativeGreedy} from '../../../src/models/mtp_speculative_greedy.js';
-import {readSafetensorsF32} from '../../helpers/read_safetensors_f32.js';
+import {loadPretrained} from '../../../src/models/pretrained/load_pretrained_folder.js';
 import {tinyConfig} from './tiny_config.js';
 
 function plainGreedy(policy: DeepseekV3Policy, prompt: number[], n: number): number[] {
@@ -20,11 +19,8 @@ function plainGreedy(policy: DeepseekV3Policy, prompt: number[], n: number): num
 }
 
 describe('mtpSpeculativeGreedy', () => {
-  it('equals plain greedy decoding, on a random tiny model and on the MTP fixture, without leaks', () => {
-    const dir = 'test/fixtures/pretrained/deepseek_v3_qlora_grouped_mtp/';
-    const tensors = readSafetensorsF32(dir + 'model.safetensors');
-    const fixture = DeepseekV3Policy.fromWeights(JSON.parse(readFileSync(dir + 'config.json', 'utf8')), (n) => tensors.get(n)!);
-    tf.dispose([...tensors.values()]);
+  it('equals plain greedy decoding, on a random tiny model and on the MTP fixture, without leaks', async () => {
+    const fixture = (await loadPretrained('test/fixtures/pretrained/deepseek_v3_qlora_grouped_mtp')).policy as unknown as DeepseekV3Policy;
     const tiny = DeepseekV3Policy.create(tinyConfig, {seed: 9});
     for (const [policy, prompt] of [[tiny, [1, 5, 3]], [fixture, [17, 200, 45, 9]]] as const) {
       const before = tf.memory().numTensors;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One GPU-machine session (device tool; carry ["dist-bench", ".gpu-bench"], built here by bench/bundle.sh):
+#   bash bench/gpu_session.sh check-qwen2     # self-check of fused vs composed, Qwen2-0.5B GRPO step vs PyTorch
+#   bash bench/gpu_session.sh qwen2           # the Qwen2 step alone
+#   bash bench/gpu_session.sh demo            # npm run demo -- --backend webgpu, timed
+# Results go to $OUT.
+set -uo pipefail
+source .gpu-bench/prelude.sh
+export PYTHONUNBUFFERED=1
+case "${1:-}" in
+  check-qwen2|qwen2)
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
+    if [ "$1" = check-qwen2 ]; then
+      timeout 200 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"; tail -4 "$OUT/webgpu_check.txt"
+    fi
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$OUT/qwen2_make.txt" 2>&1 || tail -5 "$OUT/qwen2_make.txt"
+    for b in 4 2; do
+      timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch $b --out "$OUT/qwen2_torch_b$b.json" > "$OUT/qwen2_torch_b$b.txt" 2>&1
+      tail -1 "$OUT/qwen2_torch_b$b.txt" | cut -c1-300
+      if timeout 150 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch $b \
+          --torch-json "$OUT/qwen2_torch_b$b.json" --out "$OUT/qwen2_webgpu_b$b.json" > "$OUT/qwen2_webgpu_b$b.txt" 2>&1; then
+        tail -1 "$OUT/qwen2_webgpu_b$b.txt" | cut -c1-400; break
+      else
+        echo "webgpu qwen2 step failed at batch $b:"; tail -5 "$OUT/qwen2_webgpu_b$b.txt"
+      fi
+    done
+    ;;
+  demo)
+    start=$(date +%s)
+    timeout "${DEMO_TIMEOUT:-500}" node dist-bench/examples/demo.mjs --backend webgpu --out /tmp/demo-webgpu --quiet > "$OUT/demo_webgpu.txt" 2>&1
+    echo "demo rc=$? wall_s=$(( $(date +%s) - start ))" | tee -a "$OUT/demo_webgpu.txt"; tail -6 "$OUT/demo_webgpu.txt"
+    cp /tmp/demo-webgpu/summary.json "$OUT/demo_webgpu_summary.json" 2>/dev/null
+    cp /tmp/demo-webgpu/report.md "$OUT/demo_webgpu_report.md" 2>/dev/null
+    ;;
+  *) echo "usage: gpu_session.sh check-qwen2|demo"; exit 2 ;;
+esac

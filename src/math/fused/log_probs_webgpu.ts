@@ -1,0 +1,167 @@
+/**
+ * Fused `tokenLogProbs` and `entropyFromLogits` on webgpu: one read of the logits forward, one read
+ * and one write of d logits backward (`log_probs_wgsl.ts`), recorded straight into the backend's
+ * compute pass through `webgpu_backend_adapter.ts`. Nothing of size `[rows, vocab]` is kept between
+ * the passes: only per-row statistics (max, log-sum-exp, mean of z - max under p), so the peak memory
+ * of forward + backward is the input plus its gradient.
+ *
+ * Token ids outside [0, vocab) give NaN and, under value checks, a named error delivered through
+ * `webgpu_value_checks.ts` (the next fused call throws it).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {fmtShape, valueChecksEnabled} from '../assert.js';
+import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {
+  backwardKinds, backwardShader, forwardKinds, forwardShader, LP_BWD_ITER, LP_SPLIT_SPAN, LP_WG, type LogProbShaderFlags,
+  SPLIT_KINDS, splitFinalizeKinds, splitFinalizeShader, splitPartialShader,
+} from './log_probs_wgsl.js';
+import {
+  activeDirectBackend, bindGroupFor, clearBufferNow, gpuBufferOf, layoutFor, newOutput, pipelineFor,
+  recordDispatches, scratchBuffer, uniformBuffer, type WebGPUDirectBackend,
+} from './webgpu_backend_adapter.js';
+import {throwPendingValueCheck, watchCheckWord} from './webgpu_value_checks.js';
+
+const MAX_ROWS = 65535;
+let enabled = true;
+let splitForward = false;
+let bwdIter = LP_BWD_ITER;
+
+/**
+ * @internal Turns the fused webgpu log-prob kernels on or off (default on) and picks variants
+ * (`splitForward`: rows split over workgroups in the forward pass, default off: measured slower on
+ * an H200; `bwdIter`: elements per thread of the backward pass); for benchmarks and checks.
+ */
+export function setLogProbsWebGPU(on: boolean, options: {splitForward?: boolean; bwdIter?: number} = {}): void {
+  enabled = on;
+  splitForward = options.splitForward ?? false;
+  bwdIter = options.bwdIter ?? LP_BWD_ITER;
+}
+
+/** @internal The backend when the fused kernels apply to `[rows, vocab]` logits, else null. */
+export function logProbsWebGPUBackend(rows: number, vocab: number): WebGPUDirectBackend | null {
+  if (!enabled || rows < 1 || rows > MAX_ROWS || vocab < 1) return null;
+  return activeDirectBackend();
+}
+
+function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf.Tensor, tokens: tf.Tensor | null,
+    invTemp: number, fn: string): {value: tf.Tensor; stats: tf.Tensor} | null {
+  const [batch, time, vocab] = logits.shape as [number, number, number];
+  const rows = batch * time;
+  const lb = gpuBufferOf(backend, logits);
+  const tb = tokens === null ? null : gpuBufferOf(backend, tokens);
+  if (lb === null || lb.type !== 'f32' || (tokens !== null && (tb === null || tb.type !== 'i32'))) return null;
+  const device = backend.device;
+  const kinds = forwardKinds(f);
+  const layout = layoutFor(device, kinds);
+  const pipeline = pipelineFor(device, `lp_fwd_${f.mode}_${+f.vec4}`, kinds, () => forwardShader(f));
+  const value = newOutput(backend, [batch, time]);
+  const stats = newOutput(backend, [rows * 3]);
+  const check = scratchBuffer(device, 'lpCheck', 16);
+  const uniform = uniformBuffer(device, [rows, vocab, 0, 0], [invTemp, 0, 0, 0]);
+  const buffers = [uniform, lb.buffer, ...(tb === null ? [] : [tb.buffer]), value.buffer, stats.buffer, check];
+  const checks = tokens !== null && valueChecksEnabled();
+  if (checks) clearBufferNow(backend, check);
+  const used: tf.TensorInfo[] = [logits, value.info, stats.info];
+  if (tokens !== null) used.push(tokens);
+  const count = f.vec4 ? vocab / 4 : vocab;
+  const splits = Math.ceil(count / LP_SPLIT_SPAN);
+  if (!splitForward || splits < 2) {
+    recordDispatches(backend, used, [{pipeline, bindGroup: bindGroupFor(device, layout, buffers), workgroups: [rows]}]);
+  } else {
+    // Split rows: workgroups over (span, row) write partial (max, sum, t), one thread per row merges.
+    const partials = scratchBuffer(device, 'lpPartials', 12 * rows * splits);
+    const u = uniformBuffer(device, [rows, vocab, splits, 0], [invTemp, 0, 0, 0]);
+    const finKinds = splitFinalizeKinds(f);
+    recordDispatches(backend, used, [{
+      pipeline: pipelineFor(device, `lp_split_${f.mode}_${+f.vec4}`, SPLIT_KINDS, () => splitPartialShader(f)),
+      bindGroup: bindGroupFor(device, layoutFor(device, SPLIT_KINDS), [u, lb.buffer, partials]),
+      workgroups: [splits, rows],
+    }, {
+      pipeline: pipelineFor(device, `lp_splitfin_${f.mode}`, finKinds, () => splitFinalizeShader(f)),
+      bindGroup: bindGroupFor(device, layoutFor(device, finKinds),
+          [u, ...(tb === null ? [] : [lb.buffer, tb.buffer]), partials, value.buffer, stats.buffer, check]),
+      workgroups: [Math.ceil(rows / 64)],
+    }]);
+  }
+  if (checks) {
+    watchCheckWord(backend, check, 0, false, () => `${fn}: 'tokens' expected values in [0, ${vocab}) (vocab size from ` +
+        `'logits' ${fmtShape(logits.shape)}), got an id outside that range`);
+  }
+  const engine = tf.engine();
+  return {value: engine.makeTensorFromTensorInfo(value.info), stats: engine.makeTensorFromTensorInfo(stats.info)};
+}
+
+function backward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf.Tensor, tokens: tf.Tensor | null,
+    stats: tf.Tensor, dy: tf.Tensor, invTemp: number): tf.Tensor {
+  const [batch, time, vocab] = logits.shape as [number, number, number];
+  const rows = batch * time;
+  let dyF = dy;
+  let db = gpuBufferOf(backend, dy);
+  if (db === null || db.type !== 'f32') {
+    dyF = tf.add(tf.cast(dy, 'float32'), tf.zeros([], 'float32'));
+    db = gpuBufferOf(backend, dyF)!;
+  }
+  const lb = gpuBufferOf(backend, logits)!;
+  const tb = tokens === null ? null : gpuBufferOf(backend, tokens)!;
+  const sb = gpuBufferOf(backend, stats)!;
+  const device = backend.device;
+  const kinds = backwardKinds(f);
+  const layout = layoutFor(device, kinds);
+  const iter = f.bwdIter ?? LP_BWD_ITER;
+  const pipeline = pipelineFor(device, `lp_bwd_${f.mode}_${+f.vec4}_${iter}`, kinds, () => backwardShader(f));
+  const grad = newOutput(backend, [batch, time, vocab]);
+  const uniform = uniformBuffer(device, [rows, vocab, 0, 0], [invTemp, 0, 0, 0]);
+  const buffers = [uniform, lb.buffer, ...(tb === null ? [] : [tb.buffer]), sb.buffer, db.buffer, grad.buffer];
+  const count = f.vec4 ? vocab / 4 : vocab;
+  const used: tf.TensorInfo[] = [logits, stats, dyF, grad.info];
+  if (tokens !== null) used.push(tokens);
+  recordDispatches(backend, used, [{pipeline, bindGroup: bindGroupFor(device, layout, buffers),
+    workgroups: [Math.ceil(count / (LP_WG * iter)), rows]}]);
+  if (dyF !== dy) dyF.dispose();
+  return tf.engine().makeTensorFromTensorInfo(grad.info);
+}
+
+function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.Tensor2D | null, temperature: number,
+    fn: string): tf.Tensor2D | null {
+  const [batch, time, vocab] = logits.shape;
+  const backend = logProbsWebGPUBackend(batch * time, vocab);
+  if (backend === null) return null;
+  throwPendingValueCheck(backend);
+  const lb = gpuBufferOf(backend, logits);
+  const tb = tokens === null ? null : gpuBufferOf(backend, tokens);
+  if (lb === null || lb.type !== 'f32' || (tokens !== null && (tb === null || tb.type !== 'i32'))) return null;
+  const f: LogProbShaderFlags = {mode, vec4: vocab % 4 === 0, bwdIter};
+  const invTemp = 1 / temperature;
+  if (!tf.engine().isTapeOn()) {
+    const r = forward(backend, f, logits, tokens, invTemp, fn)!;
+    r.stats.dispose();
+    return r.value as tf.Tensor2D;
+  }
+  const inputs: Record<string, tf.Tensor> = {logits};
+  if (tokens !== null) inputs['tokens'] = tokens;
+  return runWithLazyGradients(inputs, (save) => {
+    const r = forward(backend, f, logits, tokens, invTemp, fn)!;
+    // The backward reads the logits (and tokens) again: save them, since an enclosing tidy (a
+    // model's forward under tf.variableGrads) disposes intermediates the tape does not keep.
+    save(tokens === null ? [r.stats, logits] : [r.stats, logits, tokens]);
+    return r.value;
+  }, (dy, saved) => ({
+    logits: () => backward(backend, f, saved[1]!, tokens === null ? null : saved[2]!, saved[0]!, dy, invTemp),
+    tokens: () => tf.zeros(tokens!.shape, 'float32'),
+  })) as tf.Tensor2D;
+}
+
+/**
+ * @internal `tokenLogProbs` on webgpu as two fused kernels, or null when they do not apply (another
+ * backend, more than 65535 rows, buffers tfjs keeps elsewhere): the caller runs the chunked ops then.
+ * Inputs validated by the caller (shapes, dtypes); token ids are checked in the kernel.
+ */
+export function tokenLogProbsWebGPU(logits: tf.Tensor3D, tokens: tf.Tensor2D, temperature: number): tf.Tensor2D | null {
+  return run('logp', logits, tokens, temperature, 'tokenLogProbs');
+}
+
+/** @internal `entropyFromLogits` on webgpu as two fused kernels, or null (see {@link tokenLogProbsWebGPU}). */
+export function entropyFromLogitsWebGPU(logits: tf.Tensor3D, temperature: number): tf.Tensor2D | null {
+  return run('entropy', logits, null, temperature, 'entropyFromLogits');
+}
