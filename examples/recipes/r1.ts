@@ -3,7 +3,7 @@
  * (cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios with a learned reward
  * model, distillation into a smaller student), plus an RL-only student (cold start + GRPO on the same
  * sample budget) for the paper's distillation comparison. Tasks are generated: sorting digits
- * (reasoning, verifiable) and a preference task (general prompts `g<letters>:`; people prefer replies
+ * (reasoning, verifiable) and a preference task (general prompts `w<letters>:` (letters u, v: none of the chain of thought's); people prefer replies
  * that start with `y` over replies that start with `x`).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +18,9 @@ import {TransformerPolicy} from '../../src/models/transformer_policy.js';
 import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
 import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
+import {routeReward} from '../../src/rewards/route_reward.js';
+import {weighted} from '../../src/rewards/weighted.js';
+import type {RewardFn} from '../../src/rewards/types.js';
 import {languageConsistencyReward} from '../../src/rewards/language_consistency_reward.js';
 import {loadCheckpointFiles} from '../../src/train/checkpoint_files.js';
 import {evaluatePolicy} from '../../src/train/evaluate_policy.js';
@@ -25,6 +28,22 @@ import {grpoStep} from '../../src/train/grpo_step.js';
 import {runR1Pipeline, type R1StageResult} from '../../src/train/r1_pipeline.js';
 import {encodeSftBatch, sftStep} from '../../src/train/sft_step.js';
 import {sortingProblems} from '../tasks/sorting_task.js';
+
+/** Digits 0-9 written as letters of two scripts: the CoT lists the sorted digits in the script the prompt asks for. */
+const LATIN = 'abcdefghij';
+const GREEK = 'αβγδεζηθικ';
+/** Weight of the language-consistency term in the reasoning reward (R1 sums it with accuracy). */
+const LANGUAGE_WEIGHT = 0.2;
+/** `'L'` (Latin) or `'Λ'` (Greek) ends a reasoning prompt. */
+const scriptOf = (prompt: string): 'Latin' | 'Greek' => (prompt.endsWith('Λ') ? 'Greek' : 'Latin');
+/** Sorting problems, alternately asking for the chain of thought in Latin or Greek letters. */
+function scripted(problems: ReturnType<typeof sortingProblems>): ReturnType<typeof sortingProblems> {
+  return problems.map((p, i) => {
+    const letters = i % 2 === 0 ? LATIN : GREEK;
+    const cot = [...p.reference].map((d) => letters[Number(d)]!).join(',');
+    return {prompt: `${p.prompt}${i % 2 === 0 ? 'L' : 'Λ'}`, reference: p.reference, demonstration: `<think>${cot}</think><answer>${p.reference}</answer>`};
+  });
+}
 
 interface Args { out: string; backend: string; seed: number; quiet?: boolean }
 
@@ -42,48 +61,63 @@ export async function runR1(argv: string[]): Promise<void> {
   await mkdir(args.out, {recursive: true});
   const log = (s: string) => { if (!args.quiet) console.log(s); };
 
-  const tokenizer = charTokenizer({alphabet: '0123456789,abxyg:', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
+  const tokenizer = charTokenizer({alphabet: `0123456789,${LATIN}${GREEK}uvwxyLΛ:`, specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
   const digits = 4;
-  const heldOut = sortingProblems(48, {length: digits, seed: args.seed * 1000 + 999});
-  const exclude = new Set(heldOut.map((p) => p.prompt));
-  const train = sortingProblems(96, {length: digits, seed: args.seed * 1000 + 2, exclude});
+  const heldOut = scripted(sortingProblems(48, {length: digits, seed: args.seed * 1000 + 999}));
+  const exclude = new Set(heldOut.map((p) => p.prompt.slice(0, digits)));
+  const train = scripted(sortingProblems(320, {length: digits, seed: args.seed * 1000 + 2, exclude}));
   const random = mulberry32(args.seed + 11);
-  const word = () => Array.from({length: 3}, () => (random() < 0.5 ? 'a' : 'b')).join('');
-  const generalPrompts = Array.from({length: 32}, () => `g${word()}:`);
-  const heldOutGeneral = Array.from({length: 16}, () => `g${word()}:`);
-  const preferences = Array.from({length: 128}, () => ({prompt: `g${word()}:`, chosen: `y${word()}`, rejected: `x${word()}`}));
+  const word = () => Array.from({length: 3}, () => (random() < 0.5 ? 'u' : 'v')).join('');
+  const generalPrompts = Array.from({length: 32}, () => `w${word()}:`);
+  const heldOutGeneral = Array.from({length: 16}, () => `w${word()}:`);
+  const preferences = Array.from({length: 128}, () => ({prompt: `w${word()}:`, chosen: `y${word()}`, rejected: `x${word()}`}));
   const stopToken = tokenizer.id('</answer>');
   const maxNewTokens = tokenizer.encode(train[0]!.demonstration).length + 2;
   const contextLength = 6 + maxNewTokens;
   const model = (width: number, seed: number) => () =>
     TransformerPolicy.create({vocabSize: tokenizer.vocabSize, contextLength, layers: 2, width, heads: 4, seed});
   const format = formatReward();
-  const reasoningReward = gate(format, accuracyReward());
-  const demonstrations = train.slice(0, 64).map((p) => ({prompt: p.prompt, completion: p.demonstration}));
-  const sft = {steps: 80, batchSize: 16, learningRate: 3e-3};
-  const rl = {steps: 8, promptsPerStep: 8, groupSize: 8, learningRate: 3e-4, temperature: 0.8};
-  const distillation = {...sft, samplesPerPrompt: 2, accept: {minReward: 1}};
+  const accuracy = gate(format, accuracyReward());
+  // R1's stage-2 reward: accuracy + format (gated) plus language consistency in the script the prompt asks for.
+  const consistency = routeReward({Latin: languageConsistencyReward({language: 'Latin'}), Greek: languageConsistencyReward({language: 'Greek'})},
+      (s) => scriptOf(s.prompt));
+  // R1 drops unreadable reasoning: here, a chain of thought that does not spell the answer's digits in order.
+  const readable: RewardFn = (samples) => samples.map(({prompt, completion}) => {
+    const m = /^<think>([^<]*)<\/think><answer>(\d+)<\/answer>$/.exec(completion);
+    const letters = scriptOf(prompt) === 'Greek' ? GREEK : LATIN;
+    return m !== null && m[1] === [...m[2]!].map((d) => letters[Number(d)]!).join(',') ? 1 : 0;
+  });
+  const reasoningReward = weighted([[accuracy, 1], [consistency, LANGUAGE_WEIGHT]]);
+  const demonstrations = train.slice(-64).map((p) => ({prompt: p.prompt, completion: p.demonstration}));
+  const sft = {steps: 240, batchSize: 16, learningRate: 3e-3};
+  const rl = {steps: 40, promptsPerStep: 8, groupSize: 8, learningRate: 3e-4, temperature: 1};
+  // Correct and (nearly) single-script: accuracy 1 plus at least 0.95 of the language term.
+  const correct = {minReward: 1 + 0.95 * LANGUAGE_WEIGHT};
+  const distillation = {...sft, samplesPerPrompt: 2, accept: correct};
 
   const {stages, policy, student} = await runR1Pipeline({
     outDir: join(args.out, 'checkpoints'), seed: args.seed, tokenizer, createBase: model(32, args.seed), createStudent: model(24, args.seed + 1),
     sampling: {maxNewTokens, stopToken}, reasoningReward, reasoning: {train, heldOut},
     coldStart: {...sft, demonstrations}, reasoningRl: rl,
-    rejection: {...sft, samplesPerPrompt: 4, accept: {minReward: 1}, filters: {unreadable: true, overlong: {maxTokens: maxNewTokens}},
-      extraData: preferences.slice(0, 32).map((p) => ({prompt: p.prompt, completion: p.chosen}))},
-    allScenarios: {...rl, generalPrompts, heldOutGeneral, preferences, rewardModel: {steps: 30, batchSize: 16, learningRate: 3e-3}},
+    rejection: {...sft, samplesPerPrompt: 4, accept: correct, filters: {unreadable: readable, overlong: {maxTokens: maxNewTokens}},
+      // Non-reasoning SFT data of mixed quality (half preferred replies, half not), so stage 4 has a general reward to raise.
+      extraData: preferences.slice(0, 32).map((p, i) => ({prompt: p.prompt, completion: i % 2 === 0 ? p.chosen : p.rejected}))},
+    allScenarios: {...rl, steps: 24, generalPrompts, heldOutGeneral, preferences, rewardModel: {steps: 30, batchSize: 16, learningRate: 3e-3}},
     distillation,
-    onStage: (r) => log(`${r.name}: accuracy ${r.accuracy.toFixed(3)}, general reward ${r.generalReward?.toFixed(3) ?? '-'} (${r.seconds.toFixed(0)} s)`),
+    onStage: (r) => log(`${r.name}: reasoning reward (accuracy + 0.2 x language) ${r.accuracy.toFixed(3)}, general reward ${r.generalReward?.toFixed(3) ?? '-'} (${r.seconds.toFixed(0)} s)`),
   });
 
   // Per-stage format rate and language consistency of the held-out completions (greedy).
-  const language = languageConsistencyReward({language: 'en'});
   const rows: Record<string, unknown>[] = [];
+  const beforeRl = stages.find((x) => x.name === 'all-scenarios-rl')?.details.generalRewardBefore as number | undefined;
   for (const s of stages.filter((x) => x.name !== 'distillation')) {
     const {policy: p} = await loadCheckpointFiles(join(args.out, 'checkpoints', s.name));
     const f = await evaluatePolicy(p, tokenizer, heldOut, format, {maxNewTokens, stopToken});
-    const l = await evaluatePolicy(p, tokenizer, heldOut, language, {maxNewTokens, stopToken});
-    rows.push({name: s.name, accuracy: s.accuracy, formatRate: f.score, languageConsistency: l.score,
-      generalReward: s.generalReward, seconds: s.seconds});
+    const l = await evaluatePolicy(p, tokenizer, heldOut, consistency, {maxNewTokens, stopToken});
+    const a = await evaluatePolicy(p, tokenizer, heldOut, accuracy, {maxNewTokens, stopToken});
+    rows.push({name: s.name, accuracy: a.score, reasoningReward: s.accuracy, formatRate: f.score, languageConsistency: l.score,
+      // Stage 3's general reward is the stage-4 reward model's score of its checkpoint (the model did not exist before).
+      generalReward: s.name === 'rejection-sft' ? (beforeRl ?? null) : s.generalReward, seconds: s.seconds});
     p.dispose();
   }
 
@@ -108,14 +142,17 @@ export async function runR1(argv: string[]): Promise<void> {
   }
   rlOptimizer.dispose();
   reference.dispose();
-  const rlStudentAccuracy = (await evaluatePolicy(rlStudent, tokenizer, heldOut, reasoningReward, {maxNewTokens, stopToken})).score;
-  const d = distill.details as {teacherAccuracy: number; teacherParams: number; studentParams: number};
+  const accuracyOf = async (p: TransformerPolicy) => (await evaluatePolicy(p, tokenizer, heldOut, accuracy, {maxNewTokens, stopToken})).score;
+  const rlStudentAccuracy = await accuracyOf(rlStudent);
+  const teacherAccuracy = await accuracyOf(policy);
+  const distilledStudentAccuracy = await accuracyOf(student!);
+  const d = distill.details as {teacherParams: number; studentParams: number};
   const rejection = stages.find((s) => s.name === 'rejection-sft')!.details.rejection as {samples: number; accepted: number; acceptanceRate: number};
   const seconds = (performance.now() - t0) / 1000;
   const summary = {
     recipe: 'r1', stages: rows,
     rejection: {samples: rejection.samples, accepted: rejection.accepted, acceptanceRate: rejection.acceptanceRate},
-    distillation: {teacherAccuracy: d.teacherAccuracy, distilledStudentAccuracy: distill.accuracy, rlStudentAccuracy,
+    distillation: {teacherAccuracy, distilledStudentAccuracy, rlStudentAccuracy,
       teacherParams: d.teacherParams, studentParams: d.studentParams, rlStudentSamples: rlSteps * rl.promptsPerStep * rl.groupSize,
       distillationSamples: budget},
     config: {...args, backend: tf.getBackend(), seconds},
@@ -133,11 +170,11 @@ export async function runR1(argv: string[]): Promise<void> {
     ...rows.map((r) => `| ${r.name} | ${pct(r.accuracy)} | ${pct(r.formatRate)} | ${pct(r.languageConsistency)} | ` +
       `${typeof r.generalReward === 'number' ? r.generalReward.toFixed(2) : '-'} | ${(r.seconds as number).toFixed(0)} |`),
     '', `Rejection sampling: ${rejection.accepted} of ${rejection.samples} accepted (${pct(rejection.acceptanceRate)}).`, '',
-    `Distillation: teacher ${pct(d.teacherAccuracy)} (${d.teacherParams} params); distilled student ${pct(distill.accuracy)}, ` +
+    `Distillation: teacher ${pct(teacherAccuracy)} (${d.teacherParams} params); distilled student ${pct(distilledStudentAccuracy)}, ` +
       `RL-only student ${pct(rlStudentAccuracy)} (${d.studentParams} params each).`, '',
     `Total ${seconds.toFixed(0)} s on ${tf.getBackend()}.`, '', '![curves](curves.svg)', '',
   ].join('\n'));
-  console.log(`r1: ${rows.map((r) => `${r.name} ${pct(r.accuracy)}`).join(', ')}; distilled ${pct(distill.accuracy)} vs RL-only ` +
+  console.log(`r1: ${rows.map((r) => `${r.name} ${pct(r.accuracy)}`).join(', ')}; distilled ${pct(distilledStudentAccuracy)} vs RL-only ` +
     `${pct(rlStudentAccuracy)}; ${seconds.toFixed(0)} s; report in ${args.out}/`);
 }
 

@@ -16,7 +16,8 @@ import {grpoStep} from './grpo_step.js';
 import {policySampler} from './policy_sampler.js';
 import {rejectionSample, type RejectionAccept, type RejectionFilters} from './rejection_sample.js';
 import {rewardModelReward, rewardModelStep, type PreferencePair} from './reward_model_step.js';
-import {encodeSftBatch, sftStep} from './sft_step.js';
+import {encodeStageBatch} from './r1_pipeline_batch.js';
+import {sftStep} from './sft_step.js';
 
 /** The stages of {@link runR1Pipeline}, in order. */
 export const R1_STAGES = ['cold-start', 'reasoning-rl', 'rejection-sft', 'all-scenarios-rl', 'distillation'] as const;
@@ -256,8 +257,8 @@ export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1Pipelin
     const optimizer = tf.train.adam(s.learningRate);
     let loss = NaN;
     for (let step = 0; step < s.steps; step++) {
-      const batch = encodeSftBatch(tokenizer, Array.from({length: s.batchSize}, (_, i) => data[(step * s.batchSize + i) % data.length]!),
-          {contextLength: policy.contextLength});
+      const batch = encodeStageBatch(tokenizer, Array.from({length: s.batchSize}, (_, i) => data[(step * s.batchSize + i) % data.length]!),
+          stopToken, policy.contextLength);
       ({loss} = await sftStep(policy, optimizer, batch));
       tf.dispose(Object.values(batch));
       config.onProgress?.(stage, step + 1, s.steps);
@@ -333,6 +334,8 @@ export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1Pipelin
         }
         optimizer.dispose();
         details.rewardModel = rm;
+        // The same reward model's score of the policy before this stage: what the stage raised it from.
+        details.generalRewardBefore = await generalRewardOf(policy!);
         const reward = routeReward({reasoning: config.reasoningReward, general: rewardModelReward(rewardModel, tokenizer)},
             (s) => (general.has(s.prompt) ? 'general' : 'reasoning'));
         const mixed: Problem[] = [];

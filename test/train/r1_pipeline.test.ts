@@ -9,6 +9,7 @@ import {TransformerPolicy} from '../../src/models/transformer_policy.js';
 import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
 import {formatReward} from '../../src/rewards/format_reward.js';
 import {gate} from '../../src/rewards/gate.js';
+import {encodeStageBatch} from '../../src/train/r1_pipeline_batch.js';
 import {runR1Pipeline, R1_STAGES, type R1PipelineConfig, type R1StageResult} from '../../src/train/r1_pipeline.js';
 
 const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
@@ -40,6 +41,23 @@ function config(outDir: string, overrides: Partial<R1PipelineConfig> = {}): R1Pi
     ...overrides,
   };
 }
+
+describe('encodeStageBatch', () => {
+  it('ends every SFT completion with the stop token exactly once (EOS-stripped samples, extra data without it)', async () => {
+    const before = tf.memory().numTensors;
+    const stop = tokenizer.id('</answer>');
+    const batch = encodeStageBatch(tokenizer, [{prompt: '21', completion: '<answer>12</answer>'}, {prompt: 'ab', completion: 'ba'}], stop, 16);
+    const tokens = (await batch.completionTokens.array()) as number[][];
+    const mask = (await batch.completionMask.array()) as number[][];
+    expect(tokens[0]).toEqual(tokenizer.encode('<answer>12</answer>')); // not doubled
+    expect(tokens[1]!.slice(0, 3)).toEqual([...tokenizer.encode('ba'), stop]); // appended, and scored
+    expect(mask[1]).toEqual([1, 1, 1, 0]);
+    const eos = encodeStageBatch(tokenizer, [{prompt: '21', completion: '12'}], tokenizer.eosId, 16);
+    expect(await eos.completionTokens.array()).toEqual([[...tokenizer.encode('12'), tokenizer.eosId]]);
+    tf.dispose([...Object.values(batch), ...Object.values(eos)]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
 
 describe('runR1Pipeline', () => {
   it('runs the five stages with a checkpoint each, resumes from disk, and rejects another configuration', async () => {
