@@ -43,6 +43,7 @@ export interface DeepseekV3CreateOptions extends DeepseekV3Options {
 
 /** The MLA cache of a {@link DeepseekV3Policy}: per decoder layer, the latent c_KV and the RoPE key. */
 export interface DeepseekV3Cache {
+  /** Per decoder layer: the normed latent c_KV and the RoPE key of every cached token. */
   layers: MlaLayerCache[];
 }
 
@@ -272,7 +273,12 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
    * @returns `[batch, newTime, vocab]` logits of t_{i+2} and the extended cache.
    */
   mtpApplyWithCache(inputs: {prevHidden: tf.Tensor3D; tokens: tf.Tensor2D; positions: tf.Tensor2D; keyMask: tf.Tensor2D;
-      cache: MlaLayerCache | null}): {logits: tf.Tensor3D; cache: MlaLayerCache} {
+      cache: MlaLayerCache | null}): {
+    /** `[batch, newTime, vocab]` MTP logits (token t + 2) of the new positions. */
+    logits: tf.Tensor3D;
+    /** The MTP layer's cache extended by the new positions. */
+    cache: MlaLayerCache;
+  } {
     this.assertLive('mtpApplyWithCache');
     check(this.config.mtpDepth >= 1, 'DeepseekV3Policy.mtpApplyWithCache', () => 'the model has no MTP module (num_nextn_predict_layers 0)');
     const {prevHidden, tokens, positions, keyMask, cache} = inputs;

@@ -13,57 +13,92 @@ import {normalizeRopeConfig, ropeSoftmaxScaleFactor, type RopeConfig} from './ro
  * in either RoPE layout (`rope_parameters`, or `rope_theta` + `rope_scaling`).
  */
 export interface DeepseekV3Config {
+  /** Number of token ids (rows of `embed_tokens`, columns of the logits). */
   vocab_size: number;
+  /** Model width d (the residual stream). */
   hidden_size: number;
   /** Width of the dense SwiGLU of the first `first_k_dense_replace` layers. */
   intermediate_size: number;
   /** Width of one routed or shared expert. */
   moe_intermediate_size: number;
+  /** Decoder layers of the main model (MTP modules come after them). */
   num_hidden_layers: number;
+  /** Attention heads n_h of MLA. */
   num_attention_heads: number;
+  /** Shared experts N_s, applied to every token (one SwiGLU of `n_shared_experts * moe_intermediate_size`). */
   n_shared_experts: number;
+  /** Routed experts N_r per MoE layer. */
   n_routed_experts: number;
+  /** Routed experts K_r selected per token. */
   num_experts_per_tok: number;
+  /** Expert groups for group-limited routing; default `1` (no grouping). */
   n_group?: number;
+  /** Groups a token may route to (top groups by the sum of their top-2 affinities); default `n_group`. */
   topk_group?: number;
+  /** Normalise the selected gates to sum 1; default `true`. */
   norm_topk_prob?: boolean;
+  /** Factor on the routed gates after normalisation; default `1`. */
   routed_scaling_factor?: number;
   /** Layers 0..k-1 use a dense SwiGLU instead of MoE; default `3` (transformers'). */
   first_k_dense_replace?: number;
+  /** Width d_c of the compressed KV latent c_KV (what the cache keeps per token). */
   kv_lora_rank: number;
   /** `null` (or absent) for a plain `q_proj`. */
   q_lora_rank?: number | null;
+  /** Per-head query/key width without RoPE (d_h). */
   qk_nope_head_dim: number;
+  /** Width d_h^R of the decoupled RoPE query and the shared RoPE key. */
   qk_rope_head_dim: number;
+  /** Per-head value width. */
   v_head_dim: number;
+  /** Longest sequence the model accepts (`contextLength`). */
   max_position_embeddings: number;
+  /** Epsilon of every RMSNorm; default `1e-6`. */
   rms_norm_eps?: number;
+  /** Output head = transposed embedding (no `lm_head.weight`); default `false`. */
   tie_word_embeddings?: boolean;
   /** RoPE features as adjacent pairs (the release's layout); default `true` (transformers'). */
   rope_interleave?: boolean;
   /** MTP depth D (the release: 1); its modules are stored as layers `num_hidden_layers + k`. */
   num_nextn_predict_layers?: number;
+  /** RoPE as transformers 5.x writes it (`rope_type`, `rope_theta`, YaRN fields). */
   rope_parameters?: Record<string, unknown> | null;
+  /** RoPE scaling as the original release writes it (`type: 'yarn'`, `factor`, `mscale`, ...). */
   rope_scaling?: Record<string, unknown> | null;
+  /** RoPE base of the original-release form; default `10000`. */
   rope_theta?: number;
   [key: string]: unknown;
 }
 
 /** A {@link DeepseekV3Config} with every default filled in and the derived block configs. */
 export interface ResolvedDeepseekV3Config {
+  /** The config as given. */
   raw: DeepseekV3Config;
+  /** `vocab_size`. */
   vocabSize: number;
+  /** `hidden_size`. */
   hiddenSize: number;
+  /** `intermediate_size` (dense layers). */
   intermediateSize: number;
+  /** `moe_intermediate_size` (one expert). */
   moeIntermediateSize: number;
+  /** `num_hidden_layers`. */
   numLayers: number;
+  /** `first_k_dense_replace`: layers before it are dense. */
   firstKDense: number;
+  /** `num_nextn_predict_layers`: MTP modules D (0 = none). */
   mtpDepth: number;
+  /** `rms_norm_eps`. */
   rmsNormEps: number;
+  /** `tie_word_embeddings`. */
   tieWordEmbeddings: boolean;
+  /** `max_position_embeddings`. */
   maxPositionEmbeddings: number;
+  /** The normalised RoPE config (either config form). */
   rope: RopeConfig;
+  /** The attention block config. */
   mla: MlaConfig;
+  /** The MoE block config. */
   moe: DeepseekMoeConfig;
 }
 

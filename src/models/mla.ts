@@ -173,7 +173,14 @@ export function multiHeadLatentAttention(
  */
 export function mlaCacheBytesPerToken(
     config: Pick<MlaConfig, 'numHeads' | 'kvLoraRank' | 'qkNopeHeadDim' | 'qkRopeHeadDim' | 'vHeadDim'>, layers: number,
-    bytesPerElement = 4): {mla: number; mha: number; ratio: number} {
+    bytesPerElement = 4): {
+  /** MLA cache bytes per token: layers * (kv_lora_rank + qk_rope_head_dim) * bytesPerElement. */
+  mla: number;
+  /** Standard MHA cache bytes per token with the same heads: layers * heads * (qk_nope + qk_rope + v head dims) * bytesPerElement (full keys and values). */
+  mha: number;
+  /** `mha / mla`. */
+  ratio: number;
+} {
   const mla = layers * (config.kvLoraRank + config.qkRopeHeadDim) * bytesPerElement;
   const mha = layers * config.numHeads * (config.qkNopeHeadDim + config.qkRopeHeadDim + config.vHeadDim) * bytesPerElement;
   return {mla, mha, ratio: mha / mla};
