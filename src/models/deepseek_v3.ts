@@ -164,9 +164,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   }
 
   numParams(): number {
-    let n = 0;
-    for (const w of this.weights.values()) n += w.size;
-    return n;
+    return [...this.weights.values()].reduce((n, w) => n + w.size, 0);
   }
 
   /**
@@ -274,11 +272,8 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
    */
   mtpApplyWithCache(inputs: {prevHidden: tf.Tensor3D; tokens: tf.Tensor2D; positions: tf.Tensor2D; keyMask: tf.Tensor2D;
       cache: MlaLayerCache | null}): {
-    /** `[batch, newTime, vocab]` MTP logits (token t + 2) of the new positions. */
-    logits: tf.Tensor3D;
-    /** The MTP layer's cache extended by the new positions. */
-    cache: MlaLayerCache;
-  } {
+      /** `[batch, newTime, vocab]` MTP logits (token t + 2). */ logits: tf.Tensor3D;
+      /** The MTP layer's cache extended by the new positions. */ cache: MlaLayerCache} {
     this.assertLive('mtpApplyWithCache');
     check(this.config.mtpDepth >= 1, 'DeepseekV3Policy.mtpApplyWithCache', () => 'the model has no MTP module (num_nextn_predict_layers 0)');
     const {prevHidden, tokens, positions, keyMask, cache} = inputs;
