@@ -22,7 +22,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
+import type {GrpoLossInputs} from '../grpo_loss_options.js';
+import type {ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {reduceTwoWgsl, tokenLossWgsl} from './grpo_loss_wgsl.js';
 import {grpoLossWebGPUDirect, isWebGPUDirectBackend} from './grpo_loss_webgpu_direct.js';

@@ -31,7 +31,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {valueChecksEnabled} from '../assert.js';
-import type {GrpoLossInputs, ResolvedGrpoLossOptions} from '../grpo_loss.js';
+import type {GrpoLossInputs} from '../grpo_loss_options.js';
+import type {ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {valueCheckMessage} from './grpo_loss_wgsl.js';
 import {

@@ -4,7 +4,7 @@
  * and gradient, so that both compute exactly the same formulas.
  * @module
  */
-import type {ResolvedGrpoLossOptions} from '../grpo_loss.js';
+import type {ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 
 /** @internal Which variant of the per-token code a shader needs. */
 export interface TokenLossFlags {
