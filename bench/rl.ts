@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {mkdirSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import {vegaLiteSvg} from '../examples/vega_svg.js';
 import {coldStart, type ExperimentConfig, makeTask, type Method, MODELS, type ModelSize, trainRl, useBackend} from '../examples/grpo_vs_ppo.js';
 
 interface RlBenchArgs {
@@ -161,13 +161,5 @@ export async function chart(rows: RlBenchRow[]): Promise<string> {
       },
     },
   };
-  const compiled = vl.compile(spec).spec;
-  // vega-lite draws the dash legend's line symbols without a stroke colour: give them one.
-  for (const legend of compiled.legends ?? []) {
-    if (legend.strokeDash !== undefined) legend.encode = {...legend.encode, symbols: {update: {stroke: {value: '#444'}}}};
-  }
-  const view = new vega.View(vega.parse(compiled), {renderer: 'none'});
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  return vegaLiteSvg(spec);
 }

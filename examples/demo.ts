@@ -9,8 +9,8 @@ import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {Command, InvalidArgumentError, Option} from 'commander';
 import cliProgress from 'cli-progress';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import {vegaLiteSvg} from './vega_svg.js';
 import {runDeepseekDemo} from './demo_deepseek.js';
 import {loadCheckpointFiles, saveCheckpointFiles} from '../src/train/checkpoint_files.js';
 import type {StepRecord} from '../src/train/rl_loop.js';
@@ -161,15 +161,7 @@ async function curves(rows: Row[], coldAccuracy: number): Promise<string> {
       strokeDash: {field: 'series', type: 'nominal', title: 'series', legend: {symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400}},
     },
   };
-  const compiled = vl.compile(spec).spec;
-  // vega-lite draws the dash legend's line symbols without a stroke colour: give them one.
-  for (const legend of compiled.legends ?? []) {
-    if (legend.strokeDash !== undefined) legend.encode = {...legend.encode, symbols: {update: {stroke: {value: '#444'}}}};
-  }
-  const view = new vega.View(vega.parse(compiled), {renderer: 'none'});
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  return vegaLiteSvg(spec);
 }
 
 function report(summary: Record<string, unknown>, totalSeconds: number): string {

@@ -8,8 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import {vegaLiteSvg} from './vega_svg.js';
 import {DeepseekV3Policy} from '../src/models/deepseek_v3.js';
 import type {DeepseekV3Config} from '../src/models/deepseek_v3_config.js';
 import {mtpSpeculativeGreedy} from '../src/models/mtp_speculative_greedy.js';
@@ -183,10 +183,7 @@ async function loadChart(rows: LoadRow[]): Promise<string> {
       color: {field: 'variant', type: 'nominal', title: 'run'},
     },
   };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  return vegaLiteSvg(spec);
 }
 
 function report(s: {coldStart: Record<string, {steps: number; accuracy?: number; maxOverMean: number; cv: number}>; comparedSteps: number[]; grpo: {accuracy: number; steps: number; maxOverMean: number};

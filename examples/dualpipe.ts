@@ -5,8 +5,8 @@
 // shades; overlapped forward-and-backward pairs as one bordered cell split in two). Prints the bubble,
 // activation and parameter numbers beside V3 Table 2's formulas.
 import {writeFileSync} from 'node:fs';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import {vegaLiteSvg} from './vega_svg.js';
 import {simulatePipeline, type PipelineSimulation} from '../src/train/simulate_pipeline.js';
 import type {PipelineSchedule} from '../src/train/pipeline_programs.js';
 
@@ -76,8 +76,7 @@ const spec = {
   vconcat: sims.map((s) => chart(s, `${s.schedule}: makespan ${s.makespan}, bubble ${s.bubble} (Table 2: ${TABLE2[s.schedule].value})`)),
   config: {background: 'white'},
 } as vl.TopLevelSpec;
-const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
-writeFileSync(out, await view.toSVG());
+writeFileSync(out, await vegaLiteSvg(spec));
 
 console.log('| schedule | bubble (simulated) | Table 2 | formula | parameters | peak activations (rank 0) | makespan |');
 console.log('| --- | --- | --- | --- | --- | --- | --- |');

@@ -10,8 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {Command, Option} from 'commander';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import {vegaLiteSvg} from '../vega_svg.js';
 import {charTokenizer} from '../../src/models/char_tokenizer.js';
 import {mulberry32} from '../../src/models/mulberry32.js';
 import {TransformerPolicy} from '../../src/models/transformer_policy.js';
@@ -187,8 +187,5 @@ async function curves(rows: Record<string, unknown>[]): Promise<string> {
     encoding: {x: {field: 'stage', type: 'ordinal', title: 'stage (1 cold start ... 4 all scenarios)'},
       y: {field: 'value', type: 'quantitative'}, color: {field: 'series', type: 'nominal'}},
   };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  return vegaLiteSvg(spec);
 }

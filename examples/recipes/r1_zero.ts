@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {Command, Option} from 'commander';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
+import {vegaLiteSvg} from '../vega_svg.js';
 import {mulberry32} from '../../src/models/mulberry32.js';
 import {TransformerPolicy} from '../../src/models/transformer_policy.js';
 import {accuracyReward} from '../../src/rewards/accuracy_reward.js';
@@ -167,8 +167,5 @@ async function curves(steps: Array<Record<string, number>>): Promise<string> {
     encoding: {x: {field: 'step', type: 'quantitative'}, y: {field: 'value', type: 'quantitative', scale: {domain: [0, 1]}},
       color: {field: 'series', type: 'nominal'}},
   };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), {renderer: 'none'});
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
+  return vegaLiteSvg(spec);
 }

@@ -3,7 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape} from '../math/assert.js';
+import {assertKnownOptions, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
+import {assertPolicyTokens} from './assert_policy_tokens.js';
 import type {ExpertCompute} from './deepseek_moe.js';
 import {deepseekV3Block} from './deepseek_v3_block.js';
 import {
@@ -194,7 +195,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   apply(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): PolicyForward {
     const fn = 'DeepseekV3Policy.apply';
     this.assertLive('apply');
-    this.checkTokens(tokens, fn);
+    assertPolicyTokens(tokens, fn, 'tokens', this.contextLength);
     const {attentionMask} = options;
     if (attentionMask !== undefined) assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
     return tf.tidy(() => {
@@ -227,7 +228,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   applyWithCache({tokens, positions, keyMask, cache}: PolicyCachedInputs<DeepseekV3Cache>): PolicyCachedOutput<DeepseekV3Cache> {
     const fn = 'DeepseekV3Policy.applyWithCache';
     this.assertLive('applyWithCache');
-    this.checkTokens(tokens, fn);
+    assertPolicyTokens(tokens, fn, 'tokens', this.contextLength);
     assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
     const past = cache === null ? 0 : cache.layers[0]!.latent.shape[1];
     const [B, Tq] = tokens.shape;
@@ -253,7 +254,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
    */
   mtpLogits(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): tf.Tensor3D[] {
     this.assertLive('mtpLogits');
-    this.checkTokens(tokens, 'DeepseekV3Policy.mtpLogits');
+    assertPolicyTokens(tokens, 'DeepseekV3Policy.mtpLogits', 'tokens', this.contextLength);
     return tf.tidy(() => {
       const mask = (options.attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(options.attentionMask, 'float32')) as tf.Tensor2D;
       const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
@@ -330,11 +331,6 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     check(!this.disposed, `DeepseekV3Policy.${method}`, () => 'the policy has been disposed');
   }
 
-  private checkTokens(tokens: tf.Tensor, fn: string): void {
-    assertRank(tokens, 2, fn, 'tokens', ['batch', 'time'], 'int32');
-    check(tokens.shape[1]! >= 1 && tokens.shape[1]! <= this.contextLength, fn, () =>
-      `'tokens' expected 1 <= time <= contextLength=${this.contextLength}, got shape ${fmtShape(tokens.shape)}`);
-  }
 
   private w = (name: string): tf.Tensor => {
     const v = this.weights.get(name);

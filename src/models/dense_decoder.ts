@@ -3,7 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
+import {assertNumber, assertShape, check} from '../math/assert.js';
+import {assertPolicyTokens} from './assert_policy_tokens.js';
 import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weights.js';
 import {embeddingLookup} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
@@ -238,7 +239,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     const fn = 'DenseDecoderPolicy.apply';
     const {attentionMask} = options;
     this.assertLive('apply');
-    this.checkTokens(tokens, fn);
+    assertPolicyTokens(tokens, fn, 'tokens', this.contextLength, this.config.vocabSize);
     if (attentionMask !== undefined) assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
     return tf.tidy(() => {
       const mask = attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32');
@@ -257,7 +258,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
   applyWithCache({tokens, positions, keyMask, cache}: PolicyCachedInputs<KvCache>): PolicyCachedOutput<KvCache> {
     const fn = 'DenseDecoderPolicy.applyWithCache';
     this.assertLive('applyWithCache');
-    this.checkTokens(tokens, fn);
+    assertPolicyTokens(tokens, fn, 'tokens', this.contextLength, this.config.vocabSize);
     assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
     const past = cache === null ? 0 : cache.keys[0]!.shape[2];
     const [B, T] = tokens.shape;
@@ -279,18 +280,6 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     check(!this.disposed, `DenseDecoderPolicy.${method}`, () => 'the policy has been disposed');
   }
 
-  private checkTokens(tokens: tf.Tensor, fn: string): void {
-    assertRank(tokens, 2, fn, 'tokens', ['batch', 'time'], 'int32');
-    check(tokens.shape[1]! >= 1 && tokens.shape[1]! <= this.contextLength, fn, () =>
-      `'tokens' expected 1 <= time <= contextLength=${this.contextLength}, got shape ${fmtShape(tokens.shape)}`);
-    if (syncValueChecksEnabled()) {
-      const range = tf.tidy(() => tf.stack([tf.min(tokens), tf.max(tokens)]));
-      const [lo, hi] = range.dataSync();
-      range.dispose();
-      check(lo! >= 0 && hi! < this.config.vocabSize, fn, () =>
-        `'tokens' expected ids in [0, vocabSize=${this.config.vocabSize}), got values in [${lo}, ${hi}]`);
-    }
-  }
 
   /** The shared forward body (inside a tidy). */
   private forward(tokens: tf.Tensor2D, positions: tf.Tensor2D, keyMask: tf.Tensor2D, past: KvCache | null):

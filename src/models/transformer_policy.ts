@@ -3,7 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownInputs, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
+import {assertKnownInputs, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
+import {assertPolicyTokens} from './assert_policy_tokens.js';
 import {disposeKvCache, type KvCache} from './kv_cache.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput} from './policy.js';
 import {
@@ -170,7 +171,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     const {attentionMask} = options;
     const fn = 'TransformerPolicy.apply';
     this.assertLive('apply');
-    this.checkTokens(tokens, fn, 'tokens');
+    assertPolicyTokens(tokens, fn, 'tokens', this.config.contextLength, this.config.vocabSize);
     if (attentionMask !== undefined) assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
     return tf.tidy(() => {
       const mask = attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32');
@@ -195,7 +196,7 @@ export class TransformerPolicy implements Policy<KvCache> {
     assertKnownInputs(inputs, ['tokens', 'positions', 'keyMask', 'cache'], fn);
     const {tokens, positions, keyMask, cache} = inputs;
     this.assertLive('applyWithCache');
-    this.checkTokens(tokens, fn, 'tokens');
+    assertPolicyTokens(tokens, fn, 'tokens', this.config.contextLength, this.config.vocabSize);
     assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
     const past = cache === null ? 0 : cache.keys[0]!.shape[2];
     const [B, Tq] = tokens.shape;
@@ -279,17 +280,4 @@ export class TransformerPolicy implements Policy<KvCache> {
     check(!this.disposed, `TransformerPolicy.${method}`, () => 'the policy has been disposed');
   }
 
-  private checkTokens(tokens: tf.Tensor, fn: string, name: string): void {
-    assertRank(tokens, 2, fn, name, ['batch', 'time'], 'int32');
-    const [, T] = tokens.shape;
-    check(T! >= 1 && T! <= this.config.contextLength, fn, () =>
-      `'${name}' expected 1 <= time <= contextLength=${this.config.contextLength}, got shape ${fmtShape(tokens.shape)}`);
-    if (syncValueChecksEnabled()) {
-      const [lo, hi] = tf.tidy(() => [tf.min(tokens), tf.max(tokens)]);
-      const l = lo!.dataSync()[0]!, h = hi!.dataSync()[0]!;
-      tf.dispose([lo!, hi!]);
-      check(l >= 0 && h < this.config.vocabSize, fn, () =>
-        `'${name}' expected ids in [0, vocabSize=${this.config.vocabSize}), got values in [${l}, ${h}]`);
-    }
-  }
 }
