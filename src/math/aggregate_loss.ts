@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertBinaryMask, assertDtype, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
+import {aggregateLossWebGPU} from './fused/aggregate_loss_webgpu.js';
 
 /**
  * How a `[batch, time]` per-token loss becomes a scalar (verl's `loss_agg_mode` names); see
@@ -79,6 +80,8 @@ export function aggregateLoss(
   assertDtype(mask, MASK_DTYPES, FN, 'mask');
   assertOneOf(mode, LOSS_AGGREGATIONS, FN, 'mode');
   const {maxLength, normalizer} = resolveAggregationOptions(options, mode, FN, true);
+  const fused = aggregateLossWebGPU(perToken as tf.Tensor2D, mask, mode, maxLength ?? perToken.shape[1]!, normalizer);
+  if (fused !== null) return fused;
   assertBinaryMask(mask, FN, 'mask');
   return tf.tidy(() => aggregateMasked(
       perToken as tf.Tensor2D, tf.cast(mask, 'bool') as tf.Tensor2D, mode, maxLength ?? perToken.shape[1]!, normalizer));

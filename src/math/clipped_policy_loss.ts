@@ -8,6 +8,9 @@ import {
 } from './assert.js';
 import {assertKnownInputs, assertTensor} from './assert.js';
 import {checkPolicyLossValues, type NamedLogProbs} from './policy_loss_values.js';
+import {clippedPolicyLossWebGPU} from './fused/clipped_policy_loss_webgpu.js';
+
+type FusedClipInputs = Parameters<typeof clippedPolicyLossWebGPU>[0];
 
 /** Where the importance ratio is formed; see {@link clippedPolicyLoss}. */
 export type RatioLevel = 'token' | 'sequence';
@@ -118,6 +121,10 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * @param options.clipHigh default `clipLow`.
  * @param options.dualClip default off; must be > 1.
  * @param options.ratioLevel `'token'` (default) or `'sequence'`.
+ * On webgpu (the direct-dispatch backend) this runs as one fused kernel forward and one per requested
+ * gradient, with the value checks in the kernel (a failure gives NaN there and the named error on
+ * the next fused call; `settleWebGPUValueChecks` waits for it); elsewhere as tfjs ops.
+ *
  * @returns `[batch, time]` float32 per-token loss, 0 where masked; reduce it with {@link aggregateLoss}.
  * @throws on a wrong rank, shape or dtype, a mask that is not 0/1, non-finite advantages, a non-finite
  *   or positive (> 1e-4: probabilities passed) log-prob on an unmasked token, a negative
@@ -134,6 +141,9 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
 export function clippedPolicyLoss(inputs: PolicyLossInputs, options: ClippedPolicyLossOptions = {}): tf.Tensor2D {
   const resolved = resolveClipOptions(options, FN);
   assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'advantages', 'mask'], FN);
+  validatePolicyLossInputs(inputs, FN, false, false);
+  const fused = clippedPolicyLossWebGPU(inputs as FusedClipInputs, resolved);
+  if (fused !== null) return fused;
   validatePolicyLossInputs(inputs, FN, false, 'logProbs');
   return tf.tidy(() => {
     const {maskB, lp, old, adv} = sanitizePolicyInputs(inputs);

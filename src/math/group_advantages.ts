@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertFinite, assertKnownOptions, assertNumber, assertOneOf, assertRank} from './assert.js';
+import {groupAdvantagesWebGPU} from './fused/group_advantages_webgpu.js';
 import {degenerateRows, type GroupOptions, groupSizes, groupSums, resolveGroups, toRows} from './group_index.js';
 
 /** Options of {@link groupAdvantages}. Exactly one of `groupSize` / `groupIds` is required. */
@@ -74,6 +75,11 @@ export function groupAdvantages(rewards: tf.Tensor1D, options: GroupAdvantagesOp
   assertNumber(epsilon, FN, 'epsilon', {min: 0});
   const batch = rewards.shape[0];
   const groups = resolveGroups(options ?? {}, batch, FN, 'rewards', rewards.shape);
+  const contiguous = groups.contiguousSize ?? 0;
+  if (contiguous > 0) {
+    const fused = groupAdvantagesWebGPU(rewards, contiguous, {scale, std, epsilon});
+    if (fused !== null) return fused;
+  }
   assertFinite(rewards, FN, 'rewards');
 
   return tf.tidy(() => {

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
 import {assertTensor} from './assert.js';
+import {klPenaltyWebGPU} from './fused/kl_penalty_webgpu.js';
 
 /** Name of a per-token KL estimator; see {@link klPenalty}. */
 export type KlEstimator = 'k1' | 'k2' | 'k3' | 'abs';
@@ -74,6 +75,8 @@ export function klPenalty(logProbs: tf.Tensor, refLogProbs: tf.Tensor, options: 
   assertOneOf(estimator, KL_ESTIMATORS, FN, 'estimator');
   if (logRatioClamp !== undefined) assertNumber(logRatioClamp, FN, 'logRatioClamp', {min: 0, minExclusive: true});
   if (valueClamp !== undefined) assertNumber(valueClamp, FN, 'valueClamp', {min: 0, minExclusive: true});
+  const fused = klPenaltyWebGPU(logProbs, refLogProbs, {estimator, logRatioClamp, valueClamp});
+  if (fused !== null) return fused;
   return tf.tidy(() => klEstimate(logProbs, refLogProbs, {estimator, logRatioClamp, valueClamp}));
 }
 

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   assertBinaryMask, assertDtype, assertKnownOptions, assertNumber, assertSameShape, assertTensor, check,
 } from './assert.js';
+import {type MaskedStat, maskedStatWebGPU} from './fused/masked_stats_webgpu.js';
 
 /** Options of {@link maskedSum} and {@link maskedMean}. */
 export interface MaskedReduceOptions {
@@ -64,6 +65,18 @@ function normalizeAxes(axis: number | number[] | undefined, rank: number, fn: st
   return [...seen];
 }
 
+/**
+ * The fused webgpu reduction for all axes or the last axis only (null otherwise, or where the kernels
+ * do not apply: the composed ops run then).
+ */
+function fusedReduce(fn: string, x: tf.Tensor, mask: tf.Tensor, axes: number[] | undefined, kind: 'sum' | 'mean'): tf.Tensor | null {
+  const all = axes === undefined || axes.length === x.rank;
+  const last = axes !== undefined && axes.length === 1 && axes[0] === x.rank - 1;
+  if (!all && !last) return null;
+  const stat: MaskedStat = all ? kind : kind === 'sum' ? 'rowSum' : 'rowMean';
+  return maskedStatWebGPU(fn, x, mask, stat);
+}
+
 /** x where mask is 1, exactly 0 elsewhere (NaN/Inf padding never leaks, zero gradient there). */
 function select(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
   return tf.where(tf.cast(mask, 'bool'), x, tf.zerosLike(x));
@@ -107,6 +120,8 @@ export function maskedSum(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceOp
   assertKnownOptions(options, ['axis'], fn);
   validate(fn, x, mask);
   const axes = normalizeAxes(options.axis, x.rank, fn);
+  const fused = fusedReduce(fn, x, mask, axes, 'sum');
+  if (fused !== null) return fused;
   return tf.tidy(() => tf.sum(select(x, mask), axes));
 }
 
@@ -132,6 +147,8 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceO
   assertKnownOptions(options, ['axis'], fn);
   validate(fn, x, mask);
   const axes = normalizeAxes(options.axis, x.rank, fn);
+  const fused = fusedReduce(fn, x, mask, axes, 'mean');
+  if (fused !== null) return fused;
   return tf.tidy(() => safeMean(tf.sum(select(x, mask), axes), tf.sum(tf.cast(mask, 'float32'), axes)));
 }
 
@@ -157,6 +174,8 @@ export function maskedVariance(x: tf.Tensor, mask: tf.Tensor, options: MaskedVar
   const {unbiased = true} = options;
   check(typeof unbiased === 'boolean', fn, () => `'unbiased' expected a boolean, got ${String(unbiased)}`);
   validate(fn, x, mask);
+  const fused = maskedStatWebGPU(fn, x, mask, 'variance', {unbiased});
+  if (fused !== null) return fused as tf.Scalar;
   return tf.tidy(() => meanAndVariance(x, mask, unbiased).variance as tf.Scalar);
 }
 
@@ -187,6 +206,8 @@ export function whiten(x: tf.Tensor, mask: tf.Tensor, options: WhitenOptions = {
   check(typeof unbiased === 'boolean', fn, () => `'unbiased' expected a boolean, got ${String(unbiased)}`);
   assertNumber(epsilon, fn, 'epsilon', {min: 0, minExclusive: true});
   validate(fn, x, mask);
+  const fused = maskedStatWebGPU(fn, x, mask, 'whiten', {unbiased, epsilon, shiftMean});
+  if (fused !== null) return fused;
   return tf.tidy(() => {
     const {xs, mean, variance} = meanAndVariance(x, mask, unbiased);
     let w = tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, epsilon)));
