@@ -130,16 +130,16 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
       let sur = -(r * a);
       let cl = -(rc * a);
       let loss = max(sur, cl);
-      var pass = true;
+      var keep = true;
       if (params.hasDual != 0.0) {
         var big = 0.0;
         if (a >= 0.0) { big = 1e30; }
-        pass = loss <= params.negDual * a + big;
+        keep = loss <= params.negDual * a + big;
       }
       let d = f32(dy[k]);
       if (params.which == 2u) {
-        if (!pass) { g = d * params.negDual; } else if (sur >= cl) { g = -(d * r); } else { g = -(d * rc); }
-      } else if (pass && lr >= -20.0 && lr <= 20.0) {
+        if (!keep) { g = d * params.negDual; } else if (sur >= cl) { g = -(d * r); } else { g = -(d * rc); }
+      } else if (keep && lr >= -20.0 && lr <= 20.0) {
         var dr = -(d * a);
         if (!(sur >= cl) && !(r >= params.lower && lowered <= params.upper)) { dr = 0.0; }
         g = dr * r;

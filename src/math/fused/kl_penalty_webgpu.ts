@@ -26,14 +26,14 @@ function shader(types: string[], backward: boolean): string {
   return `
 struct Params { n : u32, estimator : u32, which : u32, p0 : u32, ratioClamp : f32, valueClamp : f32, p1 : f32, p2 : f32 };
 @group(0) @binding(0) var<uniform> params : Params;
-${storageDecls(1, [['lp', types[0]!, false], ['ref', types[1]!, false],
+${storageDecls(1, [['lp', types[0]!, false], ['refValues', types[1]!, false],
     ...(backward ? [['dy', types[2]!, false] as [string, string, boolean]] : []), ['out', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
   let k = rowIndex(wid) * ${ROW_WG}u + lidv.x;
   if (k >= params.n) { return; }
-  let raw = f32(lp[k]) - f32(ref[k]);
+  let raw = f32(lp[k]) - f32(refValues[k]);
   var d = raw;
   if (params.ratioClamp > 0.0) { d = clamp(raw, -params.ratioClamp, params.ratioClamp); }
   var v = d;

@@ -46,7 +46,7 @@ fn rowSum4(v : vec4<f32>, lid : u32) -> vec4<f32> {
   return r;
 }
 fn notFinite(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
-fn f32NaN() -> f32 { return bitcast<f32>(0x7fc00000u); }
+fn f32NaN() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
 `;
 
 /** @internal One dispatch of a {@link runRowKernels} call. */
