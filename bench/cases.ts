@@ -5,6 +5,7 @@ import {
   clippedPolicyLoss, entropyFromLogits, gae, groupAdvantages, grpoLoss, klPenalty, linearTokenLogProbs, tokenLogProbs,
 } from '../src/index.js';
 import {setLogProbsWebGPU} from '../src/math/fused/log_probs_webgpu.js';
+import {composedTwin, SMALL_OP_CASE, smallOpGradCases} from './small_op_cases.js';
 import {type BenchCase, F32, type LogProbShape, lossInputs, type Shape2} from './inputs.js';
 import {advantageExtraCases, elementwiseExtraCases, entropyCases} from './more_cases.js';
 
@@ -241,6 +242,9 @@ export function benchPlan(quick: boolean, backend: string): BenchCase[] {
       }
     }
   }
+  for (const s of otherShapes) cases.push(...smallOpGradCases(s));
+  // On webgpu every small-op case also runs with its fused kernel off, beside the fused one.
+  if (gpu) cases.push(...cases.filter((c) => SMALL_OP_CASE.test(c.name)).map(composedTwin));
   // '(default)' differs from '(chunked)' only where fused log-prob kernels exist (webgpu).
   for (const s of logProbShapes) {
     cases.push(...logProbCases(s).filter((c) => gpu || !c.name.includes('(default)')), ...entropyCases(s));

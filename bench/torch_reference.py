@@ -275,7 +275,36 @@ def case_entropy(s):
     return "torch entropy from logits", step
 
 
+def case_grad(fn, name):
+    """fwd+bwd of sum(fn(lp, x)) w.r.t. lp, the loss read back (as bench/small_op_cases.ts)."""
+    def make(s):
+        x = loss_inputs(s["B"], s["T"])
+        lp = x["lp"].clone().requires_grad_(True)
+
+        def step():
+            lp.grad = None
+            loss = fn(lp, x).sum()
+            loss.backward()
+            return loss.item()
+        return name, step
+    return make
+
+
+def clipped_surrogate(lp, x):
+    ratio = torch.exp(lp - x["old"])
+    a = x["adv"].unsqueeze(1)
+    return -torch.min(ratio * a, torch.clamp(ratio, 1 - CLIP_LOW, 1 + CLIP_HIGH) * a) * x["mask"]
+
+
+def k3(lp, x):
+    d = x["ref"] - lp
+    return torch.exp(d) - d - 1
+
+
 EXTRA_CASES = {
+    "clipped_policy_loss_fwd_bwd": case_grad(clipped_surrogate, "torch clipped surrogate fwd+bwd"),
+    "kl_k3_fwd_bwd": case_grad(k3, "torch k3 KL fwd+bwd"),
+    "aggregate_loss_fwd_bwd": case_grad(lambda lp, x: masked_mean(lp, x["mask"]), "torch token-mean aggregation fwd+bwd"),
     "ppo_loss_fwd_bwd": case_ppo_loss,
     "value_loss_fwd_bwd": case_value_loss,
     "kl_shaped_rewards": case_kl_shaped_rewards,

@@ -16,6 +16,7 @@ import {settleWebGPUValueChecks} from '../src/math/fused/grpo_loss_webgpu_direct
 import {grpoLossFused, runFusedGrpoLoss} from '../src/math/fused/grpo_loss_fused.js';
 import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
 import {extraChecks} from './webgpu_check_extra.js';
+import {opsChecks} from './webgpu_check_ops.js';
 
 async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
@@ -114,12 +115,15 @@ async function main(): Promise<void> {
     settleWebGPUValueChecks, quick});
   failures += extra.failures;
   worst = Math.max(worst, extra.worst);
+  const ops = await opsChecks();
+  failures += ops.failures;
+  worst = Math.max(worst, ops.worst);
   const gpuError = await device?.popErrorScope();
   if (gpuError) {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

@@ -137,7 +137,7 @@ async function groupChecks(t: Tally): Promise<void> {
 }
 
 async function maskedChecks(t: Tally): Promise<void> {
-  for (const shape of [[1], [7], [3, 7], [5, 300], [4, 1031], [2, 3, 5]]) {
+  for (const shape of [[1], [7], [3, 7], [5, 300], [4, 1031], [2, 3, 5], [5000], [3, 2049]]) {
     const x = tf.randomNormal(shape, 1, 2, 'float32', 41);
     const mask = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform(shape, 0, 1, 'float32', 42), 0.3), 'float32'));
     const empty = tf.zerosLike(mask);
@@ -204,12 +204,20 @@ async function valueErrorChecks(t: Tally): Promise<void> {
 /** Runs every check of this file; returns the tally. */
 export async function opsChecks(): Promise<Tally> {
   const t: Tally = {failures: 0, worst: 0, count: 0};
+  // The default path (value checks in the kernels) for every op, then the kernels without checks.
+  const previous = configureValidation({valueChecks: true});
   await clipChecks(t);
   await klChecks(t);
   await aggregateChecks(t);
   await groupChecks(t);
   await maskedChecks(t);
   await valueErrorChecks(t);
+  configureValidation({valueChecks: false});
+  console.log('small ops with value checks off:');
+  await clipChecks(t);
+  await aggregateChecks(t);
+  await groupChecks(t);
+  configureValidation(previous);
   return t;
 }
 

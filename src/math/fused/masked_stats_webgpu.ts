@@ -1,9 +1,9 @@
 /**
  * The masked statistics (`maskedSum`, `maskedMean`, `maskedVariance`, `whiten`) on webgpu as a few
  * dispatches recorded at once (the composed ops launch 8 to 25 tfjs programs): per-row masked sums
- * and counts (one workgroup per row of the `[rows, last axis]` view), one workgroup combining them
- * into the batch sum, count and mean, then, for the variance, the same two steps over the squared
- * deviations, and for `whiten` one elementwise pass. Same formulas as masked_stats.ts: mean =
+ * and counts (one workgroup per row of the last axis, or per chunk of 2048 elements of x flat), one
+ * workgroup combining them into the batch sum, count and mean, then, for the variance, the same two
+ * steps over the squared deviations, and for `whiten` one elementwise pass. Same formulas as masked_stats.ts: mean =
  * sum / count (0 when count is 0), variance = sum m (x - mean)^2 / (count - 1 or count) (0 when that
  * is <= 0), whiten = m ((x - mean) rsqrt(var + epsilon) [+ mean]). Forward only: used when no
  * gradient tape records (statistics; under a tape the composed ops run). The 0/1 mask check runs
@@ -25,12 +25,15 @@ export function setMaskedStatsWebGPU(on: boolean): void {
 
 /** @internal What to compute: a sum or mean over all axes or the last one, the variance, or whiten. */
 export type MaskedStat = 'sum' | 'mean' | 'rowSum' | 'rowMean' | 'variance' | 'whiten';
+/** Elements per workgroup of the all-axes statistics. */
+const CHUNK = 2048;
 const STATS: Record<MaskedStat, number> = {sum: 0, mean: 1, rowSum: 2, rowMean: 3, variance: 4, whiten: 5};
 
 /** Stages: 0 row sums/counts, 1 combine (sum, count, mean), 2 row squared deviations, 3 variance, 4 whiten. */
 function shader(stage: number, checks: boolean): (types: string[]) => string {
   return (types) => `
-struct Params { rows : u32, cols : u32, stat : u32, unbiased : u32, epsilon : f32, shiftMean : f32, p0 : f32, p1 : f32 };
+struct Params { rows : u32, cols : u32, stat : u32, unbiased : u32, n : u32, p0 : u32, p1 : u32, p2 : u32,
+  epsilon : f32, shiftMean : f32, p3 : f32, p4 : f32 };
 @group(0) @binding(0) var<uniform> params : Params;
 ${storageDecls(1, [['x', types[0]!, false], ['maskValues', types[1]!, false], ['out', 'f32', true], ['partial', 'f32', true],
     ...(checks ? [['checkWord', 'atomic<u32>', true] as [string, string, boolean]] : [])])}
@@ -63,7 +66,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
   ${stage === 4 ? `
   let mean = partial[S + 2u];
   let scale = inverseSqrt(partial[S + 3u] + params.epsilon);
-  for (var t = lid; t < params.cols; t = t + ${ROW_WG}u) {
+  for (var t = lid; t < params.cols && row * params.cols + t < params.n; t = t + ${ROW_WG}u) {
     let k = row * params.cols + t;
     var w = 0.0;
     if (f32(maskValues[k]) != 0.0) {
@@ -74,7 +77,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
   }` : `
   ${stage === 2 ? 'let mean = partial[S + 2u];' : ''}
   var acc = vec4<f32>(0.0);
-  for (var t = lid; t < params.cols; t = t + ${ROW_WG}u) {
+  for (var t = lid; t < params.cols && row * params.cols + t < params.n; t = t + ${ROW_WG}u) {
     let k = row * params.cols + t;
     let m = f32(maskValues[k]);
     ${stage === 0 && checks ? 'if (m != 0.0 && m != 1.0) { acc.z = acc.z + 1.0; }' : ''}
@@ -106,8 +109,11 @@ export function maskedStatWebGPU(fn: string, x: tf.Tensor, mask: tf.Tensor, stat
   if (!enabled || x.size < 1 || tf.engine().isTapeOn()) return null;
   const backend = rowKernelBackend();
   if (backend === null || gpuBuffersOf(backend, [x, mask]) === null) return null;
-  const cols = x.rank === 0 ? 1 : x.shape[x.rank - 1]!;
-  const rows = x.size / cols;
+  // Row statistics reduce the last axis; the others see x flat in chunks of CHUNK (the last one partial),
+  // so that a long 1-D tensor still spreads over many workgroups.
+  const perRow = stat === 'rowSum' || stat === 'rowMean';
+  const cols = perRow ? x.shape[x.rank - 1]! : Math.min(x.size, CHUNK);
+  const rows = Math.ceil(x.size / cols);
   const checks = valueChecksEnabled();
   const grid = rowGrid(rows);
   const stage = (s: number): RowDispatch => ({key: `masked${s}_${+checks}`, code: shader(s, checks),
@@ -116,7 +122,7 @@ export function maskedStatWebGPU(fn: string, x: tf.Tensor, mask: tf.Tensor, stat
   const stages = code <= 1 ? [0, 1] : code <= 3 ? [0] : code === 4 ? [0, 1, 2, 3] : [0, 1, 2, 3, 4];
   const shape = code <= 1 || code === 4 ? [] : code <= 3 ? x.shape.slice(0, -1) : x.shape;
   const out = runRowKernels(backend, {inputs: [x, mask], outputs: [shape],
-    ints: [rows, cols, code, o.unbiased === false ? 0 : 1], floats: [o.epsilon ?? 1e-8, o.shiftMean === false ? 0 : 1, 0, 0],
+    ints: [rows, cols, code, o.unbiased === false ? 0 : 1, x.size, 0, 0, 0], floats: [o.epsilon ?? 1e-8, o.shiftMean === false ? 0 : 1, 0, 0],
     scratchBytes: 4 * (2 * rows + 4), scratchName: 'maskedStats',
     checkMessage: checks ? () => `${fn}: 'mask' expected values in {0, 1}, got another value` : undefined,
     dispatches: stages.map(stage)});
