@@ -58,6 +58,10 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * Padded positions of `perToken` never reach the result, not even as NaN or Inf (`tf.where`), and
  * get exactly 0 gradient.
  *
+ * On webgpu (the direct-dispatch backend) this runs as two fused dispatches forward and one backward
+ * (every mode and option), the 0/1 mask check in the kernel (a failure gives NaN and the named
+ * error on the next fused call); elsewhere as tfjs ops.
+ *
  * @param perToken `[batch, time]` float32 per-token loss.
  * @param mask `[batch, time]` 0/1 (float32, int32 or bool).
  * @param mode one of {@link LOSS_AGGREGATIONS}.

@@ -51,6 +51,11 @@ const KNOWN = ['groupSize', 'groupIds', 'scale', 'std', 'epsilon'];
  * `norm_adv_by_std_in_grpo=False`). With `scale: 'batch'` the mean is still the group's and the std
  * is that of the raw batch rewards, as TRL's `scale_rewards='batch'`.
  *
+ * On webgpu (the direct-dispatch backend) contiguous groups (`groupSize`, or `groupIds` that form
+ * contiguous runs of equal size) run as one fused kernel when no gradient tape records, with the
+ * finite-rewards check in the kernel (a failure gives NaN and the named error on the next fused
+ * call); other `groupIds` and calls under a tape run the tfjs ops.
+ *
  * @param rewards `[batch]` float32 sequence-level rewards, finite; batch = numGroups * groupSize when
  *   `groupSize` is given.
  * @param options.groupSize completions per prompt (contiguous groups), integer >= 2 dividing batch.

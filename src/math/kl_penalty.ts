@@ -50,6 +50,9 @@ const KNOWN = ['estimator', 'logRatioClamp', 'valueClamp'];
  * All four are 0 where the two log-probs are equal; k2, k3 and abs are >= 0. No mask: every element
  * is computed; mask the result (or use {@link grpoLoss}, which ignores padded positions exactly).
  *
+ * On webgpu (the direct-dispatch backend) this runs as one fused kernel forward and one per requested
+ * gradient (every option included); elsewhere as tfjs ops.
+ *
  * @param logProbs float32 log pi(y_t) of the sampled tokens under the trained policy, any shape
  *   (typically `[batch, time]`).
  * @param refLogProbs float32 log pi_ref(y_t), the same shape.

@@ -104,6 +104,10 @@ function meanAndVariance(
  * S = sum_i mask_i * x_i (over `axis`, or all axes). Masked positions contribute exactly 0 whatever
  * their value (NaN included) and get zero gradient.
  *
+ * On webgpu (the direct-dispatch backend) the masked sum over all axes or over the last axis runs as
+ * fused dispatches when no gradient tape records (the 0/1 mask check in the kernel: a failure gives
+ * NaN and the named error on the next fused call); other axes and calls under a tape run the tfjs ops.
+ *
  * @param x `[batch, time]` (any shape) float32.
  * @param mask same shape as `x`; 1 = counted, 0 = padding (float32, int32 or bool; holes allowed).
  * @param options.axis axis or axes to reduce; default all (scalar).
@@ -132,6 +136,10 @@ export function maskedSum(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceOp
  * Where the mask is all 0 (a fully masked input or row) the result is defined as 0, not NaN, and
  * the gradient is 0.
  *
+ * On webgpu (the direct-dispatch backend) the masked mean over all axes or over the last axis runs as
+ * fused dispatches when no gradient tape records (the 0/1 mask check in the kernel: a failure gives
+ * NaN and the named error on the next fused call); other axes and calls under a tape run the tfjs ops.
+ *
  * @param x `[batch, time]` (any shape) float32.
  * @param mask same shape as `x`; 1 = counted, 0 = padding (float32, int32 or bool; holes allowed).
  * @param options.axis axis or axes to reduce; default all (scalar).
@@ -158,6 +166,10 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceO
  * mean = maskedMean(x, mask); var = sum_i mask_i (x_i - mean)^2 / (n - 1), n = sum_i mask_i
  * (Bessel's correction with the masked count, as verl's `masked_var`; divide by n when
  * `unbiased: false`). Defined as 0 when n = 0, and when n = 1 with `unbiased` (verl raises there).
+ *
+ * On webgpu (the direct-dispatch backend) this runs as fused dispatches when no gradient tape
+ * records (the 0/1 mask check in the kernel: a failure gives NaN and the named error on the next
+ * fused call); under a tape it runs the tfjs ops.
  *
  * @param x `[batch, time]` (any shape) float32.
  * @param mask same shape as `x`; 1 = counted, 0 = padding.
@@ -186,6 +198,10 @@ export function maskedVariance(x: tf.Tensor, mask: tf.Tensor, options: MaskedVar
  * (unbiased by default), as verl's `masked_whiten` (used for GAE and REINFORCE++ advantages);
  * `shiftMean: false` adds the mean back: W + mean. Unlike verl, masked positions of the result are
  * exactly 0 (verl leaves whitened padding values there). A fully masked input gives all zeros.
+ *
+ * On webgpu (the direct-dispatch backend) this runs as fused dispatches when no gradient tape
+ * records (the 0/1 mask check in the kernel: a failure gives NaN and the named error on the next
+ * fused call); under a tape it runs the tfjs ops.
  *
  * @param x `[batch, time]` (any shape) float32.
  * @param mask same shape as `x`; 1 = counted, 0 = padding.
