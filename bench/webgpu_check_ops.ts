@@ -186,7 +186,7 @@ async function valueErrorChecks(t: Tally): Promise<void> {
   for (const c of cases) {
     let message: string | null = null;
     try {
-      const y = c.run();
+      const y = tf.tidy(c.run);
       await y.data();
       y.dispose();
       await settleWebGPUValueChecks();
@@ -231,7 +231,8 @@ if (process.argv[1]?.endsWith('webgpu_check_ops.ts')) {
     await tf.setBackend('webgpu');
     await tf.ready();
     const t = await opsChecks();
-    console.log(`${t.failures === 0 ? 'PASS' : 'FAIL'}: ${t.count} comparisons, worst ${t.worst.toExponential(2)}`);
+    console.log(`${t.failures === 0 ? 'PASS' : 'FAIL'}: ${t.count} comparisons, worst ${t.worst.toExponential(2)}, ` +
+        `tensors left ${tf.memory().numTensors}`);
     process.exit(t.failures === 0 ? 0 : 1);
   })();
 }

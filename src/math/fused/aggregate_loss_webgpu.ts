@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {valueChecksEnabled} from '../assert.js';
 import type {LossAggregation} from '../aggregate_loss.js';
-import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
@@ -127,7 +127,7 @@ export function aggregateLossWebGPU(perToken: tf.Tensor2D, mask: tf.Tensor, mode
     normalizer: number | undefined): tf.Scalar | null {
   const [rows, cols] = perToken.shape;
   if (!enabled || rows < 1 || cols < 1) return null;
-  const backend = rowKernelBackend();
+  const backend = lazyGradientsAdapterMissing().length > 0 ? null : rowKernelBackend();
   if (backend === null || gpuBuffersOf(backend, [perToken, mask]) === null) return null;
   const checks = valueChecksEnabled();
   const uniform = {ints: [rows, cols, MODES[mode], normalizer === undefined ? 0 : 1],

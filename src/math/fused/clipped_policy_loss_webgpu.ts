@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {valueChecksEnabled} from '../assert.js';
 import {LOG_PROB_LIMIT, LOG_PROB_LIMIT_F32} from '../policy_loss_values.js';
-import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
 
@@ -188,7 +188,7 @@ function uniforms(x: Inputs, o: ClipKernelOptions, which: number): {ints: number
 export function clippedPolicyLossWebGPU(x: Inputs, o: ClipKernelOptions): tf.Tensor2D | null {
   const [batch, time] = x.logProbs.shape;
   if (!enabled || batch < 1 || time < 1) return null;
-  const backend = rowKernelBackend();
+  const backend = lazyGradientsAdapterMissing().length > 0 ? null : rowKernelBackend();
   if (backend === null) return null;
   const checks = valueChecksEnabled();
   const grid = rowGrid(batch);

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {KlEstimator} from '../kl_penalty.js';
-import {runWithLazyGradients} from './run_with_lazy_gradients.js';
+import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
@@ -70,7 +70,7 @@ export function klPenaltyWebGPU(logProbs: tf.Tensor, refLogProbs: tf.Tensor,
     o: {estimator: KlEstimator; logRatioClamp?: number | undefined; valueClamp?: number | undefined}): tf.Tensor | null {
   const n = logProbs.size;
   if (!enabled || n < 1) return null;
-  const backend = rowKernelBackend();
+  const backend = lazyGradientsAdapterMissing().length > 0 ? null : rowKernelBackend();
   if (backend === null || gpuBuffersOf(backend, [logProbs, refLogProbs]) === null) return null;
   const grid = rowGrid(Math.ceil(n / ROW_WG));
   const uniform = (which: number) => ({ints: [n, ESTIMATORS[o.estimator], which, 0],
