@@ -3,6 +3,7 @@
 #   bash bench/gpu_session.sh check-qwen2     # self-check of fused vs composed, Qwen2-0.5B GRPO step vs PyTorch
 #   bash bench/gpu_session.sh qwen2           # the Qwen2 step alone
 #   bash bench/gpu_session.sh demo            # npm run demo -- --backend webgpu, timed
+#   bash bench/gpu_session.sh smallops        # self-check, then the small ops (fused, composed, PyTorch) timed
 # Results go to $OUT.
 set -uo pipefail
 source .gpu-bench/prelude.sh
@@ -32,5 +33,12 @@ case "${1:-}" in
     cp /tmp/demo-webgpu/summary.json "$OUT/demo_webgpu_summary.json" 2>/dev/null
     cp /tmp/demo-webgpu/report.md "$OUT/demo_webgpu_report.md" 2>/dev/null
     ;;
-  *) echo "usage: gpu_session.sh check-qwen2|demo"; exit 2 ;;
+  smallops)
+    timeout 300 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
+    grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -20
+    timeout 280 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" \
+      --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops_bench.txt" 2>&1
+    echo "bench rc=$?"; grep -E '^(case|[a-zA-Z].*\| webgpu)' "$OUT/smallops_bench.txt"
+    ;;
+  *) echo "usage: gpu_session.sh check-qwen2|demo|smallops"; exit 2 ;;
 esac
