@@ -49,7 +49,7 @@ interface Deps {
   grpoLoss: (i: GrpoLossInputs, o?: GrpoLossOptions) => tf.Scalar;
   grpoLossFused: (i: GrpoLossInputs, r: ResolvedGrpoLossOptions) => tf.Scalar;
   runFusedGrpoLoss: (i: GrpoLossInputs, r: ResolvedGrpoLossOptions, run: {fn: string; checkValues: boolean; withStats: boolean}) =>
-    {loss: tf.Scalar};
+    {loss: tf.Scalar} | null;
   resolveGrpoLossOptions: (o?: GrpoLossOptions) => ResolvedGrpoLossOptions;
   configureValidation: (c: {valueChecks?: boolean}) => {valueChecks: boolean};
   settleWebGPUValueChecks: () => Promise<void>;
@@ -133,7 +133,7 @@ async function valueCheckChecks(d: Deps): Promise<{failures: number; count: numb
     let message: string | null = null;
     try {
       const loss = d.runFusedGrpoLoss(x as unknown as GrpoLossInputs, d.resolveGrpoLossOptions({beta: 0.04}),
-          {fn: 'grpoLoss', checkValues: true, withStats: false}).loss;
+          {fn: 'grpoLoss', checkValues: true, withStats: false})!.loss;
       const value = (await loss.data())[0]!;
       loss.dispose();
       await d.settleWebGPUValueChecks();
