@@ -21,8 +21,9 @@
  * Value checks (on by default, `configureValidation`) run inside the same dispatches: 0/1 mask,
  * finite advantages and log-probs (policy, old, reference, rollout) on unmasked tokens, log-probs
  * <= 1e-4 (probabilities passed by mistake). A failure makes the loss NaN and sets a check word that
- * is copied back asynchronously (WebGPU in Node.js has no synchronous read-back); the named error is
- * thrown by the next fused `grpoLoss` call on the device, or by {@link settleWebGPUValueChecks}.
+ * is copied back asynchronously (WebGPU in Node.js has no synchronous read-back; by default without
+ * a submit of its own, `webgpu_value_checks.ts`); the named error is thrown by a later fused
+ * `grpoLoss` call on the device (one or two calls later), or by {@link settleWebGPUValueChecks}.
  *
  * The backend internals used (output tensors through `makeTensorInfo` + `uploadToGPU`, the open
  * encoder and pass, `commandQueueOwnedIds`) are reached only through `webgpu_backend_adapter.ts`;
