@@ -140,7 +140,7 @@ async function main(): Promise<void> {
       const steps = N + 5;
       const perStep = `${((count.submits - s0) / steps).toFixed(1)} submits, ${((count.dispatches - d0) / steps).toFixed(1)} dispatches per step`;
       summary.push(`${name.padEnd(66)} read-back ${rb.toFixed(4)} ms, enqueue ${enqueue.toFixed(4)} ms, ${perStep}`);
-      if (v.tag.startsWith('checks on (default)')) readBack.set(`${B}x${T}`, rb);
+      if (v.tag.startsWith('checks on (default)')) readBack.set(`B=${B},T=${T}`, rb);
     }
     configureValidation({valueChecks: true});
     await timeIt(`[${B},${T}] grpoLoss validation alone (prepareGrpoLoss, JS)`, () => {

@@ -2,7 +2,7 @@
  * Delivery of the value checks the fused webgpu kernels compute in their own dispatches. WebGPU in
  * Node.js has no synchronous read-back (tfjs's `dataSync` there needs `OffscreenCanvas`), so a kernel
  * writes a check word (0 = every value fine) and makes its result NaN where a check fails; the word
- * is copied back asynchronously, and the named error is thrown by the next fused call on the same
+ * is copied back asynchronously, and the named error is thrown by a later fused call on the same
  * device (or by {@link settleWebGPUValueChecks}).
  *
  * Two ways to get the word back ({@link setWebGPUCheckReadback}): `'submit'` submits the copy at
@@ -90,7 +90,7 @@ export function watchCheckWord(backend: WebGPUDirectBackend, word: GpuBuffer, of
 
 /**
  * @internal Waits for the check words of the fused webgpu calls recorded so far and throws the named
- * error of the first failed one (the next fused call would throw it otherwise).
+ * error of the first failed one (a later fused call would throw it otherwise).
  */
 export async function settleWebGPUValueChecks(): Promise<void> {
   for (const u of unsubmitted) {
