@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     }
   }
   const extra = statsOnly ? {failures: 0, worst: 0, count: 0} : await extraChecks({grpoLoss, grpoLossFused, runFusedGrpoLoss, resolveGrpoLossOptions, configureValidation,
-    settleWebGPUValueChecks, quick});
+    settleWebGPUValueChecks, quick, legacy});
   failures += extra.failures;
   worst = Math.max(worst, extra.worst);
   // grpoLossWithStats: the statistics are fused on the direct path only (--legacy: composed).
