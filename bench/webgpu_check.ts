@@ -7,7 +7,8 @@
 // forward pass's gradient is handed over as is) and under tf.grad of 2.5 * loss (upstream gradient
 // computed on the GPU: the backward pass multiplies). On webgpu the direct-device path runs by
 // default; `--legacy` forces the runWebGPUProgram path. Shapes include a batch > 2048 (the
-// three-dispatch variant of the direct path) and rows longer than 1024 tokens (split rows).
+// three-dispatch variant of the direct path) and rows longer than 1024 tokens (split rows). Then the
+// extra checks (webgpu_check_extra.ts) and grpoLossWithStats fused vs composed (webgpu_check_stats.ts).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
@@ -17,6 +18,7 @@ import {grpoLossFused, runFusedGrpoLoss} from '../src/math/fused/grpo_loss_fused
 import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
 import {extraChecks} from './webgpu_check_extra.js';
 import {opsChecks} from './webgpu_check_ops.js';
+import {grpoCombos, statsChecks} from './webgpu_check_stats.js';
 
 async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
@@ -51,16 +53,10 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick'); // a few shapes, for a software (lavapipe) device
   const shapes: Array<[number, number]> = quick ? [[5, 37], [4, 2600], [1100, 3]] :
     [[5, 37], [3, 700], [64, 1000], [4, 2600], [520, 2100], [2100, 9]];
-  const combos: GrpoLossOptions[] = [];
-  for (const aggregation of ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const) {
-    for (const ratioLevel of ['token', 'sequence'] as const) {
-      combos.push({aggregation, ratioLevel, beta: 0.04, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.28});
-    }
-  }
-  for (const klEstimator of ['k1', 'k2', 'abs'] as const) combos.push({beta: 0.3, klEstimator, dualClip: 3});
-  combos.push({normalizer: 1000}, {aggregation: 'seq-mean-token-sum-norm', maxLength: 2048, normalizer: 7});
+  const combos: GrpoLossOptions[] = grpoCombos();
   let seed = 1;
-  for (const [B, T] of process.argv.includes('--extra-only') ? [] : shapes) {
+  const statsOnly = process.argv.includes('--stats-only'); // only grpoLossWithStats (webgpu_check_stats.ts)
+  for (const [B, T] of process.argv.includes('--extra-only') || statsOnly ? [] : shapes) {
     for (const o of combos) {
       for (const variant of ['plain', 'perTokenAdv+int32Mask', 'noOld']) {
         seed++;
@@ -111,19 +107,23 @@ async function main(): Promise<void> {
       }
     }
   }
-  const extra = await extraChecks({grpoLoss, grpoLossFused, runFusedGrpoLoss, resolveGrpoLossOptions, configureValidation,
-    settleWebGPUValueChecks, quick});
+  const extra = statsOnly ? {failures: 0, worst: 0, count: 0} : await extraChecks({grpoLoss, grpoLossFused, runFusedGrpoLoss, resolveGrpoLossOptions, configureValidation,
+    settleWebGPUValueChecks, quick, legacy});
   failures += extra.failures;
   worst = Math.max(worst, extra.worst);
-  const ops = await opsChecks();
+  const ops = statsOnly ? {failures: 0, worst: 0, count: 0} : await opsChecks();
   failures += ops.failures;
   worst = Math.max(worst, ops.worst);
+  // grpoLossWithStats: the statistics are fused on the direct path only (--legacy: composed).
+  const stats = legacy ? {failures: 0, worst: 0, count: 0} : await statsChecks(quick);
+  failures += stats.failures;
+  worst = Math.max(worst, stats.worst);
   const gpuError = await device?.popErrorScope();
   if (gpuError) {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + stats.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

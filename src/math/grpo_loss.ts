@@ -12,7 +12,6 @@ import {aggregateMasked} from './aggregate_loss.js';
 import {clipIndicators, clippedLossParts, sanitizePolicyInputs, stopGradient} from './clipped_policy_loss.js';
 import {klEstimate} from './kl_penalty.js';
 import {runFusedGrpoLoss} from './fused/grpo_loss_fused.js'; // fused dispatch (issue 6)
-import type {GrpoLossKernelStats} from './fused/grpo_loss_cpu_kernel.js';
 import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
 import {type GrpoLossInputs, type GrpoLossOptions, kernelChecks, prepareGrpoLoss} from './grpo_loss_options.js';
 
@@ -122,7 +121,7 @@ export function grpoLoss(inputs: GrpoLossInputs, options?: GrpoLossOptions): tf.
   const fn = 'grpoLoss';
   const {tensors, resolved, fused} = prepareGrpoLoss(inputs, options, fn, false);
   // --- fused dispatch (issue 6, src/math/fused/) ---
-  if (fused) return runFusedGrpoLoss(tensors, resolved, {fn, checkValues: kernelChecks(), withStats: false}).loss;
+  if (fused) return runFusedGrpoLoss(tensors, resolved, {fn, checkValues: kernelChecks(), withStats: false})!.loss;
   // --- end fused dispatch ---
   return grpoLossComposed(tensors, resolved);
 }
@@ -130,8 +129,9 @@ export function grpoLoss(inputs: GrpoLossInputs, options?: GrpoLossOptions): tf.
 /**
  * {@link grpoLoss} together with diagnostics: masked mean KL, clip fractions and ratio range.
  *
- * Same formula, defaults, `implementation` choice and errors as {@link grpoLoss}; on `cpu`/`wasm`
- * the fused kernel computes the statistics in its pass. The statistics are scalars with no effect
+ * Same formula, defaults, `implementation` choice and errors as {@link grpoLoss}; the fused kernel
+ * computes the statistics in its pass (`cpu`/`wasm`), or on `webgpu` in its dispatches plus one
+ * small reduction dispatch (scalars on the GPU, nothing read back). The statistics are scalars with no effect
  * on the loss's gradient. Inside `tf.grad` / `optimizer.minimize`, tensors other than the returned
  * loss are disposed when the function returns: wrap `stats` in `tf.keep` to use them afterwards.
  *
@@ -152,8 +152,9 @@ export function grpoLossWithStats(
   const fn = 'grpoLossWithStats';
   const {tensors, resolved, fused} = prepareGrpoLoss(inputs, options, fn, true);
   if (fused) {
-    const {loss, stats} = runFusedGrpoLoss(tensors, resolved, {fn, checkValues: kernelChecks(), withStats: true});
-    return {loss, stats: statsFromKernel(stats!, tensors.refLogProbs !== undefined)};
+    const r = runFusedGrpoLoss(tensors, resolved, {fn, checkValues: kernelChecks(), withStats: true});
+    if (r !== null) return {loss: r.loss, stats: r.stats!};
+    // webgpu without a usable buffer for the direct path: nothing ran; the composed ops below.
   }
   const kept = tf.tidy(() => {
     const parts = grpoLossParts(tensors, resolved, true);
@@ -171,19 +172,6 @@ export function grpoLossWithStats(
   };
   if (kl) stats.kl = kl;
   return {loss: loss!, stats};
-}
-
-/** The statistics of {@link grpoLossWithStats} from the kernel's sums (as the composed formulas). */
-function statsFromKernel(s: GrpoLossKernelStats, withKl: boolean): GrpoLossStats {
-  const count = Math.max(s.tokens, 1);
-  const any = s.tokens > 0;
-  const stats: GrpoLossStats = {
-    clipFracLow: tf.scalar(s.clipLow / count), clipFracHigh: tf.scalar(s.clipHigh / count),
-    clipFracDual: tf.scalar(s.clipDual / count), ratioMean: tf.scalar(any ? s.ratioSum / count : 1),
-    ratioMin: tf.scalar(any ? s.ratioMin : 1), ratioMax: tf.scalar(any ? s.ratioMax : 1),
-  };
-  if (withKl) stats.kl = tf.scalar(s.klSum / count);
-  return stats;
 }
 
 /**

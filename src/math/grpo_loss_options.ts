@@ -89,8 +89,8 @@ export interface GrpoLossOptions {
    * `'composed'` always runs tfjs ops. Both give the same loss and gradients to float32 tolerance on
    * every input: every path clamps the log-ratio to ±20 before `exp` (as verl). On `cpu`/`wasm` the
    * kernel also runs the value checks in its own pass. On `webgpu` the fused kernel differentiates
-   * w.r.t. `logProbs` only, and neither {@link grpoLossWithStats} nor `rolloutLogProbs` use it yet
-   * (`'auto'` runs the composed ops there). Honoured by {@link grpoLossWithStats} too.
+   * w.r.t. `logProbs` only; it serves `rolloutLogProbs` and, with the statistics computed on the GPU,
+   * {@link grpoLossWithStats}. Honoured and validated by {@link grpoLossWithStats} too.
    */
   implementation?: GrpoLossImplementation;
   // --- end fused dispatch ---

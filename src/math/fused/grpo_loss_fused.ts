@@ -7,8 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertOneOf, check} from '../assert.js';
 import {grpoLossCpu} from './grpo_loss_cpu.js';
 import type {GrpoLossKernelStats} from './grpo_loss_cpu_kernel.js';
-import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
-import {grpoLossWebGPU, isWebGPUBackend, WEBGPU_MAX_ROWS} from './grpo_loss_webgpu.js';
+import type {GrpoLossStatTensors, GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
+import {
+  grpoLossWebGPU, grpoLossWebGPUStatsAvailable, grpoLossWebGPUWithStats, isWebGPUBackend, WEBGPU_MAX_ROWS,
+} from './grpo_loss_webgpu.js';
 import {isWebGPUDirectBackend} from './webgpu_backend_adapter.js';
 
 /**
@@ -55,8 +57,9 @@ export interface FusedGrpoLossNeeds {
 /**
  * @internal Validates `implementation` and decides whether the fused kernel runs for these inputs
  * on the active backend. `'fused'` where none exists throws, naming the backend. The `cpu`/`wasm`
- * kernels serve everything; the `webgpu` kernel computes neither the statistics nor TIS yet (there
- * `'auto'` runs the composed ops for them).
+ * kernels serve everything; the `webgpu` kernels compute TIS on both paths and the statistics on the
+ * direct-device path only (with the `runWebGPUProgram` fallback, `'auto'` runs the composed ops for
+ * the statistics).
  */
 export function useFusedGrpoLoss(implementation: unknown, inputs: GrpoLossTensors, fn: string,
     needs: FusedGrpoLossNeeds = {stats: false, tis: false}): boolean {
@@ -66,8 +69,9 @@ export function useFusedGrpoLoss(implementation: unknown, inputs: GrpoLossTensor
   const backend = tf.getBackend();
   const gpu = backend === 'webgpu';
   const fits = !gpu || inputs.logProbs.shape[0]! <= WEBGPU_MAX_ROWS;
-  // The webgpu kernels compute TIS (both paths) but not the statistics.
-  const unsupported = gpu && needs.stats ? 'the statistics' : null;
+  // The webgpu kernels compute TIS (both paths); the statistics on the direct path only.
+  const unsupported = gpu && needs.stats && !grpoLossWebGPUStatsAvailable() ?
+    'the statistics (needs the direct-device path)' : null;
   const available = fusedGrpoLossAvailable(backend) && fits && unsupported === null;
   if (impl === 'fused') {
     check(available, fn, () => `'implementation' 'fused' is not available on backend '${backend}'` +
@@ -104,15 +108,34 @@ export interface FusedGrpoLossRun {
  * differentiable w.r.t. `logProbs` only.
  */
 export function grpoLossFused(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions): tf.Scalar {
-  return runFusedGrpoLoss(inputs, resolved, {fn: 'grpoLoss', checkValues: false, withStats: false}).loss;
+  return runFusedGrpoLoss(inputs, resolved, {fn: 'grpoLoss', checkValues: false, withStats: false})!.loss;
 }
 
 /**
- * @internal {@link grpoLossFused} with value checks in the kernel's pass and the statistics' sums as
- * `run` asks (cpu/wasm).
+ * @internal {@link grpoLossFused} with value checks in the kernel's pass and, as `run` asks, the
+ * statistics (cpu/wasm: from the kernel's sums; webgpu: scalars computed on the GPU, no read-back).
+ * Null only for statistics on webgpu when the direct path cannot take these inputs (nothing ran:
+ * the caller runs the composed ops).
  */
 export function runFusedGrpoLoss(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions, run: FusedGrpoLossRun):
-    {loss: tf.Scalar; stats: GrpoLossKernelStats | null} {
-  if (isWebGPUBackend(tf.backend())) return {loss: grpoLossWebGPU(inputs, resolved, run.checkValues), stats: null};
-  return grpoLossCpu(inputs, resolved, run);
+    {loss: tf.Scalar; stats: GrpoLossStatTensors | null} | null {
+  if (isWebGPUBackend(tf.backend())) {
+    if (run.withStats) return grpoLossWebGPUWithStats(inputs, resolved, run.checkValues);
+    return {loss: grpoLossWebGPU(inputs, resolved, run.checkValues), stats: null};
+  }
+  const {loss, stats} = grpoLossCpu(inputs, resolved, run);
+  return {loss, stats: stats === null ? null : statsFromKernel(stats, inputs.refLogProbs !== undefined)};
+}
+
+/** The statistics from the typed-array kernel's sums (as the composed formulas). */
+function statsFromKernel(s: GrpoLossKernelStats, withKl: boolean): GrpoLossStatTensors {
+  const count = Math.max(s.tokens, 1);
+  const any = s.tokens > 0;
+  const stats: GrpoLossStatTensors = {
+    clipFracLow: tf.scalar(s.clipLow / count), clipFracHigh: tf.scalar(s.clipHigh / count),
+    clipFracDual: tf.scalar(s.clipDual / count), ratioMean: tf.scalar(any ? s.ratioSum / count : 1),
+    ratioMin: tf.scalar(any ? s.ratioMin : 1), ratioMax: tf.scalar(any ? s.ratioMax : 1),
+  };
+  if (withKl) stats.kl = tf.scalar(s.klSum / count);
+  return stats;
 }

@@ -38,3 +38,17 @@ export interface GrpoLossTensors {
   advantages: tf.Tensor;
   mask: tf.Tensor;
 }
+
+/**
+ * @internal The statistics of `grpoLossWithStats` as a fused kernel returns them (float32 scalars,
+ * the same fields and meaning as `GrpoLossStats`; `kl` exactly when `refLogProbs` is given).
+ */
+export interface GrpoLossStatTensors {
+  kl?: tf.Scalar;
+  clipFracLow: tf.Scalar;
+  clipFracHigh: tf.Scalar;
+  clipFracDual: tf.Scalar;
+  ratioMean: tf.Scalar;
+  ratioMin: tf.Scalar;
+  ratioMax: tf.Scalar;
+}

@@ -25,8 +25,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type {GrpoLossInputs} from '../grpo_loss_options.js';
 import type {ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {reduceTwoWgsl, tokenLossWgsl} from './grpo_loss_wgsl.js';
-import {grpoLossWebGPUDirect, isWebGPUDirectBackend} from './grpo_loss_webgpu_direct.js';
+import {reduceTwoWgsl, rowLossWgsl, type TokenLossFlags} from './grpo_loss_wgsl.js';
+import {type DirectResult, grpoLossWebGPUDirect, isWebGPUDirectBackend} from './grpo_loss_webgpu_direct.js';
 
 let directEnabled = true;
 
@@ -79,23 +79,10 @@ const WG = 256;
 export const WEBGPU_MAX_ROWS = 65535;
 
 /** Code-shaping flags of the `rows` program (each combination compiles once). */
-interface RowsFlags {
-  hasOld: boolean;
-  sequence: boolean;
-  kl: boolean;
-  klEstimator: ResolvedGrpoLossOptions['klEstimator'];
-  dual: boolean;
-  perTokenAdvantages: boolean;
-  /** Truncated importance sampling (`rolloutLogProbs` bound). */
-  tis: boolean;
-  /** Always false here: in-kernel value checks run on the direct path only. */
-  checks: false;
-  seqMeanTokenMean: boolean;
-  writeGrad: boolean;
-}
+type RowsFlags = TokenLossFlags & {seqMeanTokenMean: boolean; writeGrad: boolean};
 
 /** Shared tree reduction of two values over the 256 threads of a workgroup (all threads must call it). */
-const REDUCE_TWO = reduceTwoWgsl('grpoReduceTwo', 'grpoPart', WG, true);
+const REDUCE_TWO = reduceTwoWgsl('grpoReduceTwo', 'grpoPart', WG);
 
 function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgramLike {
   const variableNames = ['logProbs'];
@@ -103,7 +90,6 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
   if (f.kl) variableNames.push('refLogProbs');
   if (f.tis) variableNames.push('rolloutLogProbs');
   variableNames.push('advantages', 'maskValues');
-  const needRowPass = (f.sequence && f.hasOld) || f.seqMeanTokenMean;
   const key = ['grpoLossRows', +f.hasOld, +f.sequence, +f.kl, f.klEstimator, +f.dual, +f.perTokenAdvantages,
     +f.tis, +f.seqMeanTokenMean, +f.writeGrad].join('_');
   return {
@@ -114,45 +100,17 @@ function rowsProgram(batch: number, gradLen: number, f: RowsFlags): WebGPUProgra
     variableNames,
     workgroupSize: [WG, 1, 1],
     uniforms: 'numRows : i32, numCols : i32, gradLen : i32, lo : f32, hi : f32, dual : f32, beta : f32, tisCap : f32,',
+    // The row body is the direct path's (grpo_loss_wgsl.ts): one workgroup per row.
     getUserCode: () => `
   ${REDUCE_TWO}
   fn main(index : i32) {
-    let row = index / ${WG};
-    let lid = i32(localIndex);
-    let T = uniforms.numCols;
-    let base = row * T;
-    var rowCount = 0.0;
-    var rowLogRatio = 0.0;
-    ${needRowPass ? `
-    for (var t = lid; t < T; t = t + ${WG}) {
-      let k = base + t;
-      if (f32(maskValues[k]) != 0.0) {
-        rowCount = rowCount + 1.0;
-        ${f.sequence && f.hasOld ? 'rowLogRatio = rowLogRatio + (f32(logProbs[k]) - f32(oldLogProbs[k]));' : ''}
-      }
-    }
-    let rowStats = grpoReduceTwo(rowCount, rowLogRatio);
-    rowCount = rowStats.x;
-    rowLogRatio = rowStats.y;` : ''}
-    let seqLogRatio = rowLogRatio / max(rowCount, 1.0);
-    let seqRatio = exp(clamp(seqLogRatio, -20.0, 20.0));
-    let seqInRange = seqLogRatio >= -20.0 && seqLogRatio <= 20.0;
-    let rowWeight = ${f.seqMeanTokenMean ? '1.0 / max(rowCount, 1.0)' : '1.0'};
-    let rowAdvantage = ${f.perTokenAdvantages ? '0.0' : 'f32(advantages[row])'};
-    var sum = 0.0;
-    var count = 0.0;
-    for (var t = lid; t < T; t = t + ${WG}) {
-      let k = base + t;
-      var g = 0.0;
-      if (f32(maskValues[k]) != 0.0) {
-        ${tokenLossWgsl(f, 'uniforms')}
-      }
-      ${f.writeGrad ? 'result[k] = rowWeight * g;' : ''}
-    }
-    let totals = grpoReduceTwo(sum, count);
-    if (lid == 0) {
-      result[uniforms.gradLen + row] = rowWeight * totals.x;
-      result[uniforms.gradLen + uniforms.numRows + row] = totals.y;
+    ${rowLossWgsl(f, {u: 'uniforms', row: `u32(index) / ${WG}u`, lid: 'localIndex', start: '0u', end: 'T', wg: WG,
+      reduceTwo: 'grpoReduceTwo', storeGrad: (v) => `result[k] = ${v};`})}
+    let totals = grpoReduceTwo(lid, sum, count);
+    if (lid == 0u) {
+      let gradLen = u32(uniforms.gradLen);
+      result[gradLen + row] = rowWeight * totals.x;
+      result[gradLen + u32(uniforms.numRows) + row] = totals.y;
     }
   }
 `,
@@ -179,7 +137,7 @@ function finalizeProgram(tokenMean: boolean, sumNorm: boolean): WebGPUProgramLik
       let c = rows[uniforms.gradLen + uniforms.numRows + i];
       count = count + ${tokenMean ? 'c' : 'select(0.0, 1.0, c > 0.0)'};
     }
-    let totals = grpoReduceTwo(sum, count);
+    let totals = grpoReduceTwo(u32(lid), sum, count);
     if (lid == 0) {
       var denominator = select(max(totals.y, 1.0), uniforms.normalizer, uniforms.normalizer > 0.0);
       ${sumNorm ? 'denominator = denominator * uniforms.maxLength;' : ''}
@@ -231,6 +189,8 @@ function forward(
     perTokenAdvantages: advantages.rank === 2,
     tis: rollout !== undefined,
     checks: false,
+    stats: false,
+    klStats: false,
     seqMeanTokenMean: c.aggregation === 'seq-mean-token-mean',
     writeGrad,
   };
@@ -258,6 +218,24 @@ function forward(
   return {loss, rows, fin};
 }
 
+/** @internal Whether the statistics of `grpoLossWithStats` can run fused on the active webgpu backend (the direct path). */
+export function grpoLossWebGPUStatsAvailable(): boolean {
+  return directEnabled && isWebGPUDirectBackend(tf.backend());
+}
+
+/**
+ * @internal The fused GRPO loss with the statistics of `grpoLossWithStats`, computed on the GPU by the
+ * direct path (`grpo_loss_webgpu_direct.ts`); null when that path cannot run these inputs (nothing
+ * recorded: the caller runs the composed ops). Same gradient contract as {@link grpoLossWebGPU}.
+ */
+export function grpoLossWebGPUWithStats(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions, checkValues: boolean):
+    DirectResult | null {
+  const backend = tf.backend();
+  const [rows, cols] = inputs.logProbs.shape as [number, number];
+  if (!grpoLossWebGPUStatsAvailable() || !isWebGPUDirectBackend(backend) || rows === 0 || cols === 0) return null;
+  return grpoLossWebGPUDirect(backend, inputs, c, checkValues, true);
+}
+
 /**
  * @internal The fused GRPO loss on the `webgpu` backend, differentiable w.r.t. `logProbs` (and `mask`,
  * whose gradient is 0). The forward pass writes the gradient when a tape records; the backward pass is
@@ -271,8 +249,8 @@ export function grpoLossWebGPU(inputs: GrpoLossInputs, c: ResolvedGrpoLossOption
   }
   const [rows, cols] = inputs.logProbs.shape as [number, number];
   if (directEnabled && rows > 0 && cols > 0 && isWebGPUDirectBackend(backend)) {
-    const loss = grpoLossWebGPUDirect(backend, inputs, c, checkValues);
-    if (loss !== null) return loss;
+    const r = grpoLossWebGPUDirect(backend, inputs, c, checkValues);
+    if (r !== null) return r.loss;
   }
   if (!tf.engine().isTapeOn()) return tf.tidy(() => forward(backend, inputs, c, false).loss);
   const [batch, time] = inputs.logProbs.shape as [number, number];

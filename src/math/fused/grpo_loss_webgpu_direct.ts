@@ -21,8 +21,9 @@
  * Value checks (on by default, `configureValidation`) run inside the same dispatches: 0/1 mask,
  * finite advantages and log-probs (policy, old, reference, rollout) on unmasked tokens, log-probs
  * <= 1e-4 (probabilities passed by mistake). A failure makes the loss NaN and sets a check word that
- * is copied back asynchronously (WebGPU in Node.js has no synchronous read-back); the named error is
- * thrown by the next fused `grpoLoss` call on the device, or by {@link settleWebGPUValueChecks}.
+ * is copied back asynchronously (WebGPU in Node.js has no synchronous read-back; by default without
+ * a submit of its own, `webgpu_value_checks.ts`); the named error is thrown by a later fused
+ * `grpoLoss` call on the device (one or two calls later), or by {@link settleWebGPUValueChecks}.
  *
  * The backend internals used (output tensors through `makeTensorInfo` + `uploadToGPU`, the open
  * encoder and pass, `commandQueueOwnedIds`) are reached only through `webgpu_backend_adapter.ts`;
@@ -36,9 +37,10 @@ import type {ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {valueCheckMessage} from './grpo_loss_wgsl.js';
 import {
-  bindingNames, checkWordIndex, CHUNK, COMBINED_MAX_PARTIALS, finalizeShader, type GrpoShaderFlags, isWritten, needsRowPass,
-  rowsShader, scaleShader, shaderKey,
+  bindingNames, checkWordIndex, CHUNK, COMBINED_MAX_PARTIALS, finalizeShader, type GrpoShaderFlags, type GrpoStage,
+  isWritten, needsRowPass, partialsLength, rowsShader, scaleShader, shaderKey, STAT_OUTPUTS, statsShader,
 } from './grpo_loss_webgpu_shaders.js';
+import type {GrpoLossStatTensors} from './grpo_loss_kernel_inputs.js';
 import {
   type BindingKind, bindGroupFor, type BoundBuffer, type Dispatch, gpuBuffersOf, isCpuOne, layoutFor, newOutput,
   pipelineFor, recordDispatches, scratchBuffer, uniformBuffer, type WebGPUDirectBackend,
@@ -55,10 +57,10 @@ function tisOf(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions): {rollout: tf
 }
 
 /** The inputs the shaders read, in binding order (old/ref/rollout log-probs only when used). */
-function boundInputs(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions): tf.Tensor[] {
+function boundInputs(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions, withStats: boolean): tf.Tensor[] {
   const tensors: tf.Tensor[] = [inputs.logProbs];
   if (inputs.oldLogProbs !== undefined) tensors.push(inputs.oldLogProbs);
-  if (c.beta !== 0 && inputs.refLogProbs !== undefined) tensors.push(inputs.refLogProbs);
+  if ((c.beta !== 0 || withStats) && inputs.refLogProbs !== undefined) tensors.push(inputs.refLogProbs);
   const tis = tisOf(inputs, c);
   if (tis !== null) tensors.push(tis.rollout);
   tensors.push(inputs.advantages, inputs.mask);
@@ -67,17 +69,21 @@ function boundInputs(inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions): tf.Ten
 
 export {settleWebGPUValueChecks} from './webgpu_value_checks.js';
 
-interface DirectResult {
+/** @internal Result of {@link grpoLossWebGPUDirect}. */
+export interface DirectResult {
   loss: tf.Scalar;
-  grad: tf.Tensor | null;
+  /** The statistics (with `withStats`), else null. */
+  stats: GrpoLossStatTensors | null;
 }
 
 /** Records the dispatches of one step. */
 function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: ResolvedGrpoLossOptions,
-    writeGrad: boolean, tensors: tf.Tensor[], bufs: BoundBuffer[], checks: boolean): DirectResult {
+    writeGrad: boolean, tensors: tf.Tensor[], bufs: BoundBuffer[], checks: boolean, withStats: boolean):
+    DirectResult & {grad: tf.Tensor | null} {
   const {logProbs, oldLogProbs, refLogProbs, advantages} = inputs;
   const [batch, time] = logProbs.shape as [number, number];
   const kl = c.beta !== 0 && refLogProbs !== undefined;
+  const statsKl = withStats && refLogProbs !== undefined;
   const tis = tisOf(inputs, c);
   const sequence = c.ratioLevel === 'sequence';
   const hasOld = oldLogProbs !== undefined;
@@ -92,12 +98,13 @@ function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: Resolve
     hasOld, sequence, kl, klEstimator: c.klEstimator, dual: c.dualClip !== undefined,
     perTokenAdvantages: advantages.rank === 2, tis: tis !== null, checks,
     seqMeanTokenMean, tokenMean, sumNorm: c.aggregation === 'seq-mean-token-sum-norm', writeGrad, chunked,
-    types: {logProbs: typeOf(true), oldLogProbs: typeOf(hasOld), refLogProbs: typeOf(kl),
+    stats: withStats, klStats: statsKl && !kl, statsKl,
+    types: {logProbs: typeOf(true), oldLogProbs: typeOf(hasOld), refLogProbs: typeOf(kl || statsKl),
       rolloutLogProbs: typeOf(tis !== null), advantages: typeOf(true), mask: typeOf(true)},
   };
   const device = backend.device;
   const key = shaderKey(f);
-  const kindsOf = (stage: 'rows' | 'finalize'): BindingKind[] =>
+  const kindsOf = (stage: GrpoStage): BindingKind[] =>
     ['uniform', ...bindingNames(f, stage).map((n): BindingKind => isWritten(n) ? 'rw' : 'read')];
   const rowsKinds = kindsOf('rows');
   const finKinds = kindsOf('finalize');
@@ -106,7 +113,7 @@ function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: Resolve
   const uniform = uniformBuffer(device, [batch, time, chunks, chunked ? CHUNK : time],
       [1 - c.clipLow, 1 + c.clipHigh, c.dualClip ?? 0, c.beta, c.normalizer ?? 0, c.maxLength ?? time,
         tis?.cap ?? 0, 0]);
-  const partials = scratchBuffer(device, 'grpoPartials', 4 * (3 * numPartials + 4));
+  const partials = scratchBuffer(device, 'grpoPartials', 4 * partialsLength(numPartials, withStats));
   const grad = gradOut?.buffer ?? scratchBuffer(device, 'grpoDummy', 16);
   const rowsGroup = bindGroupFor(device, layoutFor(device, rowsKinds),
       [uniform, ...bufs.map((b) => b.buffer), partials, grad]);
@@ -125,38 +132,59 @@ function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: Resolve
   }
   const used: tf.TensorInfo[] = [...tensors, lossOut.info];
   if (gradOut !== null) used.push(gradOut.info);
+  const statOuts = withStats ? STAT_OUTPUTS.filter((n) => n !== 'kl' || statsKl).map((n) => ({n, out: newOutput(backend, [])})) : [];
+  if (withStats) {
+    const statsKinds = kindsOf('stats');
+    const group = bindGroupFor(device, layoutFor(device, statsKinds), [uniform, partials, ...statOuts.map((s) => s.out.buffer)]);
+    dispatches.push({pipeline: pipelineFor(device, `grpo_stats_${key}`, statsKinds, () => statsShader(f)), bindGroup: group,
+      workgroups: [1]});
+    for (const s of statOuts) used.push(s.out.info);
+  }
   recordDispatches(backend, used, dispatches);
   if (checks) {
     watchCheckWord(backend, partials, 4 * checkWordIndex(numPartials), true, (bits) => valueCheckMessage('grpoLoss', bits));
   }
   const engine = tf.engine();
+  let stats: GrpoLossStatTensors | null = null;
+  if (withStats) {
+    const t = Object.fromEntries(statOuts.map((s) => [s.n, engine.makeTensorFromTensorInfo(s.out.info) as tf.Scalar]));
+    stats = t as unknown as GrpoLossStatTensors;
+  }
   return {
     loss: engine.makeTensorFromTensorInfo(lossOut.info) as tf.Scalar,
     grad: gradOut === null ? null : engine.makeTensorFromTensorInfo(gradOut.info),
+    stats,
   };
 }
 
 /**
  * @internal The fused GRPO loss on `webgpu` through the backend's device (see the module comment);
- * the same contract as `grpoLossWebGPU`. Returns null (nothing recorded) when an input has no usable
- * GPU buffer, for the caller's fallback. Throws the named error of a value check that failed in an
- * earlier call. `batch` must be in [1, 65535], `time` >= 1.
+ * the same contract as `grpoLossWebGPU`, and with `withStats` the statistics of `grpoLossWithStats`
+ * as float32 scalars computed on the GPU (one more dispatch; no read-back). Returns null (nothing
+ * recorded) when an input has no usable GPU buffer, for the caller's fallback. Throws the named
+ * error of a value check that failed in an earlier call. `batch` must be in [1, 65535], `time` >= 1.
  */
 export function grpoLossWebGPUDirect(backend: WebGPUDirectBackend, inputs: GrpoLossInputs,
-    c: ResolvedGrpoLossOptions, checks = valueChecksEnabled()): tf.Scalar | null {
+    c: ResolvedGrpoLossOptions, checks = valueChecksEnabled(), withStats = false): DirectResult | null {
   throwPendingValueCheck(backend);
-  const tensors = boundInputs(inputs, c);
+  const tensors = boundInputs(inputs, c, withStats);
   const bufs = gpuBuffersOf(backend, tensors);
   if (bufs === null) return null;
-  if (!tf.engine().isTapeOn()) return record(backend, inputs, c, false, tensors, bufs, checks).loss;
+  if (!tf.engine().isTapeOn()) {
+    const r = record(backend, inputs, c, false, tensors, bufs, checks, withStats);
+    return {loss: r.loss, stats: r.stats};
+  }
   const named: Record<string, tf.Tensor> = {logProbs: inputs.logProbs, advantages: inputs.advantages, mask: inputs.mask};
   if (inputs.oldLogProbs !== undefined) named['oldLogProbs'] = inputs.oldLogProbs;
   if (inputs.refLogProbs !== undefined) named['refLogProbs'] = inputs.refLogProbs;
   const tis = tisOf(inputs, c);
   if (tis !== null) named['rolloutLogProbs'] = tis.rollout;
-  return runWithLazyGradients(named, (save) => {
-    const r = record(backend, inputs, c, true, tensors, bufs, checks);
-    save([r.grad!]);
+  // Recorded outside the op: the engine runs the op's forward function in a tidy scope, which would
+  // dispose the statistics (the op has one output); they stay in the caller's scope instead.
+  const r = record(backend, inputs, c, true, tensors, bufs, checks, withStats);
+  const loss = runWithLazyGradients(named, (save) => {
+    save([r.grad!]); // a kept clone
+    r.grad!.dispose();
     return r.loss;
   }, (dy, saved) => {
     const grad = saved[0]!;
@@ -174,4 +202,5 @@ export function grpoLossWebGPUDirect(backend: WebGPUDirectBackend, inputs: GrpoL
       rolloutLogProbs: constant('rolloutLogProbs'),
     };
   });
+  return {loss, stats: r.stats};
 }

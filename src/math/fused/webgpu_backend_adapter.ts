@@ -348,6 +348,35 @@ export function recordDispatches(backend: WebGPUDirectBackend, used: tf.TensorIn
 }
 
 /**
+ * @internal Records a copy of the 16 bytes at `offset` of `source` (written by commands recorded so
+ * far) into a pooled staging buffer, in the open encoder (ending the open pass); nothing submitted.
+ * Map it with {@link mapWordAsync} once that encoder has been submitted.
+ */
+export function copyWordToStaging(backend: WebGPUDirectBackend, source: GpuBuffer, offset: number): GpuBuffer {
+  const cache = deviceCache(backend.device);
+  const staging = cache.staging.pop() ?? backend.device.createBuffer({size: 16, usage: USAGE_MAP_READ | USAGE_COPY_DST});
+  backend.ensureCommandEncoderReady();
+  if (backend.computePassEncoder != null) backend.endComputePassEncoder();
+  backend.commandEncoder!.copyBufferToBuffer(source, offset, staging, 0, 16);
+  return staging;
+}
+
+/**
+ * @internal Maps a staging buffer of {@link copyWordToStaging} (its copy submitted), hands its bytes
+ * to `onValue` and returns it to the pool.
+ */
+export function mapWordAsync(backend: WebGPUDirectBackend, staging: GpuBuffer, onValue: (bytes: ArrayBuffer) => void):
+    Promise<void> {
+  const cache = deviceCache(backend.device);
+  return staging.mapAsync(MAP_MODE_READ).then(() => {
+    const bytes = staging.getMappedRange().slice(0);
+    staging.unmap();
+    cache.staging.push(staging);
+    onValue(bytes);
+  });
+}
+
+/**
  * @internal Copies the 16 bytes at `offset` of `source` (written by commands recorded so far) to the CPU:
  * ends the open pass, records the copy into a pooled staging buffer, submits, and calls `onValue`
  * once the GPU has finished (asynchronously: WebGPU has no synchronous read-back in Node.js).
@@ -355,19 +384,9 @@ export function recordDispatches(backend: WebGPUDirectBackend, used: tf.TensorIn
  */
 export function readWordAsync(backend: WebGPUDirectBackend, source: GpuBuffer, offset: number,
     onValue: (bytes: ArrayBuffer) => void): Promise<void> {
-  const device = backend.device;
-  const cache = deviceCache(device);
-  const staging = cache.staging.pop() ?? device.createBuffer({size: 16, usage: USAGE_MAP_READ | USAGE_COPY_DST});
-  backend.ensureCommandEncoderReady();
-  if (backend.computePassEncoder != null) backend.endComputePassEncoder();
-  backend.commandEncoder!.copyBufferToBuffer(source, offset, staging, 0, 16);
+  const staging = copyWordToStaging(backend, source, offset);
   backend.submitQueue();
-  return staging.mapAsync(MAP_MODE_READ).then(() => {
-    const bytes = staging.getMappedRange().slice(0);
-    staging.unmap();
-    cache.staging.push(staging);
-    onValue(bytes);
-  });
+  return mapWordAsync(backend, staging, onValue);
 }
 
 /** @internal Zeroes `buffer` after the commands recorded so far (ends the open compute pass). */
