@@ -1,12 +1,14 @@
 // GPU self-check of the fused webgpu log-prob kernels (tokenLogProbs, entropyFromLogits) against the
 // chunked tfjs ops (the same functions with the kernels switched off): values and d / d logits under
 // an upstream gradient w (tf.grad of sum(w * f(logits))), at a vocab that is not a multiple of 4
-// (scalar loads), multiples of 4 (vec4), a temperature, logits of ±1000, and an out-of-range token id
-// under value checks (named error).
+// (scalar loads), multiples of 4 (vec4), odd row counts, a temperature, logits of ±1000, for every
+// variant of bench/webgpu_logprob_variants.ts, and an out-of-range token id under value checks (named
+// error). (tokenLogProbs has no ignore index: padding is masked downstream, so nothing to check there.)
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, entropyFromLogits, tokenLogProbs} from '../src/index.js';
 import {setLogProbsWebGPU} from '../src/math/fused/log_probs_webgpu.js';
 import {settleWebGPUValueChecks} from '../src/math/fused/webgpu_value_checks.js';
+import {LOG_PROB_CHECK_ONLY, LOG_PROB_VARIANTS} from './webgpu_logprob_variants.js';
 
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 0;
@@ -24,7 +26,7 @@ export async function logProbChecks(quick: boolean): Promise<{failures: number; 
   let worst = 0;
   let count = 0;
   const shapes: Array<[number, number, number, number, number]> = [
-    [2, 3, 37, 1, 2], [2, 5, 1000, 0.7, 3], [1, 4, 32000, 1, 2], [1, 3, 4099, 1, 1000]];
+    [2, 3, 37, 1, 2], [3, 5, 1000, 0.7, 3], [1, 4, 32000, 1, 2], [1, 3, 4099, 1, 1000], [1, 7, 8200, 1, 3]];
   if (!quick) shapes.push([4, 256, 32000, 1, 2], [2, 40, 152000, 1.3, 2]);
   for (const [B, T, V, temperature, scale] of shapes) {
     const x = tf.tidy(() => ({
@@ -44,8 +46,8 @@ export async function logProbChecks(quick: boolean): Promise<{failures: number; 
         return out;
       };
       const b = await run(false);
-      for (const [splitForward, bwdIter] of [[true, 4], [false, 4], [false, 1], [false, 16], [false, 160]] as const) {
-        setLogProbsWebGPU(true, {splitForward, bwdIter});
+      for (const {name, v} of [...LOG_PROB_VARIANTS, ...LOG_PROB_CHECK_ONLY]) {
+        setLogProbsWebGPU(true, v);
         const a = await run(true);
         const valueErr = maxRel(a.value, b.value);
         const gradErr = maxRel(a.grad, b.grad);
@@ -53,34 +55,36 @@ export async function logProbChecks(quick: boolean): Promise<{failures: number; 
         count++;
         if (bad) failures++;
         worst = Math.max(worst, valueErr, gradErr);
-        console.log(`${bad ? 'FAIL' : 'ok  '} ${which} fused (${splitForward ? 'split' : 'one-pass'} forward, backward ${bwdIter}/thread) vs chunked ` +
+        console.log(`${bad ? 'FAIL' : 'ok  '} ${which} fused (${name}) vs chunked ` +
             `[${B},${T},${V}] T=${temperature} scale ${scale}: value ${valueErr.toExponential(2)}, grad ${gradErr.toExponential(2)}`);
       }
     }
     tf.dispose(Object.values(x));
   }
-  setLogProbsWebGPU(true);
   for (const splitForward of [true, false]) {
-    setLogProbsWebGPU(true, {splitForward});
-    const previous = configureValidation({valueChecks: true});
-  let message = 'no error';
-  const logits = tf.zeros([1, 2, 8200]) as tf.Tensor3D;
-  const tokens = tf.tensor2d([[3, 8200]], [1, 2], 'int32');
-  try {
-    const lp = tokenLogProbs(logits, tokens);
-    const v = await lp.data();
-    lp.dispose();
-    await settleWebGPUValueChecks();
-    message = `values ${Array.from(v).join(', ')}`;
-  } catch (e) {
-    message = (e as Error).message;
-  }
-  configureValidation(previous);
-  tf.dispose([logits, tokens]);
-  const ok = message.includes("'tokens' expected values in [0, 8200)");
-  count++;
-  if (!ok) failures++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} tokenLogProbs value check, token id 8200 of vocab 8200: ${message}`);
+    setLogProbsWebGPU(true, {splitForward, splitSpan: 1024});
+    for (const bad of [8200, -1]) {
+      const previous = configureValidation({valueChecks: true});
+      let message = 'no error';
+      const logits = tf.zeros([1, 2, 8200]) as tf.Tensor3D;
+      const tokens = tf.tensor2d([[3, bad]], [1, 2], 'int32');
+      try {
+        const lp = tokenLogProbs(logits, tokens);
+        const v = await lp.data();
+        lp.dispose();
+        await settleWebGPUValueChecks();
+        message = `values ${Array.from(v).join(', ')}`;
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      configureValidation(previous);
+      tf.dispose([logits, tokens]);
+      const ok = message.includes("'tokens' expected values in [0, 8200)");
+      count++;
+      if (!ok) failures++;
+      console.log(`${ok ? 'ok  ' : 'FAIL'} tokenLogProbs value check (${splitForward ? 'split' : 'one-pass'}), token id ${bad} ` +
+          `of vocab 8200: ${message}`);
+    }
   }
   setLogProbsWebGPU(true);
   return {failures, worst, count};

@@ -24,18 +24,37 @@ import {throwPendingValueCheck, watchCheckWord} from './webgpu_value_checks.js';
 
 const MAX_ROWS = 65535;
 let enabled = true;
-let splitForward = false;
-let bwdIter = LP_BWD_ITER;
+let variant: Required<LogProbsWebGPUVariant> = defaultVariant();
+
+/** @internal Variants of the fused webgpu log-prob kernels (see {@link setLogProbsWebGPU}). */
+export interface LogProbsWebGPUVariant {
+  /** Rows split over several workgroups in the forward pass (then a merge pass); default false. */
+  splitForward?: boolean;
+  /** Elements (vec4 units when vocab % 4 == 0) per workgroup of the split forward; default 2048. */
+  splitSpan?: number;
+  /** Loads per thread per step of the forward reduction: 1, 2, 4 or 8; default 1. */
+  unroll?: number;
+  /** Elements (vec4 units when vocab % 4 == 0) per thread of the backward pass; default 4. */
+  bwdIter?: number;
+}
+
+function defaultVariant(): Required<LogProbsWebGPUVariant> {
+  return {splitForward: false, splitSpan: LP_SPLIT_SPAN, unroll: 1, bwdIter: LP_BWD_ITER};
+}
 
 /**
- * @internal Turns the fused webgpu log-prob kernels on or off (default on) and picks variants
- * (`splitForward`: rows split over workgroups in the forward pass, default off: measured slower on
- * an H200; `bwdIter`: elements per thread of the backward pass); for benchmarks and checks.
+ * @internal Turns the fused webgpu log-prob kernels on or off (default on) and picks a variant
+ * (fields left out take their defaults); for benchmarks (`bench/webgpu_micro.ts` times them all) and
+ * checks (`bench/webgpu_check_logprobs.ts` checks them all).
  */
-export function setLogProbsWebGPU(on: boolean, options: {splitForward?: boolean; bwdIter?: number} = {}): void {
+export function setLogProbsWebGPU(on: boolean, options: LogProbsWebGPUVariant = {}): void {
+  const v = {...defaultVariant(), ...options};
+  if (![1, 2, 4, 8].includes(v.unroll)) throw new Error(`setLogProbsWebGPU: unroll must be 1, 2, 4 or 8, got ${v.unroll}`);
+  for (const k of ['splitSpan', 'bwdIter'] as const) {
+    if (!Number.isInteger(v[k]) || v[k] < 1) throw new Error(`setLogProbsWebGPU: ${k} must be an integer >= 1, got ${v[k]}`);
+  }
   enabled = on;
-  splitForward = options.splitForward ?? false;
-  bwdIter = options.bwdIter ?? LP_BWD_ITER;
+  variant = v;
 }
 
 /** @internal The backend when the fused kernels apply to `[rows, vocab]` logits, else null. */
@@ -54,7 +73,7 @@ function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf
   const device = backend.device;
   const kinds = forwardKinds(f);
   const layout = layoutFor(device, kinds);
-  const pipeline = pipelineFor(device, `lp_fwd_${f.mode}_${+f.vec4}`, kinds, () => forwardShader(f));
+  const pipeline = pipelineFor(device, `lp_fwd_${f.mode}_${+f.vec4}_${f.unroll}`, kinds, () => forwardShader(f));
   const value = newOutput(backend, [batch, time]);
   const stats = newOutput(backend, [rows * 3]);
   const check = scratchBuffer(device, 'lpCheck', 16);
@@ -65,8 +84,8 @@ function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf
   const used: tf.TensorInfo[] = [logits, value.info, stats.info];
   if (tokens !== null) used.push(tokens);
   const count = f.vec4 ? vocab / 4 : vocab;
-  const splits = Math.ceil(count / LP_SPLIT_SPAN);
-  if (!splitForward || splits < 2) {
+  const splits = Math.ceil(count / f.splitSpan!);
+  if (!variant.splitForward || splits < 2) {
     recordDispatches(backend, used, [{pipeline, bindGroup: bindGroupFor(device, layout, buffers), workgroups: [rows]}]);
   } else {
     // Split rows: workgroups over (span, row) write partial (max, sum, t), one thread per row merges.
@@ -74,7 +93,7 @@ function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf
     const u = uniformBuffer(device, [rows, vocab, splits, 0], [invTemp, 0, 0, 0]);
     const finKinds = splitFinalizeKinds(f);
     recordDispatches(backend, used, [{
-      pipeline: pipelineFor(device, `lp_split_${f.mode}_${+f.vec4}`, SPLIT_KINDS, () => splitPartialShader(f)),
+      pipeline: pipelineFor(device, `lp_split_${f.mode}_${+f.vec4}_${f.unroll}_${f.splitSpan}`, SPLIT_KINDS, () => splitPartialShader(f)),
       bindGroup: bindGroupFor(device, layoutFor(device, SPLIT_KINDS), [u, lb.buffer, partials]),
       workgroups: [splits, rows],
     }, {
@@ -131,7 +150,8 @@ function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.T
   const lb = gpuBufferOf(backend, logits);
   const tb = tokens === null ? null : gpuBufferOf(backend, tokens);
   if (lb === null || lb.type !== 'f32' || (tokens !== null && (tb === null || tb.type !== 'i32'))) return null;
-  const f: LogProbShaderFlags = {mode, vec4: vocab % 4 === 0, bwdIter};
+  const f: LogProbShaderFlags = {mode, vec4: vocab % 4 === 0, bwdIter: variant.bwdIter, unroll: variant.unroll,
+    splitSpan: variant.splitSpan};
   const invTemp = 1 / temperature;
   if (!tf.engine().isTapeOn()) {
     const r = forward(backend, f, logits, tokens, invTemp, fn)!;
