@@ -33,6 +33,26 @@ case "${1:-}" in
     cp /tmp/demo-webgpu/summary.json "$OUT/demo_webgpu_summary.json" 2>/dev/null
     cp /tmp/demo-webgpu/report.md "$OUT/demo_webgpu_report.md" 2>/dev/null
     ;;
+  final-a)
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
+    timeout 150 node dist-bench/bench/webgpu_matmul.mjs > "$OUT/matmul.txt" 2>&1; echo "matmul rc=$?"; grep -E '^(FAIL|PASS|TFLOP|step)' "$OUT/matmul.txt" | cut -c1-400
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$OUT/qwen2_make.txt" 2>&1 || tail -5 "$OUT/qwen2_make.txt"
+    timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch 4 --out "$OUT/qwen2_torch_b4.json" > "$OUT/qwen2_torch_b4.txt" 2>&1; tail -1 "$OUT/qwen2_torch_b4.txt" | cut -c1-300
+    for mm in on off; do
+      timeout 120 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --matmul $mm \
+        --torch-json "$OUT/qwen2_torch_b4.json" --out "$OUT/qwen2_webgpu_b4_mm$mm.json" > "$OUT/qwen2_webgpu_b4_mm$mm.txt" 2>&1
+      echo "qwen2 matmul=$mm rc=$?"; tail -2 "$OUT/qwen2_webgpu_b4_mm$mm.txt" | cut -c1-400
+    done
+    timeout 200 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
+    grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -8
+    ;;
+  final-b)
+    timeout 200 node dist-bench/bench/webgpu_micro.mjs --torch > "$OUT/micro.txt" 2>&1; echo "micro rc=$?"; tail -30 "$OUT/micro.txt" | cut -c1-220
+    timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$OUT/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio|target' "$OUT/latency.txt" | cut -c1-250
+    timeout 200 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" \
+      --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops.txt" 2>&1; echo "smallops rc=$?"
+    grep -vE '^\s*$' "$OUT/smallops.txt" | tail -40 | cut -c1-200
+    ;;
   smallops)
     timeout 300 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
     grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -20

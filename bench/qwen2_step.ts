@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {applyClippedGradients, grpoLoss, tokenLogProbs} from '../src/index.js';
 import {loadPretrained} from '../src/node.js';
+import {setWebGPUMatmulAuto} from '../src/math/fused/matmul_webgpu.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
   const P = Number(arg('--prompt', '64'));
   const C = Number(arg('--completion', '192'));
   const steps = Number(arg('--steps', '5'));
+  if (arg('--matmul', 'on') === 'off') setWebGPUMatmulAuto(false); // tfjs's own webgpu matmul, for A/B
+
   const warmup = Number(arg('--warmup', '2'));
   await useBackend(backend);
 

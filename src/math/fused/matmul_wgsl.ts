@@ -103,17 +103,18 @@ export function matmulShader(c: MatmulShaderConfig): string {
   const cm = tm / 4; // 4-row chunks per thread, rows ty*4 + i*4*wy
   const cn = tn / 4;
   const a = tileIo('a', bm, bk, threads, c.transA, c.vecA, 'M', 'm0');
-  const b = tileIo('b', bn, bk, threads, c.transB, c.vecB, 'N', 'n0');
+  const b = tileIo('b', bn, bk, threads, !c.transB, c.vecB, 'N', 'n0'); // B [K, N] has K outer
   const acc: string[] = [];
   for (const i of range(cm)) for (const r of range(4)) for (const j of range(cn)) acc.push(`var c${i}_${r}_${j} = vec4<f32>(0.0);`);
   const step: string[] = [];
   for (const kk of range(bk)) {
+    step.push('{');
     for (const i of range(cm)) step.push(`let av${i} = as_[${kk * (bm / 4)}u + ty + ${i * wy}u];`);
     for (const j of range(cn)) step.push(`let bv${j} = bs_[${kk * (bn / 4)}u + tx + ${j * wx}u];`);
     for (const i of range(cm)) for (const r of range(4)) for (const j of range(cn)) {
       step.push(`c${i}_${r}_${j} = fma(vec4<f32>(av${i}[${r}]), bv${j}, c${i}_${r}_${j});`);
     }
-    step.push('');
+    step.push('}');
   }
   const stores: string[] = [];
   for (const i of range(cm)) for (const r of range(4)) {
