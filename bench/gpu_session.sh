@@ -47,6 +47,9 @@ case "${1:-}" in
     grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -8
     ;;
   final-b)
+    timeout 100 node dist-bench/bench/webgpu_matmul.mjs --quick --step-only > "$OUT/matmul_steps.txt" 2>&1; echo "matmul rc=$?"; grep -E '^(FAIL|PASS|step)' "$OUT/matmul_steps.txt" | cut -c1-200
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > /dev/null 2>&1
+    timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 8 --out "$OUT/qwen2_on.json" > "$OUT/qwen2_on.txt" 2>&1; echo "qwen2 rc=$?"; tail -1 "$OUT/qwen2_on.txt" | cut -c1-300
     timeout 200 node dist-bench/bench/webgpu_micro.mjs --torch > "$OUT/micro.txt" 2>&1; echo "micro rc=$?"; tail -30 "$OUT/micro.txt" | cut -c1-220
     timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$OUT/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio|target' "$OUT/latency.txt" | cut -c1-250
     timeout 200 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" \

@@ -9,6 +9,7 @@ import {registerWebGPUMatmul, unregisterWebGPUMatmul} from '../src/math/fused/ma
 import {MATMUL_TILES, setWebGPUMatmulTuning} from '../src/math/fused/matmul_webgpu.js';
 
 const quick = process.argv.includes('--quick');
+const defaults = setWebGPUMatmulTuning({});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function activate(): Promise<void> {
@@ -68,7 +69,7 @@ async function checks(): Promise<number> {
   ];
   for (const tile of Object.keys(MATMUL_TILES)) {
     for (const maxSplitK of [1, 16]) {
-      setWebGPUMatmulTuning({large: tile, small: tile, maxSplitK});
+      setWebGPUMatmulTuning({large: tile, plain: tile, small: tile, maxSplitK});
       for (const [sa, sb, ta, tb] of cases) {
         const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
         const b = tf.randomNormal(sb, 0, 1, 'float32', 2);
@@ -98,7 +99,7 @@ async function checks(): Promise<number> {
     console.log(`${err < 1e-5 ? 'ok  ' : 'FAIL'} matmul gradient ${i}: ${err.toExponential(2)}`);
   }
   tf.dispose([a, w, ...mine, ...theirs]);
-  setWebGPUMatmulTuning({large: '128x128x8', small: '64x64x16', maxSplitK: 16});
+  setWebGPUMatmulTuning(defaults);
   console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: matmul ${count} comparisons, tensors ${tf.memory().numTensors}`);
   return failures;
 }
@@ -139,17 +140,21 @@ async function speed(): Promise<void> {
     line.push(`tfjs ${(flops / (await time(() => tf.matMul(a, b), reps)) / 1e9).toFixed(1)}`);
     registerWebGPUMatmul();
     for (const tile of Object.keys(MATMUL_TILES)) {
-      setWebGPUMatmulTuning({large: tile, small: tile});
+      setWebGPUMatmulTuning({large: tile, plain: tile, small: tile});
       for (const [ta, tb] of [[false, false], [false, true], [true, false]] as const) {
         const ms = await time(() => tf.matMul(a, b, ta, tb), reps);
         line.push(`${tile}${ta ? ' At' : ''}${tb ? ' Bt' : ''} ${(flops / ms / 1e9).toFixed(1)}`);
       }
     }
-    setWebGPUMatmulTuning({large: '128x128x8', small: '64x64x16'});
+    setWebGPUMatmulTuning(defaults);
     console.log(`TFLOP/s ${line.join(' | ')}`);
     rows.push(line.join(' | '));
     tf.dispose([a, b]);
   }
+  await stepShapes();
+}
+
+async function stepShapes(): Promise<void> {
   // The products of a Qwen2-0.5B step at B*T = 1024 tokens (forward and both gradients).
   const shapes: Array<[string, number[], number[], boolean, boolean]> = [
     ['x W_up^T [1024,896]x[4864,896]^T', [1024, 896], [4864, 896], false, true],
@@ -179,7 +184,8 @@ async function main(): Promise<void> {
   await activate();
   if (!registerWebGPUMatmul()) throw new Error('registerWebGPUMatmul: webgpu kernels not loaded');
   const failures = await checks();
-  if (!process.argv.includes('--check-only')) await speed();
+  if (process.argv.includes('--step-only')) await stepShapes();
+  else if (!process.argv.includes('--check-only')) await speed();
   process.exit(failures === 0 ? 0 : 1);
 }
 

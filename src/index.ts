@@ -70,6 +70,7 @@ export type {Fp8MatmulOptions} from './math/fp8_matmul.js';
 
 // === Kernels (fused paths) ===
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
+export {registerWebGPUMatmul, unregisterWebGPUMatmul} from './math/fused/matmul_webgpu.js';
 export type {GrpoLossImplementation} from './math/fused/grpo_loss_fused.js';
 
 // === Rewards ===

@@ -28,18 +28,19 @@ let variant: Required<LogProbsWebGPUVariant> = defaultVariant();
 
 /** @internal Variants of the fused webgpu log-prob kernels (see {@link setLogProbsWebGPU}). */
 export interface LogProbsWebGPUVariant {
-  /** Rows split over several workgroups in the forward pass (then a merge pass); default false. */
+  /** Rows split over several workgroups in the forward pass (then a merge pass); default true. */
   splitForward?: boolean;
-  /** Elements (vec4 units when vocab % 4 == 0) per workgroup of the split forward; default 2048. */
+  /** Elements (vec4 units when vocab % 4 == 0) per workgroup of the split forward; default 8192. */
   splitSpan?: number;
-  /** Loads per thread per step of the forward reduction: 1, 2, 4 or 8; default 1. */
+  /** Loads per thread per step of the forward reduction: 1, 2, 4 or 8; default 4. */
   unroll?: number;
   /** Elements (vec4 units when vocab % 4 == 0) per thread of the backward pass; default 4. */
   bwdIter?: number;
 }
 
 function defaultVariant(): Required<LogProbsWebGPUVariant> {
-  return {splitForward: false, splitSpan: LP_SPLIT_SPAN, unroll: 1, bwdIter: LP_BWD_ITER};
+  // H200 sweep (bench/results/h200-2026-12-01-logprobs-micro.txt): split forward, span 8192, unroll 4 was fastest.
+  return {splitForward: true, splitSpan: 8192, unroll: 4, bwdIter: LP_BWD_ITER};
 }
 
 /**

@@ -25,7 +25,10 @@ export const MATMUL_TILES: Readonly<Record<string, Tile>> = {
 
 /** @internal Tuning of the tile choice: the tile for large outputs, the one for small, the workgroups to fill. */
 export interface MatmulTuning {
+  /** Tile for large outputs when an operand is transposed (the forward of a linear layer, dW). */
   large: string;
+  /** Tile for large outputs of A B with neither transposed (dX = dY W). */
+  plain: string;
   small: string;
   /** Workgroups below which a smaller tile, then split-K, is used (about 2 per multiprocessor). */
   fill: number;
@@ -33,22 +36,25 @@ export interface MatmulTuning {
   maxSplitK: number;
 }
 
-let tuning: MatmulTuning = {large: '128x128x8', small: '64x64x16', fill: 264, maxSplitK: 16};
+// Chosen from the H200 sweep (bench/results/h200-2026-12-01-matmul.txt): 128x128x16 reads transposed
+// operands at 33-40 TFLOP/s for n >= 2048, 64x128x16 is the best plain product at n = 2048 and 8192.
+let tuning: MatmulTuning = {large: '128x128x16', plain: '64x128x16', small: '64x128x16', fill: 128, maxSplitK: 16};
 
 /** @internal Sets the tile choice (for the GPU sweep); returns the previous one. */
 export function setWebGPUMatmulTuning(t: Partial<MatmulTuning>): MatmulTuning {
   const prev = tuning;
   tuning = {...tuning, ...t};
-  for (const name of [tuning.large, tuning.small]) {
+  for (const name of [tuning.large, tuning.plain, tuning.small]) {
     if (MATMUL_TILES[name] === undefined) throw new Error(`setWebGPUMatmulTuning: unknown tile '${name}'`);
   }
   return prev;
 }
 
 /** @internal The tile and the split of K the kernel uses for one product. */
-export function chooseMatmulPlan(batch: number, M: number, N: number, K: number): {tile: Tile; splitK: number} {
+export function chooseMatmulPlan(batch: number, M: number, N: number, K: number, plain = false):
+    {tile: Tile; splitK: number} {
   const count = (t: Tile) => batch * Math.ceil(M / t.bm) * Math.ceil(N / t.bn);
-  let tile = MATMUL_TILES[tuning.large]!;
+  let tile = MATMUL_TILES[plain ? tuning.plain : tuning.large]!;
   if (count(tile) < tuning.fill) tile = MATMUL_TILES[tuning.small]!;
   let splitK = 1;
   const n = count(tile);
@@ -87,7 +93,7 @@ function run(backend: WebGPUDirectBackend, a: tf.TensorInfo, b: tf.TensorInfo, t
   if (batchA === batchB && batchA > 1 && outerA.join() !== outerB.join()) return null;
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
   const batch = Math.max(batchA, batchB);
-  const {tile, splitK} = chooseMatmulPlan(batch, M, N, K);
+  const {tile, splitK} = chooseMatmulPlan(batch, M, N, K, !transA && !transB);
   if (Math.ceil(M / tile.bm) > 65535 || Math.ceil(N / tile.bn) > 65535 || batch * splitK > 65535) return null;
   const bufs = gpuBuffersOf(backend, [a, b]);
   if (bufs === null || bufs.some((x) => x.type !== 'f32')) return null;
