@@ -7,11 +7,22 @@ import {
 import {matmulShader, matmulShaderKey, matmulThreads} from '../../../src/math/fused/matmul_wgsl.js';
 
 describe('webgpu matmul (no GPU: plan, shader text, registration)', () => {
-  it('does nothing without the webgpu backend kernels', () => {
-    expect(registerWebGPUMatmul()).toBe(false);
+  it('registers over the webgpu BatchMatMul and restores it; does nothing without the webgpu kernels', () => {
+    const before = tf.getKernel('BatchMatMul', 'webgpu');
+    if (before === undefined) {
+      expect(registerWebGPUMatmul()).toBe(false);
+      expect(unregisterWebGPUMatmul()).toBe(false);
+      ensureWebGPUMatmul(); // active backend cpu: no-op
+      expect(tf.getKernel('BatchMatMul', 'webgpu')).toBeUndefined();
+      return;
+    }
+    // Another test file loaded @tensorflow/tfjs-backend-webgpu in this worker.
+    expect(registerWebGPUMatmul()).toBe(true);
+    expect(tf.getKernel('BatchMatMul', 'webgpu')!.kernelFunc).not.toBe(before.kernelFunc);
+    expect(registerWebGPUMatmul()).toBe(true); // idempotent
+    expect(unregisterWebGPUMatmul()).toBe(true);
+    expect(tf.getKernel('BatchMatMul', 'webgpu')!.kernelFunc).toBe(before.kernelFunc);
     expect(unregisterWebGPUMatmul()).toBe(false);
-    ensureWebGPUMatmul(); // active backend cpu: no-op
-    expect(tf.getKernel('BatchMatMul', 'webgpu')).toBeUndefined();
   });
 
   it('uses the large tile for big transposed products, the plain tile for A B, split-K for few tiles with a long K', () => {
