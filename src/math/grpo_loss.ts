@@ -12,33 +12,14 @@ import {aggregateMasked} from './aggregate_loss.js';
 import {clipIndicators, clippedLossParts, sanitizePolicyInputs, stopGradient} from './clipped_policy_loss.js';
 import {klEstimate} from './kl_penalty.js';
 import {runFusedGrpoLoss} from './fused/grpo_loss_fused.js'; // fused dispatch (issue 6)
-import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
+import type {GrpoLossStats, GrpoLossTensors, ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
+
+export type {GrpoLossStats};
 import {type GrpoLossInputs, type GrpoLossOptions, kernelChecks, prepareGrpoLoss} from './grpo_loss_options.js';
 
 export type {ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
 export type {GrpoLossInputs, GrpoLossOptions} from './grpo_loss_options.js';
 export {prepareGrpoLoss, resolveGrpoLossOptions, validateGrpoLossInputs} from './grpo_loss_options.js';
-
-/** Diagnostics of {@link grpoLossWithStats}: float32 scalars over the mask tokens. */
-export interface GrpoLossStats {
-  /**
-   * Masked mean of the per-token KL estimate (`klEstimator`) against `refLogProbs`; present when
-   * `refLogProbs` is given (also with `beta = 0`, for monitoring).
-   */
-  kl?: tf.Scalar;
-  /** Fraction of mask tokens with A < 0 and ratio < 1 - clipLow (lower clip active). */
-  clipFracLow: tf.Scalar;
-  /** Fraction of mask tokens with A > 0 and ratio > 1 + clipHigh (upper clip active). */
-  clipFracHigh: tf.Scalar;
-  /** Fraction of mask tokens with A < 0 and ratio > dualClip (dual-clip bound active); 0 when off. */
-  clipFracDual: tf.Scalar;
-  /** Masked mean of the ratio the clip acts on (per token, or GSPO's per sequence). 1 with no tokens. */
-  ratioMean: tf.Scalar;
-  /** Masked minimum of the ratio; 1 with no tokens. */
-  ratioMin: tf.Scalar;
-  /** Masked maximum of the ratio; 1 with no tokens. */
-  ratioMax: tf.Scalar;
-}
 
 /** Result of {@link grpoLossWithStats}. */
 export interface GrpoLossWithStatsResult {

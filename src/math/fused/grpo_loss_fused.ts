@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertOneOf, check} from '../assert.js';
 import {grpoLossCpu} from './grpo_loss_cpu.js';
 import type {GrpoLossKernelStats} from './grpo_loss_cpu_kernel.js';
-import type {GrpoLossStatTensors, GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
+import type {GrpoLossStats, GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {
   grpoLossWebGPU, grpoLossWebGPUStatsAvailable, grpoLossWebGPUWithStats, isWebGPUBackend, WEBGPU_MAX_ROWS,
 } from './grpo_loss_webgpu.js';
@@ -118,7 +118,7 @@ export function grpoLossFused(inputs: GrpoLossTensors, resolved: ResolvedGrpoLos
  * the caller runs the composed ops).
  */
 export function runFusedGrpoLoss(inputs: GrpoLossTensors, resolved: ResolvedGrpoLossOptions, run: FusedGrpoLossRun):
-    {loss: tf.Scalar; stats: GrpoLossStatTensors | null} | null {
+    {loss: tf.Scalar; stats: GrpoLossStats | null} | null {
   if (isWebGPUBackend(tf.backend())) {
     if (run.withStats) return grpoLossWebGPUWithStats(inputs, resolved, run.checkValues);
     return {loss: grpoLossWebGPU(inputs, resolved, run.checkValues), stats: null};
@@ -128,10 +128,10 @@ export function runFusedGrpoLoss(inputs: GrpoLossTensors, resolved: ResolvedGrpo
 }
 
 /** The statistics from the typed-array kernel's sums (as the composed formulas). */
-function statsFromKernel(s: GrpoLossKernelStats, withKl: boolean): GrpoLossStatTensors {
+function statsFromKernel(s: GrpoLossKernelStats, withKl: boolean): GrpoLossStats {
   const count = Math.max(s.tokens, 1);
   const any = s.tokens > 0;
-  const stats: GrpoLossStatTensors = {
+  const stats: GrpoLossStats = {
     clipFracLow: tf.scalar(s.clipLow / count), clipFracHigh: tf.scalar(s.clipHigh / count),
     clipFracDual: tf.scalar(s.clipDual / count), ratioMean: tf.scalar(any ? s.ratioSum / count : 1),
     ratioMin: tf.scalar(any ? s.ratioMin : 1), ratioMax: tf.scalar(any ? s.ratioMax : 1),

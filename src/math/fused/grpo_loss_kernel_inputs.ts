@@ -40,15 +40,25 @@ export interface GrpoLossTensors {
 }
 
 /**
- * @internal The statistics of `grpoLossWithStats` as a fused kernel returns them (float32 scalars,
- * the same fields and meaning as `GrpoLossStats`; `kl` exactly when `refLogProbs` is given).
+ * Diagnostics of `grpoLossWithStats`: float32 scalars over the mask tokens (computed by the composed
+ * ops or, with the same fields and meaning, by a fused kernel).
  */
-export interface GrpoLossStatTensors {
+export interface GrpoLossStats {
+  /**
+   * Masked mean of the per-token KL estimate (`klEstimator`) against `refLogProbs`; present when
+   * `refLogProbs` is given (also with `beta = 0`, for monitoring).
+   */
   kl?: tf.Scalar;
+  /** Fraction of mask tokens with A < 0 and ratio < 1 - clipLow (lower clip active). */
   clipFracLow: tf.Scalar;
+  /** Fraction of mask tokens with A > 0 and ratio > 1 + clipHigh (upper clip active). */
   clipFracHigh: tf.Scalar;
+  /** Fraction of mask tokens with A < 0 and ratio > dualClip (dual-clip bound active); 0 when off. */
   clipFracDual: tf.Scalar;
+  /** Masked mean of the ratio the clip acts on (per token, or GSPO's per sequence). 1 with no tokens. */
   ratioMean: tf.Scalar;
+  /** Masked minimum of the ratio; 1 with no tokens. */
   ratioMin: tf.Scalar;
+  /** Masked maximum of the ratio; 1 with no tokens. */
   ratioMax: tf.Scalar;
 }

@@ -40,7 +40,7 @@ import {
   bindingNames, checkWordIndex, CHUNK, COMBINED_MAX_PARTIALS, finalizeShader, type GrpoShaderFlags, type GrpoStage,
   isWritten, needsRowPass, partialsLength, rowsShader, scaleShader, shaderKey, STAT_OUTPUTS, statsShader,
 } from './grpo_loss_webgpu_shaders.js';
-import type {GrpoLossStatTensors} from './grpo_loss_kernel_inputs.js';
+import type {GrpoLossStats} from './grpo_loss_kernel_inputs.js';
 import {
   type BindingKind, bindGroupFor, type BoundBuffer, type Dispatch, gpuBuffersOf, isCpuOne, layoutFor, newOutput,
   pipelineFor, recordDispatches, scratchBuffer, uniformBuffer, type WebGPUDirectBackend,
@@ -73,7 +73,7 @@ export {settleWebGPUValueChecks} from './webgpu_value_checks.js';
 export interface DirectResult {
   loss: tf.Scalar;
   /** The statistics (with `withStats`), else null. */
-  stats: GrpoLossStatTensors | null;
+  stats: GrpoLossStats | null;
 }
 
 /** Records the dispatches of one step. */
@@ -145,10 +145,10 @@ function record(backend: WebGPUDirectBackend, inputs: GrpoLossInputs, c: Resolve
     watchCheckWord(backend, partials, 4 * checkWordIndex(numPartials), true, (bits) => valueCheckMessage('grpoLoss', bits));
   }
   const engine = tf.engine();
-  let stats: GrpoLossStatTensors | null = null;
+  let stats: GrpoLossStats | null = null;
   if (withStats) {
     const t = Object.fromEntries(statOuts.map((s) => [s.n, engine.makeTensorFromTensorInfo(s.out.info) as tf.Scalar]));
-    stats = t as unknown as GrpoLossStatTensors;
+    stats = t as unknown as GrpoLossStats;
   }
   return {
     loss: engine.makeTensorFromTensorInfo(lossOut.info) as tf.Scalar,
