@@ -16,21 +16,18 @@ import {setGrpoLossWebGPUDirect} from '../src/math/fused/grpo_loss_webgpu.js';
 import {settleWebGPUValueChecks} from '../src/math/fused/grpo_loss_webgpu_direct.js';
 import {grpoLossFused, runFusedGrpoLoss} from '../src/math/fused/grpo_loss_fused.js';
 import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
+import {activateWebGPU} from './activate_webgpu.js';
 import {extraChecks} from './webgpu_check_extra.js';
 import {opsChecks} from './webgpu_check_ops.js';
 import {grpoCombos, statsChecks} from './webgpu_check_stats.js';
 
 async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
-    const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
-    Object.assign(globalThis, webgpu.globals);
-    const dawn = process.env['BENCH_DAWN_OPTIONS']?.split(',') ?? []; // 'backend=null': a dry run without a GPU
-    Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create(dawn)}, configurable: true});
-    await import('@tensorflow/tfjs-backend-webgpu');
-  } else if (name === 'wasm') {
-    await import('@tensorflow/tfjs-backend-wasm');
+    await activateWebGPU();
+  } else {
+    if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialize`);
   }
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialize`);
   await tf.ready();
 }
 

@@ -15,6 +15,7 @@ import {configureValidation, grpoLoss, grpoLossWithStats, type GrpoLossOptions} 
 import {setGrpoLossWebGPUDirect} from '../src/math/fused/grpo_loss_webgpu.js';
 import {setWebGPUCheckReadback} from '../src/math/fused/webgpu_value_checks.js';
 import {prepareGrpoLoss} from '../src/math/grpo_loss_options.js';
+import {activateWebGPU} from './activate_webgpu.js';
 
 const QUICK = process.argv.includes('--quick');
 const N = QUICK ? 10 : 50;
@@ -64,12 +65,7 @@ function torchMedians(shapes: Array<[number, number]>): Map<string, number> | st
 }
 
 async function main(): Promise<void> {
-  const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
-  Object.assign(globalThis, webgpu.globals);
-  const dawn = process.env['BENCH_DAWN_OPTIONS']?.split(',') ?? [];
-  Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create(dawn)}, configurable: true});
-  await import('@tensorflow/tfjs-backend-webgpu');
-  await tf.setBackend('webgpu');
+  await activateWebGPU();
   const b = tf.backend() as unknown as {
     device: GPUDevice; submitQueue: () => void; endComputePassEncoder: () => void; commandEncoder: unknown;
   };

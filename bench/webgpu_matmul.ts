@@ -5,20 +5,14 @@
 //   node dist-bench/bench/webgpu_matmul.mjs [--quick] [--check-only]
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import {registerWebGPUMatmul, unregisterWebGPUMatmul} from '../src/math/fused/matmul_webgpu.js';
-import {MATMUL_TILES, setWebGPUMatmulTuning} from '../src/math/fused/matmul_webgpu.js';
+import {
+  MATMUL_TILES, registerWebGPUMatmul, setWebGPUMatmulTuning, unregisterWebGPUMatmul,
+} from '../src/math/fused/matmul_webgpu.js';
+import {activateWebGPU} from './activate_webgpu.js';
 
 const quick = process.argv.includes('--quick');
 const defaults = setWebGPUMatmulTuning({});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function activate(): Promise<void> {
-  const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
-  Object.assign(globalThis, webgpu.globals);
-  Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create([])}, configurable: true});
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) throw new Error('webgpu failed to initialize');
-}
 
 async function maxRel(x: tf.Tensor, y: tf.Tensor): Promise<number> {
   const [a, b] = [await x.data(), await y.data()];
@@ -181,7 +175,7 @@ async function stepShapes(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await activate();
+  await activateWebGPU();
   if (!registerWebGPUMatmul()) throw new Error('registerWebGPUMatmul: webgpu kernels not loaded');
   const failures = await checks();
   if (process.argv.includes('--step-only')) await stepShapes();

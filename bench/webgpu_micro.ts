@@ -24,6 +24,7 @@ import {
   activeDirectBackend, bindGroupFor, gpuBufferOf, layoutFor, newOutput, pipelineFor, recordDispatches, uniformBuffer,
 } from '../src/math/fused/webgpu_backend_adapter.js';
 import {LOG_PROB_VARIANTS} from './webgpu_logprob_variants.js';
+import {activateWebGPU} from './activate_webgpu.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quick = process.argv.includes('--quick');
@@ -115,12 +116,7 @@ function torchTimes(shapes: ReadonlyArray<readonly [number, number, number]>): T
 }
 
 async function main(): Promise<void> {
-  const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
-  Object.assign(globalThis, webgpu.globals);
-  const dawn = process.env['BENCH_DAWN_OPTIONS']?.split(',') ?? [];
-  Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create(dawn)}, configurable: true});
-  await import('@tensorflow/tfjs-backend-webgpu');
-  await tf.setBackend('webgpu');
+  await activateWebGPU();
   configureValidation({valueChecks: false});
   const features = [...((tf.backend() as unknown as {device: {features: Iterable<string>}}).device.features)];
   console.log(`webgpu device features: ${features.join(', ')}`);
