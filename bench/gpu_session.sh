@@ -26,6 +26,21 @@ case "${1:-}" in
       fi
     done
     ;;
+  profile)
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$OUT/qwen2_make.txt" 2>&1 || tail -5 "$OUT/qwen2_make.txt"
+    timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch 4 --out "$OUT/qwen2_torch_b4.json" > "$OUT/qwen2_torch_b4.txt" 2>&1; tail -1 "$OUT/qwen2_torch_b4.txt" | cut -c1-300
+    BENCH_DAWN_OPTIONS=enable-dawn-features=allow_unsafe_apis timeout 240 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu \
+      --batch 4 --steps 3 --warmup 1 --profile --torch-json "$OUT/qwen2_torch_b4.json" > "$OUT/qwen2_profile.txt" 2>&1
+    echo "profile rc=$?"; grep -vE '^slow' "$OUT/qwen2_profile.txt" | tail -60 | cut -c1-200; grep -E '^slow' "$OUT/qwen2_profile.txt" | head -12 | cut -c1-200
+    ;;
+  cpuprof)
+    # V8 CPU profile of two Qwen2 steps; needs dist-bench/bench/qwen2_step_named.mjs (bundle.sh --named)
+    [ -f /tmp/q05/config.json ] || python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$OUT/qwen2_make.txt" 2>&1
+    timeout 200 node dist-bench/bench/qwen2_step_named.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 2 --warmup 1 \
+      --cpu-prof "$OUT/cpu.cpuprofile" > "$OUT/qwen2_cpuprof.txt" 2>&1; echo "cpuprof rc=$?"; tail -3 "$OUT/qwen2_cpuprof.txt" | cut -c1-300
+    python3 bench/cpuprof_summary.py "$OUT/cpu.cpuprofile" 60 > "$OUT/cpuprof_summary.txt"; head -130 "$OUT/cpuprof_summary.txt" | cut -c1-160
+    xz -9 "$OUT/cpu.cpuprofile"
+    ;;
   demo)
     start=$(date +%s)
     timeout "${DEMO_TIMEOUT:-500}" node dist-bench/examples/demo.mjs --backend webgpu --out /tmp/demo-webgpu --quiet > "$OUT/demo_webgpu.txt" 2>&1
@@ -63,5 +78,5 @@ case "${1:-}" in
       --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops_bench.txt" 2>&1
     echo "bench rc=$?"; grep -E '^(case|[a-zA-Z].*\| webgpu)' "$OUT/smallops_bench.txt"
     ;;
-  *) echo "usage: gpu_session.sh check-qwen2|demo|smallops"; exit 2 ;;
+  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|demo|smallops|final-a|final-b"; exit 2 ;;
 esac

@@ -3,7 +3,11 @@
 // the same step in PyTorch eager (bench/qwen2_step_torch.py, same shapes) when --torch-json is given.
 //
 //   npx tsx bench/qwen2_step.ts --dir CHECKPOINT [--backend webgpu] [--batch 4] [--prompt 64]
-//       [--completion 192] [--steps 5] [--warmup 2] [--out result.json] [--torch-json torch.json]
+//       [--completion 192] [--steps 5] [--warmup 2] [--out result.json] [--torch-json torch.json] [--profile]
+//
+// --profile: afterwards, the time of each phase (forward, + log-probs, + backward, whole step; each read
+// back) and how long the step's JavaScript takes to enqueue, then tf.profile of one step: kernels by name
+// with their count and GPU time (webgpu timestamp queries where Dawn has them).
 //
 // On the GPU machine it runs from the bundle (bench/bundle.sh builds dist-bench/qwen2_step.mjs).
 import '@tensorflow/tfjs';
@@ -12,6 +16,8 @@ import {readFileSync, writeFileSync} from 'node:fs';
 import {applyClippedGradients, grpoLoss, tokenLogProbs} from '../src/index.js';
 import {loadPretrained} from '../src/node.js';
 import {setWebGPUMatmulAuto} from '../src/math/fused/matmul_webgpu.js';
+import {profileStep} from './profile_step.js';
+import {activateWebGPU} from './activate_webgpu.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -20,15 +26,10 @@ function arg(name: string, fallback: string): string {
 
 async function useBackend(name: string): Promise<void> {
   if (name === 'webgpu') {
-    const webgpu = await import('webgpu') as unknown as {create: (o: string[]) => unknown; globals: object};
-    Object.assign(globalThis, webgpu.globals);
-    Object.defineProperty(globalThis, 'navigator', {value: {gpu: webgpu.create([])}, configurable: true});
-    await import('@tensorflow/tfjs-backend-webgpu');
-  } else if (name === 'wasm') {
-    await import('@tensorflow/tfjs-backend-wasm');
-  } else {
-    await import('@tensorflow/tfjs-backend-cpu');
+    await activateWebGPU();
+    return;
   }
+  await import(name === 'wasm' ? '@tensorflow/tfjs-backend-wasm' : '@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed`);
   await tf.ready();
 }
@@ -93,6 +94,37 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result));
   const out = arg('--out', '');
   if (out !== '') writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  const cpuProf = arg('--cpu-prof', '');
+  if (cpuProf !== '') {
+    // The V8 CPU profile of two more steps (open in Chrome DevTools, or summarize by self time).
+    const {Session} = await import('node:inspector/promises');
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', {interval: 200});
+    await session.post('Profiler.start');
+    for (let s = 0; s < 2; s++) {
+      const {loss: value, gradNorms} = applyClippedGradients(optimizer,
+          () => grpoLoss({logProbs: completionLogProbs(), oldLogProbs, advantages, mask}, {beta: 0}), [vars], 1);
+      await value.data();
+      tf.dispose([value, ...gradNorms]);
+    }
+    const {profile} = await session.post('Profiler.stop');
+    writeFileSync(cpuProf, JSON.stringify(profile));
+    session.disconnect();
+  }
+  if (process.argv.includes('--profile')) {
+    const lossFn = (): tf.Scalar => grpoLoss({logProbs: completionLogProbs(), oldLogProbs, advantages, mask}, {beta: 0});
+    await profileStep(async () => {
+      const {loss: value, gradNorms} = applyClippedGradients(optimizer, lossFn, [vars], 1);
+      await value.data();
+      tf.dispose([value, ...gradNorms]);
+    }, {
+      forward: () => model.apply(tokens).logits,
+      logProbs: completionLogProbs,
+      grads: () => { const {value, grads} = tf.variableGrads(lossFn, vars); return [value, ...Object.values(grads)]; },
+    });
+  }
   tf.dispose([tokens, completion, mask, advantages, oldLogProbs]);
   optimizer.dispose();
   model.dispose();
