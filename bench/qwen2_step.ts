@@ -4,6 +4,7 @@
 //
 //   npx tsx bench/qwen2_step.ts --dir CHECKPOINT [--backend webgpu] [--batch 4] [--prompt 64]
 //       [--completion 192] [--steps 5] [--warmup 2] [--out result.json] [--torch-json torch.json] [--profile]
+//       [--matmul on|off] [--upload on|off] [--submit-batch N]   (webgpu fast paths, for A/B timing)
 //
 // --profile: afterwards, the time of each phase (forward, + log-probs, + backward, whole step; each read
 // back) and how long the step's JavaScript takes to enqueue, then tf.profile of one step: kernels by name
@@ -15,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {applyClippedGradients, grpoLoss, tokenLogProbs} from '../src/index.js';
 import {loadPretrained} from '../src/node.js';
-import {setWebGPUMatmulAuto} from '../src/math/fused/matmul_webgpu.js';
+import {tuneWebGPUBackend} from '../src/math/fused/webgpu_fast_paths.js';
 import {profileStep} from './profile_step.js';
 import {activateWebGPU} from './activate_webgpu.js';
 
@@ -42,10 +43,16 @@ async function main(): Promise<void> {
   const P = Number(arg('--prompt', '64'));
   const C = Number(arg('--completion', '192'));
   const steps = Number(arg('--steps', '5'));
-  if (arg('--matmul', 'on') === 'off') setWebGPUMatmulAuto(false); // tfjs's own webgpu matmul, for A/B
 
   const warmup = Number(arg('--warmup', '2'));
   await useBackend(backend);
+  // A/B switches of the webgpu fast paths (default: what the training path sets by itself).
+  const tuning = {matmul: arg('--matmul', 'on') === 'on', upload: arg('--upload', 'on') === 'on'};
+  const submitBatch = arg('--submit-batch', ''); // tfjs's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (default 15)
+  if (submitBatch !== '') tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
+  if (backend === 'webgpu' && (!tuning.matmul || !tuning.upload)) {
+    console.log('webgpu tuning', JSON.stringify(tuneWebGPUBackend({...tuning, auto: false})));
+  }
 
   const t0 = performance.now();
   const model = await loadPretrained(dir);
@@ -81,7 +88,7 @@ async function main(): Promise<void> {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
   const result: Record<string, unknown> = {
-    backend, architecture: model.architecture, params: model.numParams(), batch: B, prompt: P, completion: C,
+    backend, tuning, architecture: model.architecture, params: model.numParams(), batch: B, prompt: P, completion: C,
     loadMs: Math.round(loadMs), stepMsMedian: median, stepMs: times, lastLoss: loss,
     tokensPerSecond: (B * (P + C)) / (median / 1000),
   };

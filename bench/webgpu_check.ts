@@ -20,6 +20,8 @@ import {activateWebGPU} from './activate_webgpu.js';
 import {extraChecks} from './webgpu_check_extra.js';
 import {opsChecks} from './webgpu_check_ops.js';
 import {grpoCombos, statsChecks} from './webgpu_check_stats.js';
+import {uploadChecks} from './webgpu_check_upload.js';
+import {tuneWebGPUBackend} from '../src/math/fused/webgpu_fast_paths.js';
 
 async function activate(name: string): Promise<void> {
   if (name === 'webgpu') {
@@ -31,10 +33,22 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
+/** `--tune JSON`: options of tuneWebGPUBackend over the defaults (for A/B runs). */
+function tuneArg(): object {
+  const i = process.argv.indexOf('--tune');
+  return i >= 0 ? JSON.parse(process.argv[i + 1]!) as object : {};
+}
+
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--backend');
   const backend = i >= 0 ? process.argv[i + 1]! : 'webgpu';
   await activate(backend);
+  // The fast paths the training path turns on (matmul, pooled uploads); --stock: tfjs's own.
+  const stock = process.argv.includes('--stock');
+  if (backend === 'webgpu') {
+    console.log('webgpu tuning', JSON.stringify(tuneWebGPUBackend(stock ? {matmul: false, upload: false, auto: false}
+      : {matmul: true, upload: true, ...tuneArg()})));
+  }
   configureValidation({valueChecks: false});
   const legacy = process.argv.includes('--legacy');
   setGrpoLossWebGPUDirect(!legacy);
@@ -115,12 +129,15 @@ async function main(): Promise<void> {
   const stats = legacy ? {failures: 0, worst: 0, count: 0} : await statsChecks(quick);
   failures += stats.failures;
   worst = Math.max(worst, stats.worst);
+  const uploads = statsOnly || backend !== 'webgpu' ? {failures: 0, worst: 0, count: 0} : await uploadChecks();
+  failures += uploads.failures;
+  worst = Math.max(worst, uploads.worst);
   const gpuError = await device?.popErrorScope();
   if (gpuError) {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + stats.count} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + stats.count + uploads.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

@@ -71,6 +71,7 @@ export type {Fp8MatmulOptions} from './math/fp8_matmul.js';
 // === Kernels (fused paths) ===
 export {fusedGrpoLossAvailable} from './math/fused/grpo_loss_fused.js';
 export {registerWebGPUMatmul, unregisterWebGPUMatmul} from './math/fused/matmul_webgpu.js';
+export {tuneWebGPUBackend, type WebGPUTuning, type WebGPUTuningState} from './math/fused/webgpu_fast_paths.js';
 export type {GrpoLossImplementation} from './math/fused/grpo_loss_fused.js';
 
 // === Rewards ===

@@ -14,6 +14,7 @@ import {KL_ESTIMATORS, type KlEstimator} from './kl_penalty.js';
 import {checkPolicyLossValues, type NamedLogProbs} from './policy_loss_values.js';
 import {fusedGrpoLossChecksValues, type GrpoLossImplementation, useFusedGrpoLoss} from './fused/grpo_loss_fused.js';
 import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './fused/grpo_loss_kernel_inputs.js';
+import {ensureWebGPUFastPaths} from './fused/webgpu_fast_paths.js';
 
 /** Default cap C of the truncated importance-sampling weight (the TIS paper's and verl's usual value). */
 const DEFAULT_TIS_CAP = 2;
@@ -141,6 +142,7 @@ export function resolveGrpoLossOptions(options: GrpoLossOptions | undefined, fn 
  */
 export function prepareGrpoLoss(inputs: GrpoLossInputs, options: GrpoLossOptions | undefined, fn: string,
     withStats: boolean): {tensors: GrpoLossTensors; resolved: ResolvedGrpoLossOptions; fused: boolean} {
+  ensureWebGPUFastPaths();
   const resolved = resolveGrpoLossOptions(options, fn);
   validateGrpoLossInputs(inputs, resolved, fn, false);
   const fromInputs = inputs.rolloutLogProbs;

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {logProbsWebGPUBackend, tokenLogProbsWebGPU} from './fused/log_probs_webgpu.js';
+import {ensureWebGPUFastPaths} from './fused/webgpu_fast_paths.js';
 import {
   assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled,
 } from './assert.js';
@@ -131,6 +132,7 @@ export function joinChunks<T extends tf.Tensor>(parts: T[]): T {
 export function tokenLogProbs(
     logits: tf.Tensor3D, tokens: tf.Tensor2D, options: TokenLogProbsOptions = {}): tf.Tensor2D {
   const fn = 'tokenLogProbs';
+  ensureWebGPUFastPaths();
   assertKnownOptions(options, ['temperature', 'chunkSize'], fn);
   assertRank(logits, 3, fn, 'logits', ['batch', 'time', 'vocab'], 'float32');
   const [batch, time, vocab] = logits.shape;

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertRank, check, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
-import {ensureWebGPUMatmul} from '../math/fused/matmul_webgpu.js';
+import {ensureWebGPUFastPaths} from '../math/fused/webgpu_fast_paths.js';
 
 /**
  * @internal Asserts `tokens` is int32 `[batch, time]` with 1 <= time <= `contextLength` and, when
@@ -12,7 +12,7 @@ import {ensureWebGPUMatmul} from '../math/fused/matmul_webgpu.js';
  */
 export function assertPolicyTokens(
     tokens: tf.Tensor, fn: string, name: string, contextLength: number, vocabSize?: number): void {
-  ensureWebGPUMatmul(); // every policy forward passes here
+  ensureWebGPUFastPaths(); // every policy forward passes here
   assertRank(tokens, 2, fn, name, ['batch', 'time'], 'int32');
   const T = tokens.shape[1]!;
   check(T >= 1 && T <= contextLength, fn, () =>

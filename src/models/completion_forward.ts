@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownInputs, assertRank, assertShape, check} from '../math/assert.js';
-import {ensureWebGPUMatmul} from '../math/fused/matmul_webgpu.js';
+import {ensureWebGPUFastPaths} from '../math/fused/webgpu_fast_paths.js';
 import type {Policy, PolicyForward} from './policy.js';
 
 /** Inputs of {@link completionForward}. */
@@ -41,7 +41,7 @@ export interface CompletionForwardInputs {
 export function completionForward(
     policy: Policy, inputs: CompletionForwardInputs): PolicyForward {
   const fn = 'completionForward';
-  ensureWebGPUMatmul();
+  ensureWebGPUFastPaths();
   assertKnownInputs(inputs, ['promptTokens', 'promptMask', 'completionTokens'], fn);
   const {promptTokens, promptMask, completionTokens} = inputs;
   assertRank(promptTokens, 2, fn, 'promptTokens', ['batch', 'promptTime'], 'int32');

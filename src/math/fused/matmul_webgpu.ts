@@ -186,14 +186,7 @@ export function unregisterWebGPUMatmul(): boolean {
   return true;
 }
 
-let autoRegister = true;
-
-/** @internal Turns the automatic registration by the training path on or off (for A/B timing). */
-export function setWebGPUMatmulAuto(on: boolean): void {
-  autoRegister = on;
-}
-
-/** @internal Registers the matmul when the active backend is webgpu (cheap when it already is). */
-export function ensureWebGPUMatmul(): void {
-  if (autoRegister && tf.getBackend() === 'webgpu') registerWebGPUMatmul();
+/** @internal Whether the WGSL matmul is the webgpu backend's registered `BatchMatMul`. */
+export function isWebGPUMatmulRegistered(): boolean {
+  return tf.getKernel('BatchMatMul', 'webgpu')?.kernelFunc === (batchMatMul as unknown as tf.KernelFunc);
 }

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import {describe, expect, it} from 'vitest';
 import {
-  chooseMatmulPlan, ensureWebGPUMatmul, MATMUL_TILES, registerWebGPUMatmul, setWebGPUMatmulTuning, unregisterWebGPUMatmul,
+  chooseMatmulPlan, MATMUL_TILES, registerWebGPUMatmul, setWebGPUMatmulTuning, unregisterWebGPUMatmul,
 } from '../../../src/math/fused/matmul_webgpu.js';
+import {ensureWebGPUFastPaths} from '../../../src/math/fused/webgpu_fast_paths.js';
 import {matmulShader, matmulShaderKey, matmulThreads} from '../../../src/math/fused/matmul_wgsl.js';
 
 describe('webgpu matmul (no GPU: plan, shader text, registration)', () => {
@@ -12,7 +13,7 @@ describe('webgpu matmul (no GPU: plan, shader text, registration)', () => {
     if (before === undefined) {
       expect(registerWebGPUMatmul()).toBe(false);
       expect(unregisterWebGPUMatmul()).toBe(false);
-      ensureWebGPUMatmul(); // active backend cpu: no-op
+      ensureWebGPUFastPaths(); // active backend cpu: no-op
       expect(tf.getKernel('BatchMatMul', 'webgpu')).toBeUndefined();
       return;
     }
