@@ -50,6 +50,36 @@ case "${1:-}" in
     timeout 200 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
     grep -E '^(FAIL|PASS)|upload checks' "$OUT/webgpu_check.txt" | tail -8
     ;;
+  final)
+    # Everything of one session into $OUT/r/ and one archive: self-check, Qwen2 step (+ A/B, profile),
+    # latency, log-prob micro bench, small ops. FINAL_DEMO=1 also runs the webgpu demo.
+    R="$OUT/r"; mkdir -p "$R"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$R/gpu.txt" 2>&1
+    timeout 240 node dist-bench/bench/webgpu_check.mjs > "$R/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
+    grep -E '^(FAIL|PASS)|checks:' "$R/webgpu_check.txt" | tail -12 | cut -c1-250
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$R/qwen2_make.txt" 2>&1 || tail -5 "$R/qwen2_make.txt"
+    timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch 4 --out "$R/qwen2_torch_b4.json" > "$R/qwen2_torch_b4.txt" 2>&1
+    for v in "" ${FINAL_AB:-}; do
+      tag=${v:-default}
+      timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 5 --warmup 2 \
+        $( [ -z "$v" ] || echo "--$v off" ) --torch-json "$R/qwen2_torch_b4.json" --out "$R/qwen2_$tag.json" > "$R/qwen2_$tag.txt" 2>&1
+      echo "qwen2 [$tag] rc=$? $(tr -d ' \n' < "$R/qwen2_$tag.json" 2>/dev/null | grep -oE '"(stepMsMedian|ratioVsTorch)":[0-9.]*' | tr '\n' ' ')"
+    done
+    timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 2 --warmup 1 --profile > "$R/qwen2_profile.txt" 2>&1
+    grep -E '^(phase|profile)' "$R/qwen2_profile.txt" | cut -c1-250
+    timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$R/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio' "$R/latency.txt" | cut -c1-200
+    timeout 150 node dist-bench/bench/webgpu_micro.mjs --torch > "$R/micro.txt" 2>&1; echo "micro rc=$?"; grep -iE 'grad\(sum|torch|ratio' "$R/micro.txt" | head -12 | cut -c1-200
+    timeout 200 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$R" \
+      --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$R/smallops.txt" 2>&1; echo "smallops rc=$?"
+    grep -E '\| webgpu' "$R/smallops.txt" | head -30 | cut -c1-160
+    if [ "${FINAL_DEMO:-0}" = 1 ]; then
+      start=$(date +%s)
+      timeout 300 node dist-bench/examples/demo.mjs --backend webgpu --out /tmp/demo-webgpu --quiet > "$R/demo_webgpu.txt" 2>&1
+      echo "demo rc=$? wall_s=$(( $(date +%s) - start ))" | tee -a "$R/demo_webgpu.txt"; tail -4 "$R/demo_webgpu.txt"
+      cp /tmp/demo-webgpu/summary.json "$R/demo_webgpu_summary.json" 2>/dev/null
+    fi
+    tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
+    ;;
   cpuprof)
     # V8 CPU profile of two Qwen2 steps; needs dist-bench/bench/qwen2_step_named.mjs (bundle.sh --named)
     [ -f /tmp/q05/config.json ] || python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$OUT/qwen2_make.txt" 2>&1
