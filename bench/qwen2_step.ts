@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/qwen2_step.ts --dir CHECKPOINT [--backend webgpu] [--batch 4] [--prompt 64]
 //       [--completion 192] [--steps 5] [--warmup 2] [--out result.json] [--torch-json torch.json] [--profile]
-//       [--matmul on|off] [--upload on|off] [--submit-batch N]   (webgpu fast paths, for A/B timing)
+//       [--matmul on|off] [--upload on|off] [--adam on|off] [--norms on|off] [--submit-batch N]   (webgpu fast paths, for A/B timing)
 //
 // --profile: afterwards, the time of each phase (forward, + log-probs, + backward, whole step; each read
 // back) and how long the step's JavaScript takes to enqueue, then tf.profile of one step: kernels by name
@@ -16,6 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {applyClippedGradients, grpoLoss, tokenLogProbs} from '../src/index.js';
 import {loadPretrained} from '../src/node.js';
+import {setFusedAdam} from '../src/train/fused_adam_update.js';
+import {setSumSquaresWebGPU} from '../src/math/fused/sum_squares_webgpu.js';
 import {tuneWebGPUBackend} from '../src/math/fused/webgpu_fast_paths.js';
 import {profileStep} from './profile_step.js';
 import {activateWebGPU} from './activate_webgpu.js';
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
   // A/B switches of the webgpu fast paths (default: what the training path sets by itself).
   const tuning = {matmul: arg('--matmul', 'on') === 'on', upload: arg('--upload', 'on') === 'on'};
   const submitBatch = arg('--submit-batch', ''); // tfjs's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE (default 15)
+  if (arg('--adam', 'on') === 'off') setFusedAdam(false); // tfjs's AdamOptimizer.applyGradients
+  if (arg('--norms', 'on') === 'off') setSumSquaresWebGPU(false); // tf.sum(tf.square(g)) per variable
   if (submitBatch !== '') tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(submitBatch));
   if (backend === 'webgpu' && (!tuning.matmul || !tuning.upload)) {
     console.log('webgpu tuning', JSON.stringify(tuneWebGPUBackend({...tuning, auto: false})));
@@ -88,7 +92,7 @@ async function main(): Promise<void> {
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
   const result: Record<string, unknown> = {
-    backend, tuning, architecture: model.architecture, params: model.numParams(), batch: B, prompt: P, completion: C,
+    backend, tuning, fusedAdam: arg('--adam', 'on'), fusedNorms: arg('--norms', 'on'), architecture: model.architecture, params: model.numParams(), batch: B, prompt: P, completion: C,
     loadMs: Math.round(loadMs), stepMsMedian: median, stepMs: times, lastLoss: loss,
     tokensPerSecond: (B * (P + C)) / (median / 1000),
   };

@@ -8,7 +8,8 @@
 // computed on the GPU: the backward pass multiplies). On webgpu the direct-device path runs by
 // default; `--legacy` forces the runWebGPUProgram path. Shapes include a batch > 2048 (the
 // three-dispatch variant of the direct path) and rows longer than 1024 tokens (split rows). Then the
-// extra checks (webgpu_check_extra.ts) and grpoLossWithStats fused vs composed (webgpu_check_stats.ts).
+// extra checks (webgpu_check_extra.ts), grpoLossWithStats fused vs composed (webgpu_check_stats.ts) and
+// applyClippedGradients' fused optimizer step vs tfjs's (webgpu_check_adam.ts).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
@@ -17,6 +18,7 @@ import {settleWebGPUValueChecks} from '../src/math/fused/grpo_loss_webgpu_direct
 import {grpoLossFused, runFusedGrpoLoss} from '../src/math/fused/grpo_loss_fused.js';
 import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
 import {activateWebGPU} from './activate_webgpu.js';
+import {adamChecks} from './webgpu_check_adam.js';
 import {extraChecks} from './webgpu_check_extra.js';
 import {opsChecks} from './webgpu_check_ops.js';
 import {grpoCombos, statsChecks} from './webgpu_check_stats.js';
@@ -132,12 +134,16 @@ async function main(): Promise<void> {
   const uploads = statsOnly || backend !== 'webgpu' ? {failures: 0, worst: 0, count: 0} : await uploadChecks();
   failures += uploads.failures;
   worst = Math.max(worst, uploads.worst);
+  // applyClippedGradients' fused gradient norms and Adam update (direct path only).
+  const adam = legacy || statsOnly ? {failures: 0, worst: 0, count: 0} : await adamChecks(quick);
+  failures += adam.failures;
+  worst = Math.max(worst, adam.worst);
   const gpuError = await device?.popErrorScope();
   if (gpuError) {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + stats.count + uploads.count} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + stats.count + uploads.count + adam.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

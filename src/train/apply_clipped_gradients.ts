@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {check} from '../math/assert.js';
+import {clipFactorsWebGPU} from '../math/fused/sum_squares_webgpu.js';
+import {type FusedAdamEntry, fusedAdamUpdate} from './fused_adam_update.js';
 
 /** Result of {@link applyClippedGradients}; the caller disposes the tensors. */
 export interface AppliedGradients {
@@ -18,6 +20,14 @@ export interface AppliedGradients {
  * gradients so that their global L2 norm is at most `maxNorm` (as `torch.nn.utils.clip_grad_norm_`,
  * per group so that a critic's large early gradients do not shrink the policy's), and applies them
  * with `optimizer`. Variables that the loss does not reach get no update. Tensors that `lossFn` wants to keep must be wrapped in `tf.keep`.
+ *
+ * norm_k = sqrt(sum over group k's gradients g of sum(g^2)); g is scaled by min(1, maxNorm / (norm_k + 1e-6)).
+ *
+ * On webgpu (direct dispatch) the norms are fused kernels (a few dispatches per gradient instead of
+ * one-workgroup reductions), and when `optimizer` is exactly tfjs's `AdamOptimizer`
+ * (`tf.train.adam(...)`) the update is one fused kernel per variable with the clip factor folded in,
+ * on the optimizer's own state (moments, accBeta, iterations), same float32 math as tfjs's; any other
+ * optimizer gets the scaled gradients through its `applyGradients`.
  *
  * @param optimizer a tfjs optimizer (e.g. `tf.train.adam`).
  * @param lossFn returns the scalar loss; runs inside the gradient tape.
@@ -39,24 +49,68 @@ export function applyClippedGradients(
     `'groups' expected non-empty groups of trainable variables (is the policy a frozen copy?)`);
   check(typeof maxNorm === 'number' && maxNorm > 0, fn, () => `'maxNorm' expected > 0, got ${maxNorm}`);
   const {value, grads} = tf.variableGrads(lossFn, groups.flat());
+  // Variables the loss does not reach (a model's unused weights) have no gradient: left alone.
+  const used = groups.map((group) => group.filter((v) => grads[v.name] !== undefined && grads[v.name] !== null));
+  // The update's variables in the order an optimizer sees them: Object.keys of the gradient map (tfjs's
+  // AdamOptimizer pairs its moments with variables by that position; integer-like names sort first).
+  const byName: Record<string, FusedAdamEntry> = {};
+  used.forEach((group, k) => group.forEach((v) => { byName[v.name] = {variable: v, grad: grads[v.name]!, group: k}; }));
+  const entries = Object.keys(byName).map((name) => byName[name]!);
   const gradNorms: tf.Scalar[] = [];
+  let fused = false;
   const scaled = tf.tidy(() => {
+    const clip = clipFactors(used.map((group) => group.map((v) => grads[v.name]!)), maxNorm);
+    for (const norm of clip.norms) gradNorms.push(tf.keep(norm));
+    // tf.train.adam on webgpu: one kernel per variable, the clip factor folded in (fused_adam_update.ts).
+    fused = fusedAdamUpdate(optimizer, entries, clip.vector);
     const out: tf.NamedTensorMap = {};
-    for (const group of groups) {
-      // Variables the loss does not reach (a model's unused weights) have no gradient: left alone.
-      const used = group.filter((v) => grads[v.name] !== undefined && grads[v.name] !== null);
-      const gs = used.map((v) => grads[v.name]!);
-      // One concat of the per-variable squared sums, not tf.addN: tfjs-webgpu's AddN binds one storage
-      // buffer per input, and a model's dozens of variables exceed WebGPU's per-stage limit (8 by default).
-      const norm = (gs.length === 0 ? tf.scalar(0)
-        : tf.sqrt(tf.sum(tf.concat(gs.map((g) => tf.reshape(tf.sum(tf.square(g)), [1])))))) as tf.Scalar;
-      gradNorms.push(tf.keep(norm));
-      const factor = Number.isFinite(maxNorm) ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
-      used.forEach((v, i) => { out[v.name] = tf.mul(gs[i]!, factor); });
-    }
+    if (!fused) for (const e of entries) out[e.variable.name] = tf.mul(e.grad, clip.factor(e.group));
     return out;
   });
-  optimizer.applyGradients(scaled);
+  // Outside the tidy: an optimizer may keep tensors it creates there.
+  if (!fused) optimizer.applyGradients(scaled);
   tf.dispose([...Object.values(grads), ...Object.values(scaled)]);
   return {loss: value, gradNorms};
+}
+
+/** Elements from which a tensor of rank >= 2 is reduced in two steps (see {@link sumOfSquares}). */
+const TWO_STEP_MIN_SIZE = 1 << 16;
+
+/**
+ * sum(g^2) as a scalar. A big tensor of rank >= 2 sums its last axis first: a reduction of a whole
+ * tensor runs in one workgroup on webgpu (134 ms for a [151936, 896] gradient), one row per
+ * workgroup spreads it over the GPU.
+ */
+function sumOfSquares(g: tf.Tensor): tf.Scalar {
+  const sq = tf.square(g);
+  return (g.rank >= 2 && g.size >= TWO_STEP_MIN_SIZE ? tf.sum(tf.sum(sq, -1)) : tf.sum(sq)) as tf.Scalar;
+}
+
+/** Per-group norms and clip factors (tensors of the surrounding tidy). */
+interface ClipFactors {
+  norms: tf.Scalar[];
+  /** The clip factor of group k (a scalar). */
+  factor(k: number): tf.Scalar;
+  /** Every group's clip factor, `[groups]`. */
+  vector(): tf.Tensor1D;
+}
+
+/**
+ * norm_k = sqrt(sum over the group's gradients g of sum(g^2)) and factor_k = min(1, maxNorm / (norm_k + 1e-6))
+ * (1 when `maxNorm` is Infinity): the fused webgpu kernels where they apply, else the composed ops.
+ */
+function clipFactors(gradGroups: tf.Tensor[][], maxNorm: number): ClipFactors {
+  const fused = clipFactorsWebGPU(gradGroups, maxNorm);
+  if (fused !== null) {
+    const scalars: tf.Scalar[] = [];
+    return {norms: fused.norms, vector: () => fused.factors,
+      factor: (k) => (scalars[k] ??= tf.reshape(tf.slice(fused.factors, [k], [1]), []) as tf.Scalar)};
+  }
+  // One concat of the per-variable squared sums, not tf.addN: tfjs-webgpu's AddN binds one storage
+  // buffer per input, and a model's dozens of variables exceed WebGPU's per-stage limit (8 by default).
+  const norms = gradGroups.map((gs) => (gs.length === 0 ? tf.scalar(0)
+    : tf.sqrt(tf.sum(tf.concat(gs.map((g) => tf.reshape(sumOfSquares(g), [1])))))) as tf.Scalar);
+  const factors = norms.map((norm) => (Number.isFinite(maxNorm) ? tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)))
+    : tf.scalar(1)) as tf.Scalar);
+  return {norms, factor: (k) => factors[k]!, vector: () => tf.concat(factors.map((f) => tf.reshape(f, [1]))) as tf.Tensor1D};
 }
