@@ -67,11 +67,13 @@ case "${1:-}" in
     done
     timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 2 --warmup 1 --profile > "$R/qwen2_profile.txt" 2>&1
     grep -E '^(phase|profile)' "$R/qwen2_profile.txt" | cut -c1-250
+    if [ "${FINAL_LITE:-0}" != 1 ]; then
     timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$R/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio' "$R/latency.txt" | cut -c1-200
     timeout 150 node dist-bench/bench/webgpu_micro.mjs --torch > "$R/micro.txt" 2>&1; echo "micro rc=$?"; grep -iE 'grad\(sum|torch|ratio' "$R/micro.txt" | head -12 | cut -c1-200
     timeout 200 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$R" \
       --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$R/smallops.txt" 2>&1; echo "smallops rc=$?"
     grep -E '\| webgpu' "$R/smallops.txt" | head -30 | cut -c1-160
+    fi
     if [ "${FINAL_DEMO:-0}" = 1 ]; then
       start=$(date +%s)
       timeout 300 node dist-bench/examples/demo.mjs --backend webgpu --out /tmp/demo-webgpu --quiet > "$R/demo_webgpu.txt" 2>&1
