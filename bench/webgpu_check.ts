@@ -8,7 +8,8 @@
 // computed on the GPU: the backward pass multiplies). On webgpu the direct-device path runs by
 // default; `--legacy` forces the runWebGPUProgram path. Shapes include a batch > 2048 (the
 // three-dispatch variant of the direct path) and rows longer than 1024 tokens (split rows). Then the
-// extra checks (webgpu_check_extra.ts) and grpoLossWithStats fused vs composed (webgpu_check_stats.ts).
+// extra checks (webgpu_check_extra.ts), the small ops (webgpu_check_ops.ts), the decoder-layer kernels
+// (webgpu_check_rmsnorm.ts) and grpoLossWithStats fused vs composed (webgpu_check_stats.ts).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, fusedGrpoLossAvailable, grpoLoss, type GrpoLossOptions} from '../src/index.js';
@@ -19,6 +20,7 @@ import {resolveGrpoLossOptions} from '../src/math/grpo_loss.js';
 import {activateWebGPU} from './activate_webgpu.js';
 import {extraChecks} from './webgpu_check_extra.js';
 import {opsChecks} from './webgpu_check_ops.js';
+import {decoderOpsChecks} from './webgpu_check_rmsnorm.js';
 import {grpoCombos, statsChecks} from './webgpu_check_stats.js';
 
 async function activate(name: string): Promise<void> {
@@ -111,6 +113,10 @@ async function main(): Promise<void> {
   const ops = statsOnly ? {failures: 0, worst: 0, count: 0} : await opsChecks();
   failures += ops.failures;
   worst = Math.max(worst, ops.worst);
+  // The decoder-layer kernels (rmsNorm, RoPE, attention softmax, SwiGLU, whole layers).
+  const decoder = statsOnly ? {failures: 0, worst: 0, count: 0} : await decoderOpsChecks(quick);
+  failures += decoder.failures;
+  worst = Math.max(worst, decoder.worst);
   // grpoLossWithStats: the statistics are fused on the direct path only (--legacy: composed).
   const stats = legacy ? {failures: 0, worst: 0, count: 0} : await statsChecks(quick);
   failures += stats.failures;
@@ -120,7 +126,7 @@ async function main(): Promise<void> {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + stats.count} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + decoder.count + stats.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

@@ -3,6 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {attentionSoftmaxWebGPU} from '../math/fused/attention_softmax_webgpu.js';
+import {ropeWebGPU} from '../math/fused/rope_webgpu.js';
 import {linear} from './linear.js';
 import {rmsNorm} from './rms_norm.js';
 import {applyRope} from './rope.js';
@@ -100,29 +102,45 @@ export function groupedQueryAttention(
   const {numHeads: H, numKvHeads: G, headDim: d, rmsNormEps = 1e-6} = options;
   const [B, T] = x.shape;
   const rep = H / G;
-  return tf.tidy(() => {
+  return tf.tidy('groupedQueryAttention', () => {
     const heads = (t: tf.Tensor, n: number, norm?: tf.Tensor1D): tf.Tensor4D => {
-      let h = tf.reshape(t, [B, T, n, d]);
-      if (norm !== undefined) h = rmsNorm(h, norm, rmsNormEps);
-      return tf.transpose(h, [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, d]
+      const h = tf.reshape(t, [B, T, n, d]);
+      return (norm === undefined ? h : rmsNorm(h, norm, rmsNormEps)) as tf.Tensor4D; // [B, T, n, d]
     };
-    const q = applyRope(heads(linear(x, w.q, w.qBias), H, w.qNorm), cos, sin);
-    let k = applyRope(heads(linear(x, w.k, w.kBias), G, w.kNorm), cos, sin);
-    let v = heads(linear(x, w.v, w.vBias), G);
+    const q = ropeHeads(heads(linear(x, w.q, w.qBias), H, w.qNorm), cos, sin);
+    let k = ropeHeads(heads(linear(x, w.k, w.kBias), G, w.kNorm), cos, sin);
+    let v = tf.transpose(heads(linear(x, w.v, w.vBias), G), [0, 2, 1, 3]) as tf.Tensor4D;
     if (pastKeys !== null && pastValues !== null) {
       k = tf.concat([pastKeys, k], 2);
       v = tf.concat([pastValues, v], 2);
     }
     const Tk = k.shape[2];
-    // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d].
+    // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d] (row r * T + t of
+    // a group holds query t of head g * rep + r), so the scores reshape to [B, H, T, Tk] for free.
     const qg = tf.reshape(q, [B, G, rep * T, d]);
-    // Row r * T + t of a group holds query t of head g * rep + r: tile the mask to [B, G, rep * T, Tk]
-    // with a rank-4 tile (tfjs-webgpu runs rank-5 tiles on the CPU, a synchronous read Node.js lacks).
-    const bias = tf.tile(tf.reshape(maskBias, [B, 1, T, Tk]), [1, G, rep, 1]);
-    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), bias);
-    const attn = tf.matMul(tf.softmax(scores), v); // [B, G, rep * T, d]
+    const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, H, T, Tk]) as tf.Tensor4D;
+    const probs = attentionSoftmax(scores, tf.reshape(maskBias, [B, 1, T, Tk]) as tf.Tensor4D, 1 / Math.sqrt(d));
+    const attn = tf.matMul(tf.reshape(probs, [B, G, rep * T, Tk]), v); // [B, G, rep * T, d]
     const merged = tf.reshape(tf.transpose(tf.reshape(attn, [B, H, T, d]), [0, 2, 1, 3]), [B, T, H * d]);
     const out = linear(merged, w.o, w.oBias) as tf.Tensor3D;
     return {out, keys: k, values: v};
   });
+}
+
+/** RoPE of `[B, T, n, d]` heads, returned head-major `[B, n, T, d]` (one fused dispatch on webgpu). */
+function ropeHeads(t: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
+  return ropeWebGPU(t, cos, sin, 'bthd', false) ?? applyRope(tf.transpose(t, [0, 2, 1, 3]), cos, sin);
+}
+
+/**
+ * softmax(scale * scores + bias) over the last axis, bias `[B, 1, T, Tk]` the same for every head:
+ * one fused dispatch each way on webgpu; elsewhere tfjs ops, the bias tiled to `[B, H, T, Tk]` (the
+ * cpu backend's same-shape add is much faster than its broadcast; tfjs-webgpu runs rank-5 tiles on
+ * the CPU, a synchronous read Node.js lacks, hence rank 4).
+ */
+function attentionSoftmax(scores: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
+  const fused = attentionSoftmaxWebGPU(scores, bias, scale);
+  if (fused !== null) return fused;
+  const heads = scores.shape[1];
+  return tf.softmax(tf.add(tf.mul(scores, scale), heads === 1 ? bias : tf.tile(bias, [1, heads, 1, 1]))) as tf.Tensor4D;
 }
