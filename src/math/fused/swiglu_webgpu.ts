@@ -1,6 +1,6 @@
 /**
  * The SwiGLU gate silu(g) * u on webgpu as one elementwise dispatch forward and one backward that
- * writes both gradients (the composed ops launch 3 tfjs programs forward and about 10 backward,
+ * writes both gradients (tfjs autodiff launches 3 programs forward and 8 backward, plus 4 casts,
  * with an upload of the constant 1 of the sigmoid's gradient):
  *
  * y = g s u,  s = sigmoid(g) = 1 / (1 + exp(-g));
