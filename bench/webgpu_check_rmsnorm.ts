@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {setDecoderOpsWebGPU} from '../src/math/fused/decoder_ops_webgpu_switch.js';
 import {attentionSoftmaxWebGPU} from '../src/math/fused/attention_softmax_webgpu.js';
-import {ropeWebGPU} from '../src/math/fused/rope_webgpu.js';
+import {projectedHeadsWebGPU, ropeWebGPU} from '../src/math/fused/rope_webgpu.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from '../src/models/dense_decoder_layer.js';
 import {rmsNorm} from '../src/models/rms_norm.js';
 import {applyRope} from '../src/models/rope.js';
@@ -103,7 +103,15 @@ async function ropeChecks(t: Tally, quick: boolean): Promise<void> {
     await compare(t, `rope of [B,T,H,d] [${B},${T},${H},${d}]`, [xt, cos, sin], (a, c, s) =>
       ropeWebGPU(a!, c!, s!, 'bthd', false) ??
           applyRope(tf.transpose(a!, [0, 2, 1, 3]) as tf.Tensor4D, c as tf.Tensor3D, s as tf.Tensor3D));
-    tf.dispose([cos, sin, x, xt]);
+    // The projection's bias added in the same dispatch, with and without the rotation (the values).
+    const bias = tf.randomNormal([H * d], 0, 1, 'float32', 6);
+    await compare(t, `bias + rope of [B,T,H,d] [${B},${T},${H},${d}]`, [xt, bias, cos, sin], (a, b, c, s) =>
+      projectedHeadsWebGPU(a as tf.Tensor4D, b as tf.Tensor1D, {cos: c as tf.Tensor3D, sin: s as tf.Tensor3D}) ??
+          applyRope(tf.transpose(tf.add(a!, tf.reshape(b!, [H, d])), [0, 2, 1, 3]) as tf.Tensor4D, c as tf.Tensor3D,
+              s as tf.Tensor3D));
+    await compare(t, `bias + transpose of [B,T,H,d] [${B},${T},${H},${d}]`, [xt, bias], (a, b) =>
+      projectedHeadsWebGPU(a as tf.Tensor4D, b as tf.Tensor1D, null) ?? tf.transpose(tf.add(a!, tf.reshape(b!, [H, d])), [0, 2, 1, 3]));
+    tf.dispose([cos, sin, x, xt, bias]);
   }
 }
 

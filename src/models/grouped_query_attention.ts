@@ -3,8 +3,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {check, fmtShape} from '../math/assert.js';
 import {attentionSoftmaxWebGPU} from '../math/fused/attention_softmax_webgpu.js';
-import {ropeWebGPU} from '../math/fused/rope_webgpu.js';
+import {projectedHeadsWebGPU, ropeWebGPU} from '../math/fused/rope_webgpu.js';
 import {linear} from './linear.js';
 import {rmsNorm} from './rms_norm.js';
 import {applyRope} from './rope.js';
@@ -102,14 +103,26 @@ export function groupedQueryAttention(
   const {numHeads: H, numKvHeads: G, headDim: d, rmsNormEps = 1e-6} = options;
   const [B, T] = x.shape;
   const rep = H / G;
+  for (const [name, b, n] of [['qBias', w.qBias, H], ['kBias', w.kBias, G], ['vBias', w.vBias, G]] as const) {
+    check(b === undefined || (b.rank === 1 && b.shape[0] === n * d), 'groupedQueryAttention', () =>
+      `'weights.${name}' expected shape [${n * d}], got ${fmtShape(b!.shape)}`);
+  }
   return tf.tidy('groupedQueryAttention', () => {
-    const heads = (t: tf.Tensor, n: number, norm?: tf.Tensor1D): tf.Tensor4D => {
-      const h = tf.reshape(t, [B, T, n, d]);
-      return (norm === undefined ? h : rmsNorm(h, norm, rmsNormEps)) as tf.Tensor4D; // [B, T, n, d]
+    // [B, T, n * d] projection -> [B, n, T, d] heads (+ bias, q/k norm, RoPE when `rotate`); on webgpu,
+    // without a norm, bias + head transpose (+ RoPE) are one fused dispatch.
+    const project = (weight: tf.Tensor2D, bias: tf.Tensor1D | undefined, n: number, norm: tf.Tensor1D | undefined,
+        rotate: boolean): tf.Tensor4D => {
+      const t = tf.reshape(linear(x, weight), [B, T, n, d]) as tf.Tensor4D;
+      const fused = norm === undefined ? projectedHeadsWebGPU(t, bias, rotate ? {cos, sin} : null) : null;
+      if (fused !== null) return fused;
+      let h: tf.Tensor4D = bias === undefined ? t : tf.add(t, tf.reshape(bias, [n, d]));
+      if (norm !== undefined) h = rmsNorm(h, norm, rmsNormEps) as tf.Tensor4D;
+      if (!rotate) return tf.transpose(h, [0, 2, 1, 3]);
+      return ropeWebGPU(h, cos, sin, 'bthd', false) ?? applyRope(tf.transpose(h, [0, 2, 1, 3]), cos, sin);
     };
-    const q = ropeHeads(heads(linear(x, w.q, w.qBias), H, w.qNorm), cos, sin);
-    let k = ropeHeads(heads(linear(x, w.k, w.kBias), G, w.kNorm), cos, sin);
-    let v = tf.transpose(heads(linear(x, w.v, w.vBias), G), [0, 2, 1, 3]) as tf.Tensor4D;
+    const q = project(w.q, w.qBias, H, w.qNorm, true);
+    let k = project(w.k, w.kBias, G, w.kNorm, true);
+    let v = project(w.v, w.vBias, G, undefined, false);
     if (pastKeys !== null && pastValues !== null) {
       k = tf.concat([pastKeys, k], 2);
       v = tf.concat([pastValues, v], 2);
@@ -125,11 +138,6 @@ export function groupedQueryAttention(
     const out = linear(merged, w.o, w.oBias) as tf.Tensor3D;
     return {out, keys: k, values: v};
   });
-}
-
-/** RoPE of `[B, T, n, d]` heads, returned head-major `[B, n, T, d]` (one fused dispatch on webgpu). */
-function ropeHeads(t: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
-  return ropeWebGPU(t, cos, sin, 'bthd', false) ?? applyRope(tf.transpose(t, [0, 2, 1, 3]), cos, sin);
 }
 
 /**

@@ -99,6 +99,14 @@ describe('groupedQueryAttention', () => {
     });
   }
 
+  it('rejects a bias of the wrong size naming it', () => {
+    const {inputs, diff} = setup(CASES[0]!);
+    const bad = tf.zeros([5]) as tf.Tensor1D;
+    expect(() => groupedQueryAttention({...inputs, weights: {...inputs.weights, kBias: bad}}, {numHeads: 4, numKvHeads: 2, headDim: 4}))
+        .toThrow(/groupedQueryAttention: 'weights.kBias' expected shape \[8\], got \[5\]/);
+    tf.dispose([bad, ...Object.values(diff), inputs.cos, inputs.sin, inputs.maskBias]);
+  });
+
   it('leaks nothing, with and without a tape', () => {
     const {inputs, diff} = setup(CASES[0]!);
     const options = {numHeads: 4, numKvHeads: 2, headDim: 4};

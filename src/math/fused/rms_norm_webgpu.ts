@@ -3,13 +3,14 @@
  * composed ops launch 6 tfjs programs forward and 8 backward, plus a transpose for every sum over
  * rows): one dispatch forward (one workgroup per row: the mean square, then y and the row's
  * r = 1 / sqrt(mean(x^2) + eps), kept for the backward pass), one dispatch for d x (a workgroup per
- * row: dx = r (dy w - xhat mean(dy w xhat)), xhat = x r) and one or two for d weight (column sums of
- * dy xhat over chunks of rows, then the sum of the chunks). Each gradient is computed only when the
+ * row: dx = r (dy w - xhat mean(dy w xhat)), xhat = x r) and one for d weight up to 2048 rows (column
+ * sums of dy xhat, `column_sum_webgpu.ts`; two beyond). Each gradient is computed only when the
  * tape asks for it. Same formulas as the composed `rmsNorm` (rms_norm.ts); sums in another order, so
  * results agree to float32 rounding.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {columnSumWebGPU} from './column_sum_webgpu.js';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
 import {gpuBuffersOf, type WebGPUDirectBackend} from './webgpu_backend_adapter.js';
@@ -21,12 +22,8 @@ export function setRmsNormWebGPU(on: boolean): void {
   enabled = on;
 }
 
-/** Rows per chunk of the d weight column sums, at most {@link MAX_CHUNKS} chunks. */
-const MIN_CHUNK_ROWS = 32;
-const MAX_CHUNKS = 128;
-
 const PARAMS = `
-struct Params { rows : u32, width : u32, chunks : u32, chunkRows : u32, eps : f32, p0 : f32, p1 : f32, p2 : f32 };
+struct Params { rows : u32, width : u32, p3 : u32, p4 : u32, eps : f32, p0 : f32, p1 : f32, p2 : f32 };
 @group(0) @binding(0) var<uniform> params : Params;`;
 
 /** Forward: y = x r w, r = inverseSqrt(sum(x^2) / width + eps) per row (also written to `rOut`). */
@@ -76,66 +73,15 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
 `;
 }
 
-/**
- * d weight, stage 1: thread j of workgroup (bx, c) sums dy xhat over column j = bx * WG + lid of
- * the rows of chunk c, into `out[c * width + j]` (the final d weight when there is one chunk).
- */
-function dwPartialShader(types: string[]): string {
-  return `${PARAMS}
-${storageDecls(1, [['x', types[0]!, false], ['rIn', types[1]!, false], ['dy', types[2]!, false], ['out', 'f32', true]])}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
-  let j = wid.x * ${ROW_WG}u + lidv.x;
-  if (j >= params.width) { return; }
-  let first = wid.y * params.chunkRows;
-  let last = min(params.rows, first + params.chunkRows);
-  var s = 0.0;
-  for (var row = first; row < last; row = row + 1u) {
-    let k = row * params.width + j;
-    s = s + f32(dy[k]) * (f32(x[k]) * f32(rIn[row]));
-  }
-  out[wid.y * params.width + j] = s;
-}
-`;
-}
-
-/** d weight, stage 2: the sum of the chunks' partial column sums. */
-function dwFinalShader(types: string[]): string {
-  return `${PARAMS}
-${storageDecls(1, [['partial', types[0]!, false], ['dw', 'f32', true]])}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
-  let j = wid.x * ${ROW_WG}u + lidv.x;
-  if (j >= params.width) { return; }
-  var s = 0.0;
-  for (var c = 0u; c < params.chunks; c = c + 1u) { s = s + partial[c * params.width + j]; }
-  dw[j] = s;
-}
-`;
-}
-
 function fail(): never {
   throw new Error('rmsNorm: the webgpu kernel found no GPU buffer for its inputs');
 }
 
-/** The chunking of the d weight column sums over `rows` rows. */
-function chunking(rows: number): {chunks: number; chunkRows: number} {
-  const chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(rows / MIN_CHUNK_ROWS)));
-  return {chunks, chunkRows: Math.ceil(rows / chunks)};
-}
-
-function dWeight(backend: WebGPUDirectBackend, x: tf.Tensor, r: tf.Tensor, dy: tf.Tensor, rows: number, width: number,
-    eps: number): tf.Tensor {
-  const {chunks, chunkRows} = chunking(rows);
-  const uniform = {ints: [rows, width, chunks, chunkRows], floats: [eps, 0, 0, 0]};
-  const cols = Math.ceil(width / ROW_WG);
-  const partial = runRowKernels(backend, {inputs: [x, r, dy], outputs: [chunks === 1 ? [width] : [chunks, width]],
-    ...uniform, dispatches: [{key: 'rmsNormDwPartial', code: dwPartialShader, workgroups: [cols, chunks]}]}) ?? fail();
-  if (chunks === 1) return partial[0]!;
-  const dw = runRowKernels(backend, {inputs: [partial[0]!], outputs: [[width]], ...uniform,
-    dispatches: [{key: 'rmsNormDwFinal', code: dwFinalShader, workgroups: [cols]}]}) ?? fail();
-  partial[0]!.dispose();
-  return dw[0]!;
+/** d weight = column sums of dy xhat (one dispatch up to 2048 rows). */
+function dWeight(backend: WebGPUDirectBackend, x: tf.Tensor, r: tf.Tensor, dy: tf.Tensor, rows: number, width: number):
+    tf.Tensor {
+  return columnSumWebGPU(backend, {key: 'rmsNormDw', inputs: [x, r, dy], names: ['x', 'rIn', 'dy'],
+    term: 'f32(dy[k]) * (f32(x[k]) * f32(rIn[row]))'}, rows, width);
 }
 
 /**
@@ -169,7 +115,7 @@ export function rmsNormWebGPU(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.
     return {
       x: () => (runRowKernels(backend, {inputs: [xs, ws, rs, dy], outputs: [xs.shape], ...uniform,
         dispatches: [{key: 'rmsNormDx', code: dxShader, workgroups: rowGrid(rows)}]}) ?? fail())[0]!,
-      weight: () => dWeight(backend, xs, rs, dy, rows, width, eps),
+      weight: () => dWeight(backend, xs, rs, dy, rows, width),
     };
   });
 }
