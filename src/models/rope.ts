@@ -296,8 +296,10 @@ export function ropeCosSin(positions: tf.Tensor2D, frequencies: RopeFrequencies)
   const {inverseFrequencies, attentionFactor} = frequencies;
   const [B, T] = positions.shape;
   return tf.tidy(() => {
-    const inv = tf.tensor1d(inverseFrequencies);
-    const angles = tf.mul(tf.reshape(tf.cast(positions, 'float32'), [B, T, 1]), tf.concat([inv, inv]));
+    const twice = new Float32Array(2 * inverseFrequencies.length);
+    twice.set(inverseFrequencies);
+    twice.set(inverseFrequencies, inverseFrequencies.length);
+    const angles = tf.mul(tf.reshape(tf.cast(positions, 'float32'), [B, T, 1]), tf.tensor1d(twice));
     let cos: tf.Tensor = tf.cos(angles), sin: tf.Tensor = tf.sin(angles);
     if (attentionFactor !== 1) {
       cos = tf.mul(cos, attentionFactor);
