@@ -82,7 +82,9 @@ export interface GroupedQueryAttentionOutput {
  * out = W_o concat_h softmax(q_h k_g^T / sqrt(d) + mask) v_g
  *
  * (norm_q / norm_k only when `qNorm` / `kNorm` are given). The query heads of a group are stacked along
- * time, so keys and values are never repeated in memory.
+ * time, so keys and values are never repeated in memory. On webgpu the bias, head transpose and RoPE
+ * of each projection (q/k norms aside) are one fused dispatch, and so is the scaled masked softmax,
+ * each way; elsewhere tfjs ops.
  *
  * @param inputs see {@link GroupedQueryAttentionInputs}.
  * @param options heads, kv heads, head dim, eps.
