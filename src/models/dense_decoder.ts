@@ -9,6 +9,7 @@ import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weight
 import {embeddingLookup} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from './policy.js';
+import {causalAttentionBias} from './causal_attention_bias.js';
 import {rmsNorm} from './rms_norm.js';
 import {type RopeConfig, type RopeFrequencies, ropeCosSin, ropeInverseFrequencies} from './rope.js';
 import {disposeKvCache, type KvCache} from './transformer_policy.js';
@@ -242,9 +243,12 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     assertPolicyTokens(tokens, fn, 'tokens', this.contextLength, this.config.vocabSize);
     if (attentionMask !== undefined) assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
     return tf.tidy(() => {
-      const mask = attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32');
-      const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
-      const {logits, hidden, cache} = this.forward(tokens, positions, mask as tf.Tensor2D, null);
+      // Without a mask, positions 0..T-1 and the causal bias come from the CPU (no tfjs op).
+      const [B, T] = tokens.shape;
+      const mask = attentionMask === undefined ? null : tf.cast(attentionMask, 'float32') as tf.Tensor2D;
+      const positions = (mask === null ? tf.tensor2d(Int32Array.from({length: B * T}, (_, i) => i % T), [B, T], 'int32')
+        : tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32')) as tf.Tensor2D;
+      const {logits, hidden, cache} = this.forward(tokens, positions, mask, null);
       disposeKvCache(cache);
       return {logits, hidden};
     });
@@ -282,7 +286,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
 
 
   /** The shared forward body (inside a tidy). */
-  private forward(tokens: tf.Tensor2D, positions: tf.Tensor2D, keyMask: tf.Tensor2D, past: KvCache | null):
+  private forward(tokens: tf.Tensor2D, positions: tf.Tensor2D, keyMask: tf.Tensor2D | null, past: KvCache | null):
       PolicyCachedOutput<KvCache> & {hidden: tf.Tensor3D} {
     const c = this.config;
     const [B, Tq] = tokens.shape;
@@ -295,10 +299,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
       ? ropeInverseFrequencies(c.rope, {headDim: c.headDim, seqLen: Tk}) : this.frequencies;
     const {cos, sin} = ropeCosSin(positions, freqs);
     // Additive mask [B, 1, Tq, Tk]: query i (absolute Tp + i) sees key j <= Tp + i when it is real.
-    const causal = new Float32Array(Tq * Tk);
-    for (let i = 0; i < Tq; i++) for (let j = 0; j <= Tp + i; j++) causal[i * Tk + j] = 1;
-    const allowed = tf.mul(tf.tensor4d(causal, [1, 1, Tq, Tk]), tf.reshape(keyMask, [B, 1, 1, Tk]));
-    const maskBias = tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
+    const maskBias = causalAttentionBias(B, Tq, Tp, keyMask);
     const keys: tf.Tensor4D[] = [], values: tf.Tensor4D[] = [];
     const sizes = {numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, rmsNormEps: c.rmsNormEps};
     this.layers.forEach((weights, l) => {

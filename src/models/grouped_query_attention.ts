@@ -3,6 +3,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {check, fmtShape} from '../math/assert.js';
+import {attentionSoftmaxWebGPU} from '../math/fused/attention_softmax_webgpu.js';
+import {projectedHeadsWebGPU, ropeWebGPU} from '../math/fused/rope_webgpu.js';
 import {linear} from './linear.js';
 import {rmsNorm} from './rms_norm.js';
 import {applyRope} from './rope.js';
@@ -79,7 +82,9 @@ export interface GroupedQueryAttentionOutput {
  * out = W_o concat_h softmax(q_h k_g^T / sqrt(d) + mask) v_g
  *
  * (norm_q / norm_k only when `qNorm` / `kNorm` are given). The query heads of a group are stacked along
- * time, so keys and values are never repeated in memory.
+ * time, so keys and values are never repeated in memory. On webgpu the bias, head transpose and RoPE
+ * of each projection (q/k norms aside) are one fused dispatch, and so is the scaled masked softmax,
+ * each way; elsewhere tfjs ops.
  *
  * @param inputs see {@link GroupedQueryAttentionInputs}.
  * @param options heads, kv heads, head dim, eps.
@@ -100,29 +105,52 @@ export function groupedQueryAttention(
   const {numHeads: H, numKvHeads: G, headDim: d, rmsNormEps = 1e-6} = options;
   const [B, T] = x.shape;
   const rep = H / G;
-  return tf.tidy(() => {
-    const heads = (t: tf.Tensor, n: number, norm?: tf.Tensor1D): tf.Tensor4D => {
-      let h = tf.reshape(t, [B, T, n, d]);
-      if (norm !== undefined) h = rmsNorm(h, norm, rmsNormEps);
-      return tf.transpose(h, [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, d]
+  for (const [name, b, n] of [['qBias', w.qBias, H], ['kBias', w.kBias, G], ['vBias', w.vBias, G]] as const) {
+    check(b === undefined || (b.rank === 1 && b.shape[0] === n * d), 'groupedQueryAttention', () =>
+      `'weights.${name}' expected shape [${n * d}], got ${fmtShape(b!.shape)}`);
+  }
+  return tf.tidy('groupedQueryAttention', () => {
+    // [B, T, n * d] projection -> [B, n, T, d] heads (+ bias, q/k norm, RoPE when `rotate`); on webgpu,
+    // without a norm, bias + head transpose (+ RoPE) are one fused dispatch.
+    const project = (weight: tf.Tensor2D, bias: tf.Tensor1D | undefined, n: number, norm: tf.Tensor1D | undefined,
+        rotate: boolean): tf.Tensor4D => {
+      const t = tf.reshape(linear(x, weight), [B, T, n, d]) as tf.Tensor4D;
+      const fused = norm === undefined ? projectedHeadsWebGPU(t, bias, rotate ? {cos, sin} : null) : null;
+      if (fused !== null) return fused;
+      let h: tf.Tensor4D = bias === undefined ? t : tf.add(t, tf.reshape(bias, [n, d]));
+      if (norm !== undefined) h = rmsNorm(h, norm, rmsNormEps) as tf.Tensor4D;
+      if (!rotate) return tf.transpose(h, [0, 2, 1, 3]);
+      return ropeWebGPU(h, cos, sin, 'bthd', false) ?? applyRope(tf.transpose(h, [0, 2, 1, 3]), cos, sin);
     };
-    const q = applyRope(heads(linear(x, w.q, w.qBias), H, w.qNorm), cos, sin);
-    let k = applyRope(heads(linear(x, w.k, w.kBias), G, w.kNorm), cos, sin);
-    let v = heads(linear(x, w.v, w.vBias), G);
+    const q = project(w.q, w.qBias, H, w.qNorm, true);
+    let k = project(w.k, w.kBias, G, w.kNorm, true);
+    let v = project(w.v, w.vBias, G, undefined, false);
     if (pastKeys !== null && pastValues !== null) {
       k = tf.concat([pastKeys, k], 2);
       v = tf.concat([pastValues, v], 2);
     }
     const Tk = k.shape[2];
-    // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d].
+    // Query heads of group g are h = g * rep + r: [B, H, T, d] -> [B, G, rep * T, d] (row r * T + t of
+    // a group holds query t of head g * rep + r), so the scores reshape to [B, H, T, Tk] for free.
     const qg = tf.reshape(q, [B, G, rep * T, d]);
-    // Row r * T + t of a group holds query t of head g * rep + r: tile the mask to [B, G, rep * T, Tk]
-    // with a rank-4 tile (tfjs-webgpu runs rank-5 tiles on the CPU, a synchronous read Node.js lacks).
-    const bias = tf.tile(tf.reshape(maskBias, [B, 1, T, Tk]), [1, G, rep, 1]);
-    const scores = tf.add(tf.mul(tf.matMul(qg, k, false, true), 1 / Math.sqrt(d)), bias);
-    const attn = tf.matMul(tf.softmax(scores), v); // [B, G, rep * T, d]
+    const scores = tf.reshape(tf.matMul(qg, k, false, true), [B, H, T, Tk]) as tf.Tensor4D;
+    const probs = attentionSoftmax(scores, tf.reshape(maskBias, [B, 1, T, Tk]) as tf.Tensor4D, 1 / Math.sqrt(d));
+    const attn = tf.matMul(tf.reshape(probs, [B, G, rep * T, Tk]), v); // [B, G, rep * T, d]
     const merged = tf.reshape(tf.transpose(tf.reshape(attn, [B, H, T, d]), [0, 2, 1, 3]), [B, T, H * d]);
     const out = linear(merged, w.o, w.oBias) as tf.Tensor3D;
     return {out, keys: k, values: v};
   });
+}
+
+/**
+ * softmax(scale * scores + bias) over the last axis, bias `[B, 1, T, Tk]` the same for every head:
+ * one fused dispatch each way on webgpu; elsewhere tfjs ops, the bias tiled to `[B, H, T, Tk]` (the
+ * cpu backend's same-shape add is much faster than its broadcast; tfjs-webgpu runs rank-5 tiles on
+ * the CPU, a synchronous read Node.js lacks, hence rank 4).
+ */
+function attentionSoftmax(scores: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
+  const fused = attentionSoftmaxWebGPU(scores, bias, scale);
+  if (fused !== null) return fused;
+  const heads = scores.shape[1];
+  return tf.softmax(tf.add(tf.mul(scores, scale), heads === 1 ? bias : tf.tile(bias, [1, heads, 1, 1]))) as tf.Tensor4D;
 }

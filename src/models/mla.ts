@@ -8,6 +8,8 @@ import {rmsNorm} from './rms_norm.js';
 import {applyRope} from './rope.js';
 import type {WeightGetter} from './weight_getter.js';
 
+export {causalAttentionBias} from './causal_attention_bias.js';
+
 /** Sizes of an {@link multiHeadLatentAttention} layer (config.json fields in camel case). */
 export interface MlaConfig {
   /** Model width d (`hidden_size`). */
@@ -184,31 +186,6 @@ export function mlaCacheBytesPerToken(
   const mla = layers * (config.kvLoraRank + config.qkRopeHeadDim) * bytesPerElement;
   const mha = layers * config.numHeads * (config.qkNopeHeadDim + config.qkRopeHeadDim + config.vHeadDim) * bytesPerElement;
   return {mla, mha, ratio: mha / mla};
-}
-
-/**
- * Additive attention bias `[batch, 1, newTime, pastTime + newTime]` of causal decoding: query i (absolute
- * pastTime + i) may attend to key j <= pastTime + i when `keyMask[b, j]` is 1; allowed 0, masked -1e9.
- *
- * @param batch batch size.
- * @param newTime new (query) tokens.
- * @param pastTime cached keys before them.
- * @param keyMask `[batch, pastTime + newTime]` float32 1 real / 0 pad.
- * @returns the bias.
- * @example
- * causalAttentionBias(1, 2, 0, tf.ones([1, 2]) as tf.Tensor2D).arraySync(); // [[[[0, -1e9], [0, 0]]]]
- */
-export function causalAttentionBias(batch: number, newTime: number, pastTime: number, keyMask: tf.Tensor2D): tf.Tensor4D {
-  const Tk = pastTime + newTime;
-  assertRank(keyMask, 2, 'causalAttentionBias', 'keyMask', ['batch', 'pastTime + newTime']);
-  check(keyMask.shape[0] === batch && keyMask.shape[1] === Tk, 'causalAttentionBias', () =>
-    `'keyMask' expected shape [batch, pastTime + newTime]=${fmtShape([batch, Tk])}, got ${fmtShape(keyMask.shape)}`);
-  return tf.tidy(() => {
-    const causal = new Float32Array(newTime * Tk);
-    for (let i = 0; i < newTime; i++) for (let j = 0; j <= pastTime + i; j++) causal[i * Tk + j] = 1;
-    const allowed = tf.mul(tf.tensor4d(causal, [1, 1, newTime, Tk]), tf.reshape(tf.cast(keyMask, 'float32'), [batch, 1, 1, Tk]));
-    return tf.mul(tf.sub(1, allowed), -1e9) as tf.Tensor4D;
-  });
 }
 
 /** Splits a per-head weight `[H * (a + b), in]` into `[H * a, in]` and `[H * b, in]`. */

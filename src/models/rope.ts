@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertRank, check, fmtShape} from '../math/assert.js';
+import {ropeWebGPU} from '../math/fused/rope_webgpu.js';
 import {MissingConfigFieldError} from './pretrained/errors.js';
 import type {JsonObject} from './pretrained/json.js';
 
@@ -295,8 +296,10 @@ export function ropeCosSin(positions: tf.Tensor2D, frequencies: RopeFrequencies)
   const {inverseFrequencies, attentionFactor} = frequencies;
   const [B, T] = positions.shape;
   return tf.tidy(() => {
-    const inv = tf.tensor1d(inverseFrequencies);
-    const angles = tf.mul(tf.reshape(tf.cast(positions, 'float32'), [B, T, 1]), tf.concat([inv, inv]));
+    const twice = new Float32Array(2 * inverseFrequencies.length);
+    twice.set(inverseFrequencies);
+    twice.set(inverseFrequencies, inverseFrequencies.length);
+    const angles = tf.mul(tf.reshape(tf.cast(positions, 'float32'), [B, T, 1]), tf.tensor1d(twice));
     let cos: tf.Tensor = tf.cos(angles), sin: tf.Tensor = tf.sin(angles);
     if (attentionFactor !== 1) {
       cos = tf.mul(cos, attentionFactor);
@@ -322,6 +325,8 @@ export interface ApplyRopeOptions {
  *
  * y = x * cos + rotateHalf(x) * sin,  rotateHalf([x1, x2]) = [-x2, x1]   (halves of the last axis)
  *
+ * On webgpu one fused dispatch forward and one backward; elsewhere tfjs ops.
+ *
  * @param x `[batch, heads, time, rotaryDim]` float32 (split off the non-rotated features first).
  * @param cos `[batch, time, rotaryDim]` from {@link ropeCosSin}.
  * @param sin `[batch, time, rotaryDim]` from {@link ropeCosSin}.
@@ -345,7 +350,9 @@ export function applyRope(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D, op
     check(t.shape[0] === B && t.shape[1] === T && t.shape[2] === d, fn, () =>
       `'${name}' expected shape [batch, time, rotaryDim]=${fmtShape([B, T, d])}, got ${fmtShape(t.shape)}`);
   }
-  return tf.tidy(() => {
+  return tf.tidy('applyRope', () => {
+    const fused = ropeWebGPU(x, cos, sin, 'bhtd', interleaved); // one dispatch each way on webgpu
+    if (fused !== null) return fused;
     const xr = interleaved
       ? tf.reshape(tf.transpose(tf.reshape(x, [B, H, T, d / 2, 2]), [0, 1, 2, 4, 3]), [B, H, T, d])
       : x;

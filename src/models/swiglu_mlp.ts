@@ -3,6 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {runWithLazyGradients} from '../math/fused/run_with_lazy_gradients.js';
+import {swigluWebGPU} from '../math/fused/swiglu_webgpu.js';
 import {linear} from './linear.js';
 import type {WeightGetter} from './weight_getter.js';
 
@@ -27,6 +29,9 @@ export interface SwigluWeights {
  *
  * MLP(x) = W_d (silu(W_g x) * (W_u x)),  silu(z) = z * sigmoid(z)
  *
+ * The gate silu(g) * u has an explicit backward, d g = dy u (s + silu(g) (1 - s)), d u = dy silu(g),
+ * s = sigmoid(g): one fused dispatch each way on webgpu, else 3 tfjs ops forward and 6 backward.
+ *
  * @param x `[..., hidden]` float32.
  * @param weights see {@link SwigluWeights}.
  * @returns `[..., hidden]`.
@@ -36,10 +41,27 @@ export interface SwigluWeights {
  * y.dispose();
  */
 export function swigluMlp(x: tf.Tensor, weights: SwigluWeights): tf.Tensor {
-  return tf.tidy(() => {
+  return tf.tidy('swigluMlp', () => {
     const g = linear(x, weights.gate, weights.gateBias);
     const u = linear(x, weights.up, weights.upBias);
-    return linear(tf.mul(tf.mul(g, tf.sigmoid(g)), u), weights.down, weights.downBias);
+    return linear(swigluGate(g, u), weights.down, weights.downBias);
+  });
+}
+
+/** silu(gate) * up with its explicit backward (fused on webgpu). */
+function swigluGate(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  return swigluWebGPU(gate, up) ?? runWithLazyGradients({gate, up}, (save) => {
+    const s = tf.sigmoid(gate);
+    const silu = tf.mul(gate, s);
+    save([s, silu, up]);
+    return tf.mul(silu, up);
+  }, (dy, saved) => {
+    const [s, silu, u] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+    return {
+      // d silu / d g = s + g s (1 - s) = s + silu - silu s (no constant 1 to upload).
+      gate: () => tf.mul(tf.mul(dy, u), tf.add(s, tf.sub(silu, tf.mul(silu, s)))),
+      up: () => tf.mul(dy, silu),
+    };
   });
 }
 

@@ -2,6 +2,25 @@ import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {rmsNorm} from '../../src/models/rms_norm.js';
+import {maxAbsDiff} from '../helpers/max_abs_diff.js';
+
+/** The previous rmsNorm (tfjs autodiff through transposes and tf.mean): the reference for values and gradients. */
+function rmsNormAutodiff(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Tensor {
+  const width = x.shape[x.rank - 1]!;
+  return tf.tidy(() => {
+    const xt = tf.transpose(tf.reshape(x, [-1, width]));
+    const inv = tf.rsqrt(tf.add(tf.mean(tf.square(xt), 0), eps));
+    return tf.reshape(tf.mul(tf.transpose(tf.mul(xt, inv)), weight), x.shape);
+  });
+}
+
+/** Values and both gradients of sum(c * f(x, w)). */
+function valueAndGrads(f: (x: tf.Tensor, w: tf.Tensor1D) => tf.Tensor, x: tf.Tensor, w: tf.Tensor1D, c: tf.Tensor):
+    tf.Tensor[] {
+  const y = f(x, w);
+  const [gx, gw] = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(f(xx, ww as tf.Tensor1D), c)))([x, w]);
+  return [y, gx!, gw!];
+}
 
 describe('rmsNorm', () => {
   it('hand-computed values: x / sqrt(mean(x^2) + eps) * w', () => {
@@ -61,6 +80,66 @@ describe('rmsNorm', () => {
       expect(gwa[j]).toBeCloseTo((val(h) - val(-h)) / (2 * h), 2);
     }
     tf.dispose([x, w, c, gx!, gw!]);
+  });
+
+  it('values and gradients equal the autodiff reference (rank 1 to 4, odd widths, eps 0 / 1e-6 / 0.5)', () => {
+    const cases: Array<[number[], number]> = [[[5], 1e-6], [[3, 7], 0], [[2, 3, 33], 1e-6], [[2, 2, 3, 300], 0.5]];
+    for (const [shape, eps] of cases) {
+      const width = shape[shape.length - 1]!;
+      const x = tf.randomNormal(shape, 0, 2, 'float32', 1);
+      const w = tf.randomNormal([width], 1, 0.5, 'float32', 2) as tf.Tensor1D;
+      const c = tf.randomNormal(shape, 0, 1, 'float32', 3);
+      const got = valueAndGrads((a, b) => rmsNorm(a, b, eps), x, w, c);
+      const want = valueAndGrads((a, b) => rmsNormAutodiff(a, b, eps), x, w, c);
+      for (let k = 0; k < 3; k++) {
+        expect(got[k]!.shape).toEqual(want[k]!.shape);
+        const scale = tf.tidy(() => tf.max(tf.abs(want[k]!)).dataSync()[0]!);
+        expect(maxAbsDiff(got[k]!, want[k]!)).toBeLessThan(2e-6 * Math.max(1, scale));
+      }
+      tf.dispose([x, w, c, ...got, ...want]);
+    }
+  });
+
+  it('property: d x is orthogonal to xhat when weight = 1 and eps = 0 (the scale direction has no gradient)', () => {
+    // y(c x) = y(x) for c > 0, so d/dc sum(g * y(c x)) = 0 = <dx, x>.
+    fc.assert(fc.property(fc.integer({min: 1, max: 40}), fc.integer({min: 1, max: 9}), fc.integer({min: 0, max: 1000}),
+        (width, rows, seed) => {
+          const x = tf.randomNormal([rows, width], 0, 1, 'float32', seed);
+          const g = tf.randomNormal([rows, width], 0, 1, 'float32', seed + 1);
+          const w = tf.ones([width]) as tf.Tensor1D;
+          const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(rmsNorm(a, w, 0), g)))(x);
+          const dots = tf.tidy(() => tf.sum(tf.mul(dx, x), -1).dataSync());
+          const norms = tf.tidy(() => tf.mul(tf.norm(dx, 'euclidean', -1), tf.norm(x, 'euclidean', -1)).dataSync());
+          dots.forEach((d, i) => expect(Math.abs(d)).toBeLessThan(1e-4 * (1 + norms[i]!)));
+          tf.dispose([x, g, w, dx]);
+        }), {numRuns: 25});
+  });
+
+  it('runs few kernels: no transposes, no tf.ones, at most 5 forward and 13 forward + backward', async () => {
+    const x = tf.randomNormal([2, 8, 64]);
+    const w = tf.randomNormal([64]) as tf.Tensor1D;
+    const names = async (f: () => tf.TensorContainer): Promise<string[]> =>
+      (await tf.profile(() => { tf.dispose(f()); })).kernels.map((k) => k.name)
+          .filter((n) => !['Reshape', 'Identity', 'rmsNorm'].includes(n));
+    const forward = await names(() => rmsNorm(x, w));
+    expect(forward).toEqual(['Square', 'Mean', 'Add', 'Rsqrt', 'Multiply', 'Multiply']);
+    const both = await names(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(rmsNorm(a, b as tf.Tensor1D)))([x, w]));
+    expect(both).not.toContain('Transpose');
+    expect(both.length - forward.length).toBeLessThanOrEqual(8 + 2); // d x, d weight, and tf.sum's own backward
+    tf.dispose([x, w]);
+  });
+
+  it('under a tape: leaks nothing, and d weight is not computed when only d x is asked for', async () => {
+    const x = tf.randomNormal([3, 5]);
+    const w = tf.randomNormal([5]) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    const count = async (f: () => tf.TensorContainer): Promise<number> =>
+      (await tf.profile(() => { tf.dispose(f()); })).kernels.filter((k) => !['Reshape', 'Identity'].includes(k.name)).length;
+    const onlyX = await count(() => tf.grad((a: tf.Tensor) => tf.sum(rmsNorm(a, w)))(x));
+    const both = await count(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(rmsNorm(a, b as tf.Tensor1D)))([x, w]));
+    expect(both - onlyX).toBe(2); // Multiply and Sum of d weight
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w]);
   });
 
   it('leaks no tensor and rejects bad arguments naming them', () => {

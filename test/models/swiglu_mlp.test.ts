@@ -1,0 +1,93 @@
+import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
+import {describe, expect, it} from 'vitest';
+import {swigluMlp, type SwigluWeights} from '../../src/models/swiglu_mlp.js';
+import {maxAbsDiff} from '../helpers/max_abs_diff.js';
+
+/** The previous swigluMlp (tfjs autodiff through g * sigmoid(g) * u): the reference. */
+function swigluAutodiff(x: tf.Tensor, w: SwigluWeights): tf.Tensor {
+  return tf.tidy(() => {
+    const g = tf.matMul(x, w.gate, false, true);
+    const u = tf.matMul(x, w.up, false, true);
+    return tf.matMul(tf.mul(tf.mul(g, tf.sigmoid(g)), u), w.down, false, true);
+  });
+}
+
+function weights(D: number, I: number, seed: number): SwigluWeights {
+  return {gate: tf.randomNormal([I, D], 0, 0.7, 'float32', seed) as tf.Tensor2D,
+    up: tf.randomNormal([I, D], 0, 0.7, 'float32', seed + 1) as tf.Tensor2D,
+    down: tf.randomNormal([D, I], 0, 0.7, 'float32', seed + 2) as tf.Tensor2D};
+}
+
+/** The output and the gradients of sum(c * f) w.r.t. x, gate, up, down. */
+function valueAndGrads(f: typeof swigluMlp, x: tf.Tensor, w: SwigluWeights, c: tf.Tensor): tf.Tensor[] {
+  const y = f(x, w);
+  const gs = tf.grads((xx: tf.Tensor, g: tf.Tensor, u: tf.Tensor, d: tf.Tensor) =>
+    tf.sum(tf.mul(f(xx, {gate: g as tf.Tensor2D, up: u as tf.Tensor2D, down: d as tf.Tensor2D}), c)))([x, w.gate, w.up, w.down]);
+  return [y, ...gs];
+}
+
+describe('swigluMlp', () => {
+  it('hand-computed value: W_d (silu(W_g x) * W_u x)', () => {
+    // x = [1, 0], all-ones weights: g = u = 1 per unit, silu(1) = 1 / (1 + e^-1) = 0.731059; 4 units -> 2.924234
+    const w = {gate: tf.ones([4, 2]) as tf.Tensor2D, up: tf.ones([4, 2]) as tf.Tensor2D, down: tf.ones([2, 4]) as tf.Tensor2D};
+    const y = swigluMlp(tf.tensor2d([[1, 0]]), w);
+    Array.from(y.dataSync()).forEach((v) => expect(v).toBeCloseTo(2.924234, 5));
+    tf.dispose([y, w.gate, w.up, w.down]);
+  });
+
+  it('property: values and all four gradients equal the autodiff reference', () => {
+    fc.assert(fc.property(fc.integer({min: 1, max: 6}), fc.integer({min: 1, max: 9}), fc.integer({min: 1, max: 20}),
+        fc.integer({min: 0, max: 500}), (rows, D, I, seed) => {
+          const x = tf.randomNormal([rows, D], 0, 2, 'float32', seed);
+          const w = weights(D, I, seed + 10);
+          const c = tf.randomNormal([rows, D], 0, 1, 'float32', seed + 20);
+          const got = valueAndGrads(swigluMlp, x, w, c);
+          const want = valueAndGrads(swigluAutodiff, x, w, c);
+          for (let k = 0; k < got.length; k++) {
+            const scale = tf.tidy(() => tf.max(tf.abs(want[k]!)).dataSync()[0]!);
+            expect(maxAbsDiff(got[k]!, want[k]!)).toBeLessThan(1e-5 * Math.max(1, scale));
+          }
+          tf.dispose([x, w.gate, w.up, w.down, c, ...got, ...want]);
+        }), {numRuns: 15});
+  });
+
+  it('gradient w.r.t. x matches central finite differences, also for large |gate| (sigmoid saturated)', () => {
+    const x = tf.tensor2d([[0.5, -1.2], [3, 2.5]]);
+    const w = {gate: tf.tensor2d([[1, 2], [-3, 1], [0.5, 4]]), up: tf.tensor2d([[0.2, -1], [1, 1], [-0.5, 0.3]]),
+      down: tf.tensor2d([[1, -1, 0.5], [0.3, 2, -1]])} as SwigluWeights;
+    const f = (xx: tf.Tensor): tf.Scalar => tf.sum(tf.square(swigluMlp(xx, w)));
+    const g = tf.grad(f)(x).arraySync() as number[][];
+    const xs = x.arraySync();
+    const h = 1e-3;
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
+      const val = (d: number): number => tf.tidy(() => {
+        const xx = xs.map((r) => r.slice()); xx[i]![j]! += d;
+        return f(tf.tensor2d(xx)).dataSync()[0]!;
+      });
+      const fd = (val(h) - val(-h)) / (2 * h);
+      expect(Math.abs(g[i]![j]! - fd)).toBeLessThan(1e-2 * Math.max(1, Math.abs(fd)));
+    }
+    tf.dispose([x, w.gate, w.up, w.down]);
+  });
+
+  it('the gate backward runs 6 kernels (autodiff: 8 and 4 casts) and makes no scalar from a JS number', async () => {
+    const x = tf.randomNormal([3, 4]);
+    const w = weights(4, 8, 1);
+    const kernels = async (f: typeof swigluMlp) => (await tf.profile(() => {
+      tf.dispose(tf.grads((g: tf.Tensor, u: tf.Tensor) =>
+        tf.sum(f(x, {gate: g as tf.Tensor2D, up: u as tf.Tensor2D, down: w.down})))([w.gate, w.up]));
+    })).kernels.filter((k) => !['Reshape', 'Identity', 'Cast', 'swigluMlp'].includes(k.name));
+    const ours = await kernels(swigluMlp);
+    const before = await kernels(swigluAutodiff);
+    expect(before.length - ours.length).toBe(2);
+    // A rank-0 operand is a scalar made from a JS number (an upload per call on webgpu).
+    const scalarOps = (ks: typeof ours) => ks.filter((k) => k.inputShapes.some((s) => s !== null && s.length === 0)).length;
+    expect(scalarOps(before)).toBeGreaterThan(0);
+    expect(scalarOps(ours)).toBe(0);
+    const start = tf.memory().numTensors;
+    tf.dispose(tf.grads((g: tf.Tensor) => tf.sum(swigluMlp(x, {...w, gate: g as tf.Tensor2D})))([w.gate]));
+    expect(tf.memory().numTensors).toBe(start);
+    tf.dispose([x, w.gate, w.up, w.down]);
+  });
+});
