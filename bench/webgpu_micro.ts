@@ -106,9 +106,14 @@ function torchTimes(shapes: ReadonlyArray<readonly [number, number, number]>): T
   try {
     const out = execFileSync('python3', ['bench/torch_reference.py', ...(quick ? ['--quick'] : [])],
         {input: JSON.stringify(cases), encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'], timeout: 300_000});
-    const r = JSON.parse(out) as {device: string; results: TorchRow[]};
-    console.log(`PyTorch ${r.device}: ` + r.results.map((x) => `${x.key} [${x.shape.B},${x.shape.T},${x.shape.V}] ${x.medianMs.toFixed(3)} ms`).join('; '));
-    return r.results;
+    // torch_reference.py names each result's shape as a string ("B=2,T=512,V=152000"): read B, T, V back.
+    const r = JSON.parse(out) as {device: string; results: Array<{key: string; shape: string; medianMs: number}>};
+    const rows = r.results.map((x) => {
+      const dims = Object.fromEntries(x.shape.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+      return {key: x.key, shape: {B: dims['B']!, T: dims['T']!, V: dims['V']!}, medianMs: x.medianMs};
+    });
+    console.log(`PyTorch ${r.device}: ` + rows.map((x) => `${x.key} [${x.shape.B},${x.shape.T},${x.shape.V}] ${x.medianMs.toFixed(3)} ms`).join('; '));
+    return rows;
   } catch (e) {
     console.log(`PyTorch reference failed: ${(e as Error).message.split('\n')[0]}`);
     return [];
