@@ -27,7 +27,9 @@ export interface WebGPUTuning {
 
 /** What {@link tuneWebGPUBackend} found in effect afterwards. */
 export interface WebGPUTuningState {
+  /** The WGSL matmul is the webgpu backend's `BatchMatMul`. */
   matmul: boolean;
+  /** The active backend's uploads go through pooled buffers. */
   upload: boolean;
 }
 
