@@ -17,7 +17,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid} from './row_kernel_webgpu.js';
+import {ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, storageDecls} from './row_kernel_webgpu.js';
 import {
   activeDirectBackend, type BindingKind, bindGroupFor, type GpuBuffer, gpuBuffersOf, layoutFor, newOutput, pipelineFor,
   recordDispatches, scratchBuffer, uniformBuffer,
@@ -71,12 +71,8 @@ function prepareShader(): string {
 struct Params { groups : u32, p0 : u32, p1 : u32, p2 : u32,
   beta1 : f32, oneMinusBeta1 : f32, beta2 : f32, oneMinusBeta2 : f32, negLr : f32, epsilon : f32, p3 : f32, p4 : f32 };
 @group(0) @binding(0) var<uniform> params : Params;
-@group(0) @binding(1) var<storage, read> factors : array<f32>;
-@group(0) @binding(2) var<storage, read> accBeta1 : array<f32>;
-@group(0) @binding(3) var<storage, read> accBeta2 : array<f32>;
-@group(0) @binding(4) var<storage, read_write> s : array<f32>;
-@group(0) @binding(5) var<storage, read_write> newAccBeta1 : array<f32>;
-@group(0) @binding(6) var<storage, read_write> newAccBeta2 : array<f32>;
+${storageDecls(1, [['factors', 'f32', false], ['accBeta1', 'f32', false], ['accBeta2', 'f32', false], ['s', 'f32', true],
+    ['newAccBeta1', 'f32', true], ['newAccBeta2', 'f32', true]])}
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_id) lidv : vec3<u32>) {
   let lid = lidv.x;
@@ -103,17 +99,10 @@ function updateShader(): string {
   return `
 struct Params { n : u32, slot : u32, p0 : u32, p1 : u32 };
 @group(0) @binding(0) var<uniform> params : Params;
-@group(0) @binding(1) var<storage, read> p : array<f32>;
-@group(0) @binding(2) var<storage, read> grad : array<f32>;
-@group(0) @binding(3) var<storage, read> m : array<f32>;
-@group(0) @binding(4) var<storage, read> v : array<f32>;
-@group(0) @binding(5) var<storage, read> s : array<f32>;
-@group(0) @binding(6) var<storage, read_write> pOut : array<f32>;
-@group(0) @binding(7) var<storage, read_write> mOut : array<f32>;
-@group(0) @binding(8) var<storage, read_write> vOut : array<f32>;
+${storageDecls(1, [['p', 'f32', false], ['grad', 'f32', false], ['m', 'f32', false], ['v', 'f32', false], ['s', 'f32', false],
+    ['pOut', 'f32', true], ['mOut', 'f32', true], ['vOut', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let k = rowIndex(wid) * ${ROW_WG}u + lidv.x;
   if (k >= params.n) { return; }
   let g = grad[k] * s[${FACTORS_AT}u + params.slot];

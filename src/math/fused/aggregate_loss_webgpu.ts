@@ -12,7 +12,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import {valueChecksEnabled} from '../assert.js';
 import type {LossAggregation} from '../aggregate_loss.js';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -35,8 +37,7 @@ function rowsShader(types: string[], checks: boolean): string {
 ${storageDecls(1, [['x', types[0]!, false], ['maskValues', types[1]!, false], ['loss', 'f32', true], ['aux', 'f32', true],
     ['partial', 'f32', true], ...(checks ? [['checkWord', 'atomic<u32>', true] as [string, string, boolean]] : [])])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let row = rowIndex(wid);
   if (row >= params.rows) { return; }
   let lid = lidv.x;
@@ -94,8 +95,7 @@ function backwardShader(types: string[]): string {
   return `${PARAMS}
 ${storageDecls(1, [['maskValues', types[0]!, false], ['aux', types[1]!, false], ['dy', types[2]!, false], ['out', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let row = rowIndex(wid);
   if (row >= params.rows) { return; }
   let lid = lidv.x;

@@ -13,7 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_BY_WIDTH_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -42,12 +44,7 @@ fn rowMax(v : f32, lid : u32) -> f32 {
   workgroupBarrier();
   return r;
 }
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
-  let lid = lidv.x;
-  let row = rowIndex(wid);
-  if (row >= params.rows) { return; }
-  let base = row * params.width;
+${ROW_MAIN_BY_WIDTH_WGSL}
   // Row (b, h, t) reads the bias row (b, t).
   let t = row % params.time;
   let b = row / (params.time * params.heads);
@@ -74,12 +71,7 @@ function backwardShader(types: string[]): string {
   return `${PARAMS}
 ${storageDecls(1, [['p', types[0]!, false], ['dp', types[1]!, false], ['out', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
-  let lid = lidv.x;
-  let row = rowIndex(wid);
-  if (row >= params.rows) { return; }
-  let base = row * params.width;
+${ROW_MAIN_BY_WIDTH_WGSL}
   var acc = 0.0;
   for (var j = lid; j < params.width; j = j + ${ROW_WG}u) { acc = acc + f32(dp[base + j]) * f32(p[base + j]); }
   let total = rowSum4(vec4<f32>(acc, 0.0, 0.0, 0.0), lid).x;

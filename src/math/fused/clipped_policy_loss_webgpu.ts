@@ -17,7 +17,9 @@ import {valueChecksEnabled} from '../assert.js';
 import {LOG_PROB_LIMIT, LOG_PROB_LIMIT_F32} from '../policy_loss_values.js';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 
 let enabled = true;
 
@@ -63,8 +65,7 @@ fn rowLogRatio(base : u32, lid : u32) -> f32 {
 
 function forwardShader(types: string[], checks: boolean): string {
   return `${preamble(types, [['out', 'f32', true], ...(checks ? [['checkWord', 'atomic<u32>', true] as [string, string, boolean]] : [])])}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let row = rowIndex(wid);
   if (row >= params.batch) { return; }
   let lid = lidv.x;
@@ -109,8 +110,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
 /** which 0: d/d logProbs (d/d log-ratio), 1: its negation (d/d oldLogProbs), 2: d/d advantages per token. */
 function backwardShader(types: string[]): string {
   return `${preamble(types, [['dy', types[4]!, false], ['out', 'f32', true]])}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let row = rowIndex(wid);
   if (row >= params.batch) { return; }
   let lid = lidv.x;

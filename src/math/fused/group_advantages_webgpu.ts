@@ -13,7 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {valueChecksEnabled} from '../assert.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -33,8 +35,7 @@ ${storageDecls(1, [['rewards', types[0]!, false], ['out', 'f32', true],
     ...(checks ? [['checkWord', 'atomic<u32>', true] as [string, string, boolean]] : [])])}
 ${ROW_REDUCE_WGSL}
 fn safeSqrt(v : f32) -> f32 { if (0.0 >= v) { return 0.0; } return sqrt(v); }
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let lid = lidv.x;
   var batchSd = 0.0;
   if (params.scale == 1u) {

@@ -10,7 +10,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {KlEstimator} from '../kl_penalty.js';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -29,8 +31,7 @@ struct Params { n : u32, estimator : u32, which : u32, p0 : u32, ratioClamp : f3
 ${storageDecls(1, [['lp', types[0]!, false], ['refValues', types[1]!, false],
     ...(backward ? [['dy', types[2]!, false] as [string, string, boolean]] : []), ['out', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let k = rowIndex(wid) * ${ROW_WG}u + lidv.x;
   if (k >= params.n) { return; }
   let raw = f32(lp[k]) - f32(refValues[k]);

@@ -13,7 +13,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {valueChecksEnabled} from '../assert.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, type RowDispatch, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, type RowDispatch, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -40,8 +42,7 @@ ${storageDecls(1, [['x', types[0]!, false], ['maskValues', types[1]!, false], ['
 ${ROW_REDUCE_WGSL}
 fn safeDiv(s : f32, n : f32) -> f32 { if (n > 0.0) { return s / max(n, 1.0); } return 0.0; }
 // partial[2 r], partial[2 r + 1]: row sum and count; partial[2 rows ..]: sum, count, mean, variance.
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let lid = lidv.x;
   let S = 2u * params.rows;
   ${stage === 1 || stage === 3 ? `

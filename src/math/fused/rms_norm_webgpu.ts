@@ -12,7 +12,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {columnSumWebGPU} from './column_sum_webgpu.js';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_BY_WIDTH_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf, type WebGPUDirectBackend} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -31,12 +33,7 @@ function forwardShader(types: string[]): string {
   return `${PARAMS}
 ${storageDecls(1, [['x', types[0]!, false], ['w', types[1]!, false], ['y', 'f32', true], ['rOut', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
-  let lid = lidv.x;
-  let row = rowIndex(wid);
-  if (row >= params.rows) { return; }
-  let base = row * params.width;
+${ROW_MAIN_BY_WIDTH_WGSL}
   var s = 0.0;
   for (var j = lid; j < params.width; j = j + ${ROW_WG}u) { let v = f32(x[base + j]); s = s + v * v; }
   let total = rowSum4(vec4<f32>(s, 0.0, 0.0, 0.0), lid).x;
@@ -53,12 +50,7 @@ function dxShader(types: string[]): string {
 ${storageDecls(1, [['x', types[0]!, false], ['w', types[1]!, false], ['rIn', types[2]!, false], ['dy', types[3]!, false],
     ['dx', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
-  let lid = lidv.x;
-  let row = rowIndex(wid);
-  if (row >= params.rows) { return; }
-  let base = row * params.width;
+${ROW_MAIN_BY_WIDTH_WGSL}
   let r = f32(rIn[row]);
   var s = 0.0;
   for (var j = lid; j < params.width; j = j + ${ROW_WG}u) {

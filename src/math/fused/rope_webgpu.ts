@@ -18,7 +18,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {columnSumWebGPU} from './column_sum_webgpu.js';
 import {lazyGradientsAdapterMissing, runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls} from './row_kernel_webgpu.js';
+import {
+  ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, rowKernelBackend, runRowKernels, storageDecls,
+} from './row_kernel_webgpu.js';
 import {gpuBuffersOf} from './webgpu_backend_adapter.js';
 
 let enabled = true;
@@ -78,8 +80,7 @@ fn inOffset(b : u32, h : u32, t : u32, i : u32) -> u32 {
   if (params.timeMajor == 1u) { return ((b * params.time + t) * params.heads + h) * params.dim + f; }
   return ((b * params.heads + h) * params.time + t) * params.dim + f;
 }
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let k = rowIndex(wid) * ${ROW_WG}u + lidv.x;
   if (k >= params.n) { return; }
   let d = params.dim;

@@ -49,6 +49,24 @@ fn notFinite(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f80
 fn f32NaN() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
 `;
 
+/**
+ * @internal The entry point of a row kernel, up to its opening brace: one workgroup of {@link ROW_WG}
+ * threads, `wid` (the workgroup, for `rowIndex`) and `lidv` (the thread) in scope.
+ */
+export const ROW_MAIN_WGSL =
+  `@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {`;
+
+/**
+ * @internal {@link ROW_MAIN_WGSL} and the usual start of a kernel over `[params.rows, params.width]`:
+ * `lid`, `row` (workgroups past the last row return) and `base = row * params.width`.
+ */
+export const ROW_MAIN_BY_WIDTH_WGSL = `${ROW_MAIN_WGSL}
+  let lid = lidv.x;
+  let row = rowIndex(wid);
+  if (row >= params.rows) { return; }
+  let base = row * params.width;`;
+
 /** @internal One dispatch of a {@link runRowKernels} call. */
 export interface RowDispatch {
   /** Pipeline key (must determine the code together with the binding types). */

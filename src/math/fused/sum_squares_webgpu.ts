@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {ROW_REDUCE_WGSL, ROW_WG, rowGrid} from './row_kernel_webgpu.js';
+import {ROW_MAIN_WGSL, ROW_REDUCE_WGSL, ROW_WG, rowGrid, storageDecls} from './row_kernel_webgpu.js';
 import {
   activeDirectBackend, type BindingKind, bindGroupFor, type GpuBindGroup, type GpuBuffer, gpuBuffersOf, layoutFor,
   newOutput, pipelineFor, recordDispatches, scratchBuffer, uniformBuffer,
@@ -70,15 +70,13 @@ function partialsShader(): string {
   return `
 struct Params { n : u32, rows : u32, paddedRows : u32, p0 : u32 };
 @group(0) @binding(0) var<uniform> params : Params;
-@group(0) @binding(1) var<storage, read> g : array<f32>;
-@group(0) @binding(2) var<storage, read_write> partial : array<f32>;
+${storageDecls(1, [['g', 'f32', false], ['partial', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
 fn sq(k : u32) -> f32 {
   if (k < params.n) { let x = g[k]; return x * x; }
   return 0.0;
 }
-@compute @workgroup_size(${ROW_WG})
-fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lidv : vec3<u32>) {
+${ROW_MAIN_WGSL}
   let row = rowIndex(wid);
   let lid = lidv.x;
   if (row >= params.paddedRows) { return; }
@@ -102,9 +100,7 @@ function normShader(): string {
   return `
 struct Params { start : u32, count : u32, slot : u32, clip : u32, maxNorm : f32, tiny : f32, p0 : f32, p1 : f32 };
 @group(0) @binding(0) var<uniform> params : Params;
-@group(0) @binding(1) var<storage, read> partial : array<f32>;
-@group(0) @binding(2) var<storage, read_write> norm : array<f32>;
-@group(0) @binding(3) var<storage, read_write> factors : array<f32>;
+${storageDecls(1, [['partial', 'f32', false], ['norm', 'f32', true], ['factors', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
 fn isNan(x : f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 @compute @workgroup_size(${ROW_WG})
