@@ -33,26 +33,10 @@ case "${1:-}" in
       --batch 4 --steps 3 --warmup 1 --profile --torch-json "$OUT/qwen2_torch_b4.json" > "$OUT/qwen2_profile.txt" 2>&1
     echo "profile rc=$?"; grep -vE '^slow' "$OUT/qwen2_profile.txt" | tail -60 | cut -c1-200; grep -E '^slow' "$OUT/qwen2_profile.txt" | head -12 | cut -c1-200
     ;;
-  ab)
-    # The Qwen2 step with each webgpu fast path switched off in turn, then the self-check
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
-    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$OUT/qwen2_make.txt" 2>&1 || tail -5 "$OUT/qwen2_make.txt"
-    timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch 4 --out "$OUT/qwen2_torch_b4.json" > "$OUT/qwen2_torch_b4.txt" 2>&1; tail -1 "$OUT/qwen2_torch_b4.txt" | cut -c1-200
-    for v in "default" "--upload off" "--submit-batch 15" "--submit-batch 256" "--upload off --submit-batch 15"; do
-      tag=$(echo "$v" | tr -c 'a-z0-9' '_')
-      timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 5 --warmup 2 \
-        $( [ "$v" = default ] || echo $v ) --torch-json "$OUT/qwen2_torch_b4.json" --out "$OUT/qwen2_ab_$tag.json" > "$OUT/qwen2_ab_$tag.txt" 2>&1
-      echo "qwen2 [$v] rc=$? $(grep -o '"stepMsMedian":[0-9.]*' "$OUT/qwen2_ab_$tag.json" 2>/dev/null)"
-    done
-    timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 2 --warmup 1 --profile > "$OUT/qwen2_profile.txt" 2>&1
-    grep -E '^(phase|profile)' "$OUT/qwen2_profile.txt" | cut -c1-250
-    timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$OUT/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio|target' "$OUT/latency.txt" | cut -c1-250
-    timeout 200 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
-    grep -E '^(FAIL|PASS)|upload checks' "$OUT/webgpu_check.txt" | tail -8
-    ;;
   final)
     # Everything of one session into $OUT/r/ and one archive: self-check, Qwen2 step (+ A/B, profile),
-    # latency, log-prob micro bench, small ops. FINAL_DEMO=1 also runs the webgpu demo.
+    # latency, log-prob micro bench, small ops. FINAL_AB="upload adam norms matmul": the step again with
+    # each of those fast paths off; FINAL_LITE=1: no latency/micro/small ops; FINAL_DEMO=1: the webgpu demo.
     R="$OUT/r"; mkdir -p "$R"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$R/gpu.txt" 2>&1
     timeout 240 node dist-bench/bench/webgpu_check.mjs > "$R/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
@@ -127,5 +111,5 @@ case "${1:-}" in
       --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops_bench.txt" 2>&1
     echo "bench rc=$?"; grep -E '^(case|[a-zA-Z].*\| webgpu)' "$OUT/smallops_bench.txt"
     ;;
-  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|demo|smallops|final-a|final-b"; exit 2 ;;
+  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|cpuprof|final|demo|smallops|final-a|final-b"; exit 2 ;;
 esac

@@ -11,19 +11,9 @@ import {
 } from '../src/index.js';
 import {settleWebGPUValueChecks} from '../src/math/fused/webgpu_value_checks.js';
 import {setSmallOpsWebGPU} from '../src/math/fused/small_ops_webgpu_switch.js';
+import {maxRel} from './max_rel.js';
 
 interface Tally {failures: number; worst: number; count: number}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    const d = Number.isNaN(a[i]!) !== Number.isNaN(b[i]!) ? Infinity : Number.isNaN(b[i]!) ? 0 : Math.abs(a[i]! - b[i]!);
-    err = Math.max(err, d);
-  }
-  return a.length !== b.length ? Infinity : err / Math.max(scale, 1e-12);
-}
 
 /**
  * Runs `f(...diff)` fused and composed; compares the output and (when `grad`) the gradients of

@@ -14,19 +14,9 @@ import {denseDecoderLayer, type DenseDecoderLayerWeights} from '../src/models/de
 import {rmsNorm} from '../src/models/rms_norm.js';
 import {applyRope} from '../src/models/rope.js';
 import {swigluMlp} from '../src/models/swiglu_mlp.js';
+import {maxRel} from './max_rel.js';
 
 interface Tally {failures: number; worst: number; count: number}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12): number {
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    const d = Number.isNaN(a[i]!) !== Number.isNaN(b[i]!) ? Infinity : Number.isNaN(b[i]!) ? 0 : Math.abs(a[i]! - b[i]!);
-    err = Math.max(err, d);
-  }
-  return a.length !== b.length ? Infinity : err / Math.max(scale, floor);
-}
 
 /**
  * Runs `f(...diff)` with the fused kernels and with the composed ops; compares the output and the
