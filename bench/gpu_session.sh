@@ -104,6 +104,20 @@ case "${1:-}" in
       --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops.txt" 2>&1; echo "smallops rc=$?"
     grep -vE '^\s*$' "$OUT/smallops.txt" | tail -40 | cut -c1-200
     ;;
+  sweep)
+    # Matmul tiles (and the transposed-copy path) at n = 1024..8192 and the step's plain products; grpoStep
+    # composed vs fused loss on the demo; the latency bench; groupAdvantages. One archive: $OUT/results.tar.gz.
+    R="$OUT/r"; mkdir -p "$R"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$R/gpu.txt" 2>&1
+    timeout 300 node dist-bench/bench/webgpu_matmul.mjs --sweep-steps > "$R/matmul.txt" 2>&1; echo "matmul rc=$?"
+    grep -E '^(FAIL|PASS|TFLOP|step|tiles)' "$R/matmul.txt" | cut -c1-600
+    timeout 200 node dist-bench/bench/grpo_step_paths.mjs --backend webgpu --steps 8 --out "$R/grpo_step_paths_webgpu.json" > "$R/grpo_step_paths.txt" 2>&1
+    echo "grpo_step_paths rc=$?"; tail -2 "$R/grpo_step_paths.txt" | cut -c1-300
+    timeout 150 node dist-bench/bench/webgpu_latency.mjs > "$R/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio' "$R/latency.txt" | cut -c1-200
+    timeout 100 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$R" --filter '^groupAdvantages' > "$R/groupadv.txt" 2>&1
+    echo "groupadv rc=$?"; grep -E '\| webgpu' "$R/groupadv.txt" | head -6 | cut -c1-200
+    tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
+    ;;
   smallops)
     timeout 300 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
     grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -20
@@ -111,5 +125,5 @@ case "${1:-}" in
       --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops_bench.txt" 2>&1
     echo "bench rc=$?"; grep -E '^(case|[a-zA-Z].*\| webgpu)' "$OUT/smallops_bench.txt"
     ;;
-  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|cpuprof|final|demo|smallops|final-a|final-b"; exit 2 ;;
+  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|cpuprof|final|sweep|demo|smallops|final-a|final-b"; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 // npm run bench [-- --quick] [--backends cpu,wasm,webgpu,tensorflow] [--machine NAME] [--out DIR] [--save]
-//   [--no-torch] [--no-value-checks] [--filter REGEX] [--repeats N] [--budget-ms MS]
+//   [--no-torch] [--no-value-checks] [--filter REGEX] [--repeats N] [--budget-ms MS] [--warmup N]
 // npm run bench -- --rl [...]: the GRPO-vs-PPO training benchmark instead (bench/rl.ts).
 //
 // Times every public tensor function of tfjs-grpo on each available backend (cpu, wasm, webgpu through
@@ -9,7 +9,8 @@
 // {name, medianMs} | null, ratio, ...}), its .meta.json and latest.json into bench/results/tmp/ (not
 // tracked), or, with --save, into bench/results/ (the committed results); --out DIR overrides both.
 //
-// Method: inputs are created once per case; warm-up steps (compile shaders, fill caches, let V8 optimise), then
+// Method: inputs are created once per case; warm-up steps (`--warmup`, default 10, at most a quarter of the budget; PyTorch gets
+// the same: compile shaders, fill caches, let V8 optimise), then
 // repeated steps until `--repeats` (default 7, quick 5) or `--budget-ms` (default 4000) is reached,
 // at least 3; the median is reported. A step ends when its results are ready: scalar losses are read
 // back (as a training loop logging its loss does), other outputs are synchronous on cpu/wasm and
@@ -31,6 +32,8 @@ import {type BenchCase, benchPlan, SKIPPED_CASES} from './cases.js';
 interface Args {
   quick: boolean; backends: string[]; machine: string; out: string; torch: boolean; filter: RegExp | null;
   repeats: number; budgetMs: number; valueChecks: boolean;
+  /** Warm-up steps per case (at most a quarter of the budget); PyTorch gets the same. */
+  warmup: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -49,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     filter: get('--filter') !== undefined ? new RegExp(get('--filter')!) : null,
     repeats: Number(get('--repeats') ?? (quick ? 5 : 7)),
     budgetMs: Number(get('--budget-ms') ?? 4000),
+    warmup: Number(get('--warmup') ?? WARMUP_STEPS),
   };
 }
 
@@ -140,7 +144,7 @@ async function measure(c: BenchCase, backend: string, args: Args): Promise<Resul
     // Warm-up: compiles shaders and lets V8 optimise the kernels' JS (about 10 steps at small shapes),
     // within the case's time budget; torch_reference.py warms up likewise.
     const warmStart = performance.now();
-    for (let w = 0; w < WARMUP_STEPS && (w === 0 || performance.now() - warmStart < args.budgetMs / 4); w++) {
+    for (let w = 0; w < args.warmup && (w === 0 || performance.now() - warmStart < args.budgetMs / 4); w++) {
       await runStep(step, readScalar);
     }
     let peakBytes: number | null = null;
@@ -192,7 +196,7 @@ const round = (x: number) => Number(x.toPrecision(4));
 const WARMUP_STEPS = 10;
 
 /** Runs bench/torch_reference.py on the reference keys/shapes; returns medians by `key|shape`. */
-function torchReference(cases: Array<{ref: string; shape: Record<string, number>}>, quick: boolean):
+function torchReference(cases: Array<{ref: string; shape: Record<string, number>}>, quick: boolean, warmup: number):
     {device: string; medians: Map<string, {name: string; medianMs: number; cpuMs?: number}>} | string {
   const script = path.join('bench', 'torch_reference.py');
   if (!existsSync(script)) return `${script} not found`;
@@ -200,7 +204,7 @@ function torchReference(cases: Array<{ref: string; shape: Record<string, number>
   const python = [process.env['PYTHON'], 'python3', '/usr/bin/python3'].find((p) => p !== undefined &&
       spawnSync(p, ['-c', 'import torch'], {encoding: 'utf8'}).status === 0);
   if (python === undefined) return 'PyTorch not installed (python3 -c "import torch" failed)';
-  const res = spawnSync(python, [script, ...(quick ? ['--quick'] : [])], {
+  const res = spawnSync(python, [script, ...(quick ? ['--quick'] : []), '--warmup', String(warmup)], {
     input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['pipe', 'pipe', 'inherit'],
   });
   if (res.status !== 0) return `torch_reference.py exited with ${res.status}`;
@@ -272,7 +276,7 @@ async function main(): Promise<void> {
   }
   let torchDevice = 'none';
   if (args.torch && torchCases.size > 0) {
-    const ref = torchReference([...torchCases.values()], args.quick);
+    const ref = torchReference([...torchCases.values()], args.quick, args.warmup);
     if (typeof ref === 'string') {
       skipped.push(`pytorch: skipped (${ref})`);
       console.log(`pytorch: skipped (${ref})`);
@@ -298,7 +302,7 @@ async function main(): Promise<void> {
   const meta = {
     machine: args.machine, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model, loadAvg: os.loadavg(), torchDevice, quick: args.quick, skipped,
-    method: `median of repeated steps after up to ${WARMUP_STEPS} warm-up steps; default options, value checks ` +
+    method: `median of repeated steps after up to ${args.warmup} warm-up steps; default options, value checks ` +
       `${args.valueChecks ? 'on' : 'off'}; see bench/run.ts`,
   };
   writeFileSync(file.replace(/\.json$/, '.meta.json'), JSON.stringify(meta, null, 1) + '\n');

@@ -18,7 +18,7 @@ QUICK = "--quick" in sys.argv
 DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 REPEATS = 5 if QUICK else 7
 BUDGET_S = 4.0
-WARMUP_STEPS = 10
+WARMUP_STEPS = int(sys.argv[sys.argv.index("--warmup") + 1]) if "--warmup" in sys.argv else 10
 BETA, CLIP_LOW, CLIP_HIGH = 0.04, 0.2, 0.28
 
 

@@ -1,6 +1,6 @@
 // Where the time of a small webgpu step goes, beside PyTorch in the same command (run on the GPU machine):
 //   node dist-bench/webgpu_latency.mjs            (npx tsx bench/webgpu_latency.ts locally; --quick: fewer runs)
-// Prints medians over 50 runs of: an empty queue wait, a 1-element op + read-back, a raw WebGPU buffer
+// Prints medians over 50 runs (the whole grid twice, the first round as warm-up) of: an empty queue wait, a 1-element op + read-back, a raw WebGPU buffer
 // copy + mapAsync (no tfjs); then per shape and variant of the fused grpoLoss fwd+bwd (tf.valueAndGrad):
 // the CPU time to enqueue one step (no wait), one step with its loss read back (the issue-12 target:
 // <= 0.25x PyTorch CUDA eager), queue submits and compute dispatches per step, and the JavaScript time
@@ -21,7 +21,9 @@ const QUICK = process.argv.includes('--quick');
 const N = QUICK ? 10 : 50;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+let round = 0;
 async function timeIt(name: string, f: () => Promise<void> | void, n = N): Promise<number> {
+  if (round === 0 && name.startsWith('[')) name = `(warm-up round) ${name}`;
   for (let i = 0; i < 5; i++) await f();
   const ts: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -105,6 +107,9 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   const readBack = new Map<string, number>();
   const options: GrpoLossOptions = {beta: 0.04, clipHigh: 0.28, implementation: 'fused'};
+  // Two rounds over every shape and variant; only the second is summarized (steady state: in the first
+  // the smallest shape, measured first, also pays for V8 compiling the path and tfjs's buffer pool filling).
+  for (round = 0; round < 2; round++)
   for (const [B, T] of shapes) {
     const lp = tf.randomUniform([B, T], -3, -0.3);
     const x = {logProbs: lp, oldLogProbs: tf.add(lp, 0.05), refLogProbs: tf.add(lp, -0.05),
@@ -135,6 +140,7 @@ async function main(): Promise<void> {
       });
       const steps = N + 5;
       const perStep = `${((count.submits - s0) / steps).toFixed(1)} submits, ${((count.dispatches - d0) / steps).toFixed(1)} dispatches per step`;
+      if (round === 0) continue;
       summary.push(`${name.padEnd(66)} read-back ${rb.toFixed(4)} ms, enqueue ${enqueue.toFixed(4)} ms, ${perStep}`);
       if (v.tag.startsWith('checks on (default)')) readBack.set(`B=${B},T=${T}`, rb);
     }

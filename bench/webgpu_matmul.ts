@@ -6,13 +6,21 @@
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  MATMUL_TILES, registerWebGPUMatmul, setWebGPUMatmulTuning, unregisterWebGPUMatmul,
+  MATMUL_TILES, registerWebGPUMatmul, setWebGPUMatmulTuning, tileWorkgroupBytes, unregisterWebGPUMatmul,
 } from '../src/math/fused/matmul_webgpu.js';
 import {activateWebGPU} from './activate_webgpu.js';
 
 const quick = process.argv.includes('--quick');
 const defaults = setWebGPUMatmulTuning({});
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The tiles this device can run (workgroup memory within its limit; others fall back to tfjs's kernel). */
+function tiles(): string[] {
+  const limit = (tf.backend() as unknown as {device: GPUDevice}).device.limits.maxComputeWorkgroupStorageSize;
+  const only = process.argv.includes('--tiles') ? process.argv[process.argv.indexOf('--tiles') + 1]!.split(',') : null;
+  return Object.keys(MATMUL_TILES).filter((t) => tileWorkgroupBytes(MATMUL_TILES[t]!) <= limit && (only === null || only.includes(t)));
+}
+/** Plain A B through a transposed copy of the smaller operand and the `large` tile. */
+const VIA_TRANSPOSE = {transposeBytes: 2 ** 31};
 
 async function maxRel(x: tf.Tensor, y: tf.Tensor): Promise<number> {
   const [a, b] = [await x.data(), await y.data()];
@@ -61,21 +69,24 @@ async function checks(): Promise<number> {
     [[64, 5000], [5000, 48], false, false], [[128, 4100], [40, 4100], false, true], [[4099, 64], [4099, 36], true, false],
     [[257, 128], [128, 513], false, false],
   ];
-  for (const tile of Object.keys(MATMUL_TILES)) {
-    for (const maxSplitK of [1, 16]) {
-      setWebGPUMatmulTuning({large: tile, plain: tile, small: tile, maxSplitK});
-      for (const [sa, sb, ta, tb] of cases) {
-        const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
-        const b = tf.randomNormal(sb, 0, 1, 'float32', 2);
-        const ours = tf.matMul(a, b, ta, tb);
-        const ref = await reference(a, b, ta, tb);
-        const err = await maxRel(ours, ref);
-        count++;
-        const ok = err < 1e-5 && ours.shape.join() === ref.shape.join();
-        if (!ok) failures++;
-        if (!ok || !quick) console.log(`${ok ? 'ok  ' : 'FAIL'} matmul ${tile} split<=${maxSplitK} [${sa}]${ta ? 'T' : ''} x [${sb}]${tb ? 'T' : ''}: ${err.toExponential(2)}`);
-        tf.dispose([a, b, ours, ref]);
-      }
+  console.log(`tiles within maxComputeWorkgroupStorageSize: ${tiles().join(', ')}`);
+  const configs: Array<[string, Parameters<typeof setWebGPUMatmulTuning>[0]]> = [];
+  for (const tile of tiles()) for (const maxSplitK of [1, 16]) configs.push([`${tile} split<=${maxSplitK}`, {large: tile, plain: tile, small: tile, maxSplitK}]);
+  // Every plain product through the transposed copy (fill 1: small outputs too).
+  for (const tile of ['128x128x16', '64x64x16']) configs.push([`${tile} via-transpose`, {...VIA_TRANSPOSE, large: tile, fill: 1, maxSplitK: 1}]);
+  for (const [tag, t] of configs) {
+    setWebGPUMatmulTuning({...defaults, ...t});
+    for (const [sa, sb, ta, tb] of cases) {
+      const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
+      const b = tf.randomNormal(sb, 0, 1, 'float32', 2);
+      const ours = tf.matMul(a, b, ta, tb);
+      const ref = await reference(a, b, ta, tb);
+      const err = await maxRel(ours, ref);
+      count++;
+      const ok = err < 1e-5 && ours.shape.join() === ref.shape.join();
+      if (!ok) failures++;
+      if (!ok || !quick) console.log(`${ok ? 'ok  ' : 'FAIL'} matmul ${tag} [${sa}]${ta ? 'T' : ''} x [${sb}]${tb ? 'T' : ''}: ${err.toExponential(2)}`);
+      tf.dispose([a, b, ours, ref]);
     }
   }
   // Gradients through the registered kernel equal those through tfjs's.
@@ -133,14 +144,19 @@ async function speed(): Promise<void> {
     unregisterWebGPUMatmul();
     line.push(`tfjs ${(flops / (await time(() => tf.matMul(a, b), reps)) / 1e9).toFixed(1)}`);
     registerWebGPUMatmul();
-    for (const tile of Object.keys(MATMUL_TILES)) {
+    for (const tile of tiles()) {
       setWebGPUMatmulTuning({large: tile, plain: tile, small: tile});
       for (const [ta, tb] of [[false, false], [false, true], [true, false]] as const) {
         const ms = await time(() => tf.matMul(a, b, ta, tb), reps);
         line.push(`${tile}${ta ? ' At' : ''}${tb ? ' Bt' : ''} ${(flops / ms / 1e9).toFixed(1)}`);
       }
     }
+    for (const tile of ['128x128x16', '64x128x16']) {
+      setWebGPUMatmulTuning({...defaults, ...VIA_TRANSPOSE, large: tile});
+      line.push(`${tile} via-transpose ${(flops / (await time(() => tf.matMul(a, b), reps)) / 1e9).toFixed(1)}`);
+    }
     setWebGPUMatmulTuning(defaults);
+    line.push(`default ${(flops / (await time(() => tf.matMul(a, b), reps)) / 1e9).toFixed(1)}`);
     console.log(`TFLOP/s ${line.join(' | ')}`);
     rows.push(line.join(' | '));
     tf.dispose([a, b]);
@@ -170,6 +186,17 @@ async function stepShapes(): Promise<void> {
     registerWebGPUMatmul();
     const mine = await time(() => tf.matMul(a, b, ta, tb), 5);
     console.log(`step ${name.padEnd(40)} ours ${mine.toFixed(3)} ms (${(flops / mine / 1e9).toFixed(1)} TFLOP/s)  tfjs ${theirs.toFixed(3)} ms (${(flops / theirs / 1e9).toFixed(1)})`);
+    if (!ta && !tb && process.argv.includes('--sweep-steps')) {
+      const alt: string[] = [];
+      for (const tile of tiles()) {
+        setWebGPUMatmulTuning({...defaults, plain: tile, small: tile});
+        alt.push(`${tile} ${(flops / (await time(() => tf.matMul(a, b), 5)) / 1e9).toFixed(1)}`);
+      }
+      setWebGPUMatmulTuning({...defaults, ...VIA_TRANSPOSE});
+      alt.push(`via-transpose ${(flops / (await time(() => tf.matMul(a, b), 5)) / 1e9).toFixed(1)}`);
+      setWebGPUMatmulTuning(defaults);
+      console.log(`step-sweep ${name} TFLOP/s | ${alt.join(' | ')}`);
+    }
     tf.dispose([a, b]);
   }
 }

@@ -202,3 +202,27 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>, @builtin(num_workgroups)
 }
 `;
 }
+
+/**
+ * @internal Transposes the last two axes of `[batch, R, C]` into `[batch, C, R]` through a padded
+ * 16 x 16 workgroup tile (coalesced reads and writes): the copy that lets a product of two
+ * untransposed operands run the faster transposed-operand tiles (see `transposeBytes`).
+ */
+export function transposeShader(): string {
+  return `
+struct Params { R : u32, C : u32, pad0 : u32, pad1 : u32 };
+@group(0) @binding(0) var<uniform> params : Params;
+@group(0) @binding(1) var<storage, read> src : array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst : array<f32>;
+var<workgroup> tile : array<f32, 272>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) wg : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
+  let R = params.R; let C = params.C; let base = wg.z * R * C;
+  let r = wg.y * 16u + lid.y; let c = wg.x * 16u + lid.x;
+  if (r < R && c < C) { tile[lid.y * 17u + lid.x] = src[base + r * C + c]; }
+  workgroupBarrier();
+  let orow = wg.x * 16u + lid.y; let ocol = wg.y * 16u + lid.x;
+  if (orow < C && ocol < R) { dst[base + orow * R + ocol] = tile[lid.x * 17u + lid.y]; }
+}
+`;
+}

@@ -67,6 +67,8 @@ export interface GpuDevice {
   createComputePipeline(d: {layout: object; compute: {module: object; entryPoint: string}}): GpuPipeline;
   createBindGroup(d: {layout: GpuBindGroupLayout; entries: Array<{binding: number; resource: {buffer: GpuBuffer}}>}):
     GpuBindGroup;
+  /** The device's limits (absent on test fakes). */
+  readonly limits?: {readonly maxComputeWorkgroupStorageSize?: number};
 }
 interface TensorData {
   dtype: tf.DataType;
