@@ -51,6 +51,10 @@ case "${1:-}" in
     done
     timeout 100 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 2 --warmup 1 --profile > "$R/qwen2_profile.txt" 2>&1
     grep -E '^(phase|profile)' "$R/qwen2_profile.txt" | cut -c1-250
+    timeout 200 node dist-bench/bench/webgpu_matmul.mjs --defaults > "$R/matmul.txt" 2>&1; echo "matmul rc=$?"
+    grep -E '^(FAIL|PASS|TFLOP|step )' "$R/matmul.txt" | cut -c1-300
+    timeout 200 node dist-bench/bench/grpo_step_paths.mjs --backend webgpu --steps 8 --out "$R/grpo_step_paths_webgpu.json" > "$R/grpo_step_paths.txt" 2>&1
+    echo "grpo_step_paths rc=$?"; tail -2 "$R/grpo_step_paths.txt" | cut -c1-300
     if [ "${FINAL_LITE:-0}" != 1 ]; then
     timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$R/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio' "$R/latency.txt" | cut -c1-200
     timeout 150 node dist-bench/bench/webgpu_micro.mjs --torch > "$R/micro.txt" 2>&1; echo "micro rc=$?"; grep -iE 'grad\(sum|torch|ratio' "$R/micro.txt" | head -12 | cut -c1-200

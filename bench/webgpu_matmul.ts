@@ -2,7 +2,7 @@
 // cpu backend's float64-free reference (max relative error per case, every tile, transposes, odd sizes,
 // batched and broadcast, split-K), then TFLOP/s of square products n = 1024..8192 for every tile and
 // tfjs's kernel, and the transposed products of a training step. Exits 1 when a check fails.
-//   node dist-bench/bench/webgpu_matmul.mjs [--quick] [--check-only]
+//   node dist-bench/bench/webgpu_matmul.mjs [--quick] [--check-only] [--defaults] [--sweep-steps] [--tiles a,b]
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -144,6 +144,16 @@ async function speed(): Promise<void> {
     unregisterWebGPUMatmul();
     line.push(`tfjs ${(flops / (await time(() => tf.matMul(a, b), reps)) / 1e9).toFixed(1)}`);
     registerWebGPUMatmul();
+    if (process.argv.includes('--defaults')) {
+      // The default tuning only, as every tf.matMul runs it: A B, A B^T, A^T B.
+      for (const [ta, tb] of [[false, false], [false, true], [true, false]] as const) {
+        const ms = await time(() => tf.matMul(a, b, ta, tb), reps);
+        line.push(`default${ta ? ' At' : ''}${tb ? ' Bt' : ''} ${(flops / ms / 1e9).toFixed(1)}`);
+      }
+      console.log(`TFLOP/s ${line.join(' | ')}`);
+      tf.dispose([a, b]);
+      continue;
+    }
     for (const tile of tiles()) {
       setWebGPUMatmulTuning({large: tile, plain: tile, small: tile});
       for (const [ta, tb] of [[false, false], [false, true], [true, false]] as const) {
