@@ -122,6 +122,28 @@ case "${1:-}" in
     echo "groupadv rc=$?"; grep -E '\| webgpu' "$R/groupadv.txt" | head -6 | cut -c1-200
     tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
     ;;
+  final2)
+    # The default matmul at n = 1024..8192 and the Qwen2 step with a longer warm-up (default, matmul off).
+    R="$OUT/r"; mkdir -p "$R"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$R/gpu.txt" 2>&1; lscpu | head -20 >> "$R/gpu.txt"
+    timeout 200 node dist-bench/bench/webgpu_matmul.mjs --defaults > "$R/matmul.txt" 2>&1; echo "matmul rc=$?"
+    grep -E '^(FAIL|PASS|TFLOP|step )' "$R/matmul.txt" | cut -c1-300
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$R/qwen2_make.txt" 2>&1 || tail -5 "$R/qwen2_make.txt"
+    timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch 4 --steps 10 --warmup 6 --out "$R/qwen2_torch_b4.json" > "$R/qwen2_torch_b4.txt" 2>&1
+    for v in "" matmul; do
+      tag=${v:-default}
+      timeout 150 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 10 --warmup 6 \
+        $( [ -z "$v" ] || echo "--$v off" ) --torch-json "$R/qwen2_torch_b4.json" --out "$R/qwen2_$tag.json" > "$R/qwen2_$tag.txt" 2>&1
+      echo "qwen2 [$tag] rc=$? $(tr -d ' \n' < "$R/qwen2_$tag.json" 2>/dev/null | grep -oE '"(stepMsMedian|ratioVsTorch)":[0-9.]*' | tr '\n' ' ')"
+    done
+    if [ -f dist-bench/examples/demo.mjs ]; then
+      start=$(date +%s)
+      timeout 300 node dist-bench/examples/demo.mjs --backend webgpu --out /tmp/demo-webgpu --quiet > "$R/demo_webgpu.txt" 2>&1
+      echo "demo rc=$? wall_s=$(( $(date +%s) - start ))" | tee -a "$R/demo_webgpu.txt"; tail -4 "$R/demo_webgpu.txt"
+      cp /tmp/demo-webgpu/summary.json "$R/demo_webgpu_summary.json" 2>/dev/null
+    fi
+    tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
+    ;;
   smallops)
     timeout 300 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
     grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -20

@@ -119,16 +119,20 @@ async function time(f: () => tf.Tensor, n: number): Promise<number> {
   };
   for (let i = 0; i < 2; i++) await once();
   // n products enqueued back to back, one read-back: GPU-bound time per product.
-  const ts: number[] = [];
-  for (let r = 0; r < 3; r++) {
+  const round = async (): Promise<number> => {
     const t0 = performance.now();
     const ys: tf.Tensor[] = [];
     for (let i = 0; i < n; i++) ys.push(f());
     const last = tf.slice(ys[n - 1]!.reshape([-1]), [0], [1]);
     await last.data();
-    ts.push((performance.now() - t0) / n);
     tf.dispose([...ys, last]);
-  }
+    return (performance.now() - t0) / n;
+  };
+  // At least 250 ms of back-to-back products first: a GPU coming from idle or from small kernels runs
+  // at lower clocks for a while (a 2048 product measured right after 1024 ones ran 3x slower).
+  for (const t0 = performance.now(); performance.now() - t0 < 250;) await round();
+  const ts: number[] = [];
+  for (let r = 0; r < 5; r++) ts.push(await round());
   return median(ts);
 }
 
