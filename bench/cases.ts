@@ -2,12 +2,13 @@
 // Each case names its PyTorch twin in bench/torch_reference.py (same math, same shapes), or null.
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  clippedPolicyLoss, entropyFromLogits, gae, groupAdvantages, grpoLoss, klPenalty, linearTokenLogProbs, tokenLogProbs,
+  clippedPolicyLoss, entropyFromLogits, gae, groupAdvantages, grpoLoss, grpoLossWithStats, klPenalty, linearTokenLogProbs, tokenLogProbs,
 } from '../src/index.js';
 import {setLogProbsWebGPU} from '../src/math/fused/log_probs_webgpu.js';
 import {composedTwin, SMALL_OP_CASE, smallOpGradCases} from './small_op_cases.js';
 import {type BenchCase, F32, type LogProbShape, lossInputs, type Shape2} from './inputs.js';
 import {advantageExtraCases, elementwiseExtraCases, entropyCases} from './more_cases.js';
+import {pipelineLossCases, rewardModelLossCases} from './pipeline_loss_cases.js';
 
 export type {BenchCase, LogProbShape, Shape2} from './inputs.js';
 
@@ -44,6 +45,26 @@ function grpoCases(s: Shape2): BenchCase[] {
       },
     });
   }
+  // grpoLossWithStats as grpoStep runs it (the default path): the loss, its gradient and the step's
+  // statistics (KL, clip fractions, ratio range), all read back. PyTorch's twin computes the loss only.
+  cases.push({
+    name: 'grpoLossWithStats fwd+bwd (default)', ref: 'grpo_loss_fwd_bwd', shape, tokens: n, bytes: 5 * n * F32,
+    setup: () => {
+      const x = lossInputs(s);
+      return {
+        step: () => {
+          let stats: tf.Tensor[] = [];
+          const {value, grad} = tf.valueAndGrad((lp: tf.Tensor) => {
+            const out = grpoLossWithStats({...x, logProbs: lp}, GRPO_OPTIONS);
+            stats = Object.values(out.stats).filter((t): t is tf.Scalar => t !== undefined).map((t) => tf.keep(t));
+            return out.loss;
+          })(x.logProbs);
+          return [tf.stack([value, ...stats]), value, grad, ...stats];
+        },
+        readScalar: true, dispose: () => tf.dispose(Object.values(x)),
+      };
+    },
+  });
   // The same fused step, finished by waiting for the queue instead of reading the loss back: on webgpu
   // the difference is the read-back latency.
   cases.push({
@@ -225,7 +246,8 @@ export function benchPlan(quick: boolean, backend: string): BenchCase[] {
     [{B: 4, T: 512, V: 32000, H: 1024}, {B: 2, T: 512, V: 152000, H: 1024}] :
     [{B: 1, T: 64, V: 32000, H: 128}, {B: 1, T: 16, V: 152000, H: 128}];
   const cases: BenchCase[] = [];
-  cases.push(...advantageCases(quick ? 256 : 4096), ...advantageExtraCases(quick ? 256 : 4096));
+  cases.push(...advantageCases(quick ? 256 : 4096), ...advantageExtraCases(quick ? 256 : 4096),
+      ...rewardModelLossCases(quick ? 256 : 4096));
   for (const s of otherShapes) {
     cases.push(...elementwiseCases(s).filter((c) => c.name !== 'gae'), ...elementwiseExtraCases(s));
   }
@@ -247,7 +269,7 @@ export function benchPlan(quick: boolean, backend: string): BenchCase[] {
   if (gpu) cases.push(...cases.filter((c) => SMALL_OP_CASE.test(c.name)).map(composedTwin));
   // '(default)' differs from '(chunked)' only where fused log-prob kernels exist (webgpu).
   for (const s of logProbShapes) {
-    cases.push(...logProbCases(s).filter((c) => gpu || !c.name.includes('(default)')), ...entropyCases(s));
+    cases.push(...logProbCases(s).filter((c) => gpu || !c.name.includes('(default)')), ...entropyCases(s), ...pipelineLossCases(s));
   }
   return cases;
 }

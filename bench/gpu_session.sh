@@ -144,6 +144,12 @@ case "${1:-}" in
     fi
     tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
     ;;
+  newcases)
+    # The bench cases added last: the R1 pipeline's losses and grpoLossWithStats, beside PyTorch CUDA.
+    timeout 400 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" \
+      --filter '^(sftLoss|distillationLoss|pairwiseRewardLoss|grpoLossWithStats)' > "$OUT/newcases.txt" 2>&1; echo "bench rc=$?"
+    grep -E '^(case|[a-zA-Z].*\| webgpu)' "$OUT/newcases.txt" | cut -c1-200
+    ;;
   smallops)
     timeout 300 node dist-bench/bench/webgpu_check.mjs > "$OUT/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
     grep -E '^(FAIL|PASS)' "$OUT/webgpu_check.txt" | tail -20

@@ -3,16 +3,20 @@
 
 Reads a JSON list of {"ref": key, "shape": {...}} on stdin, runs each case on CUDA when available (else
 CPU, all of torch's threads), and prints {"device", "results": [{key, shape, name, medianMs}]}.
-Method as bench/run.ts: up to 10 warm-up steps, repeated steps (7, or 5 with --quick) within a 4 s budget, at
+Method as bench/run.ts: up to 10 warm-up steps (--warmup N), repeated steps (7, or 5 with --quick) within a 4 s budget, at
 least 3, median. A step ends when its results are ready: scalar losses are read with .item(),
 otherwise torch.cuda.synchronize() on CUDA. Eager mode (no torch.compile).
 """
 import json
+import os
 import statistics
 import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_reference_pipeline import make_cases  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -316,6 +320,7 @@ EXTRA_CASES = {
     "whiten": case_masked(whiten, "torch masked whiten"),
     "rloo_advantages": case_rloo,
     "entropy_from_logits": case_entropy,
+    **make_cases(DEV),
 }
 
 
