@@ -144,6 +144,16 @@ case "${1:-}" in
     fi
     tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
     ;;
+  check-newcases)
+    # The full self-check, then the newest bench cases beside PyTorch CUDA; one archive.
+    R="$OUT/r"; mkdir -p "$R"
+    timeout 300 node dist-bench/bench/webgpu_check.mjs > "$R/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
+    grep -E '^(FAIL|PASS)|checks:' "$R/webgpu_check.txt" | tail -12 | cut -c1-250
+    timeout 250 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$R" \
+      --filter '^(sftLoss|distillationLoss|pairwiseRewardLoss)' > "$R/newcases.txt" 2>&1; echo "bench rc=$?"
+    grep -E '^(case|[a-zA-Z].*\| webgpu)' "$R/newcases.txt" | cut -c1-200
+    tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
+    ;;
   newcases)
     # The bench cases added last: the R1 pipeline's losses and grpoLossWithStats, beside PyTorch CUDA.
     timeout 400 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" \

@@ -9,7 +9,8 @@
 // default; `--legacy` forces the runWebGPUProgram path. Shapes include a batch > 2048 (the
 // three-dispatch variant of the direct path) and rows longer than 1024 tokens (split rows). Then the
 // extra checks (webgpu_check_extra.ts), the small ops (webgpu_check_ops.ts), the decoder-layer kernels
-// (webgpu_check_rmsnorm.ts), grpoLossWithStats fused vs composed (webgpu_check_stats.ts), the pooled
+// (webgpu_check_rmsnorm.ts), distillationLoss (webgpu_check_distill.ts), grpoLossWithStats fused vs
+// composed (webgpu_check_stats.ts), the pooled
 // uploads (webgpu_check_upload.ts) and applyClippedGradients' fused optimizer step (webgpu_check_adam.ts).
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,6 +24,7 @@ import {adamChecks} from './webgpu_check_adam.js';
 import {extraChecks} from './webgpu_check_extra.js';
 import {opsChecks} from './webgpu_check_ops.js';
 import {decoderOpsChecks} from './webgpu_check_rmsnorm.js';
+import {distillChecks} from './webgpu_check_distill.js';
 import {grpoCombos, statsChecks} from './webgpu_check_stats.js';
 import {uploadChecks} from './webgpu_check_upload.js';
 import {tuneWebGPUBackend} from '../src/math/fused/webgpu_fast_paths.js';
@@ -133,6 +135,10 @@ async function main(): Promise<void> {
   const decoder = statsOnly ? {failures: 0, worst: 0, count: 0} : await decoderOpsChecks(quick);
   failures += decoder.failures;
   worst = Math.max(worst, decoder.worst);
+  // distillationLoss (fused row kernels against the chunked tfjs ops).
+  const distill = statsOnly ? {failures: 0, worst: 0, count: 0} : await distillChecks(quick);
+  failures += distill.failures;
+  worst = Math.max(worst, distill.worst);
   // grpoLossWithStats: the statistics are fused on the direct path only (--legacy: composed).
   const stats = legacy ? {failures: 0, worst: 0, count: 0} : await statsChecks(quick);
   failures += stats.failures;
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
     failures++;
     console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
   }
-  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + decoder.count + stats.count + uploads.count + adam.count} comparisons, ` +
+  console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${shapes.length * combos.length * 3 + extra.count + ops.count + decoder.count + distill.count + stats.count + uploads.count + adam.count} comparisons, ` +
       `worst relative error ${worst.toExponential(2)}, tensors left ${tf.memory().numTensors}`);
   process.exit(failures === 0 ? 0 : 1);
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {distillationLossWebGPU} from './fused/distillation_webgpu.js';
 import {
   assertBinaryMask, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertShape, check, fmtShape,
   syncValueChecksEnabled,
@@ -110,7 +111,8 @@ function chunkDivergenceGrad(s: tf.Tensor2D, t: tf.Tensor2D, divergence: Diverge
  * Gradients flow to `studentLogits` only (the teacher is a fixed target): analytic, for forward KL
  * d loss / d studentLogits = mask (q - p) / (T * count). Computed over the flattened `[batch * time]`
  * rows in chunks of `chunkSize` with `tf.customGrad`, so no full-size softmax is held in the forward
- * or backward pass (vocabularies of 100k+). Masked rows contribute exactly 0 to the loss and the
+ * or backward pass (vocabularies of 100k+); on webgpu as fused row kernels instead (two passes over
+ * the logits forward, one backward; `chunkSize` unused there). Masked rows contribute exactly 0 to the loss and the
  * gradient, even if their logits are NaN. Stable for logits of ±1000. Returns 0 when no token is
  * unmasked. Identical distributions give exactly 0.
  *
@@ -162,6 +164,9 @@ export function distillationLoss(
   const rows = batch * time;
   if (rows === 0) return tf.scalar(0);
   if (syncValueChecksEnabled()) assertFiniteWhereMasked(studentLogits, teacherLogits, mask, fn);
+  // webgpu: fused row kernels (src/math/fused/distillation_webgpu.ts), value checks in the kernel.
+  const fused = distillationLossWebGPU(studentLogits, teacherLogits, mask, {divergence, beta, temperature});
+  if (fused !== null) return fused;
 
   return tf.tidy(() => {
     const teacher2 = tf.reshape(teacherLogits, [rows, vocab]) as tf.Tensor2D;

@@ -33,17 +33,6 @@ function forwardShader(types: string[]): string {
   return `${PARAMS}
 ${storageDecls(1, [['s', types[0]!, false], ['bias', types[1]!, false], ['p', 'f32', true]])}
 ${ROW_REDUCE_WGSL}
-fn rowMax(v : f32, lid : u32) -> f32 {
-  rowRed[lid] = vec4<f32>(v, 0.0, 0.0, 0.0);
-  workgroupBarrier();
-  for (var k = ${ROW_WG / 2}u; k > 0u; k = k >> 1u) {
-    if (lid < k) { rowRed[lid].x = max(rowRed[lid].x, rowRed[lid + k].x); }
-    workgroupBarrier();
-  }
-  let r = rowRed[0].x;
-  workgroupBarrier();
-  return r;
-}
 ${ROW_MAIN_BY_WIDTH_WGSL}
   // Row (b, h, t) reads the bias row (b, t).
   let t = row % params.time;
@@ -53,7 +42,7 @@ ${ROW_MAIN_BY_WIDTH_WGSL}
   for (var j = lid; j < params.width; j = j + ${ROW_WG}u) {
     m = max(m, f32(s[base + j]) * params.scale + f32(bias[biasBase + j]));
   }
-  let mx = rowMax(m, lid);
+  let mx = rowMax4(vec4<f32>(m), lid).x;
   var e = 0.0;
   for (var j = lid; j < params.width; j = j + ${ROW_WG}u) {
     e = e + exp(f32(s[base + j]) * params.scale + f32(bias[biasBase + j]) - mx);

@@ -28,8 +28,8 @@ export function rowGrid(rows: number): [number, number] {
 
 /**
  * @internal WGSL shared by the row kernels: `rowIndex(wid)` (the row of a workgroup in a
- * {@link rowGrid}), `rowSum4(v, lid)` (the sum of `v` over the workgroup; call in uniform control
- * flow), `notFinite(x)` and `f32NaN()`.
+ * {@link rowGrid}), `rowSum4(v, lid)` and `rowMax4(v, lid)` (the lane-wise sum and max of `v` over
+ * the workgroup; call in uniform control flow), `notFinite(x)` and `f32NaN()`.
  */
 export const ROW_REDUCE_WGSL = `
 var<workgroup> rowRed : array<vec4<f32>, ${ROW_WG}>;
@@ -39,6 +39,17 @@ fn rowSum4(v : vec4<f32>, lid : u32) -> vec4<f32> {
   workgroupBarrier();
   for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
     if (lid < s) { rowRed[lid] = rowRed[lid] + rowRed[lid + s]; }
+    workgroupBarrier();
+  }
+  let r = rowRed[0];
+  workgroupBarrier();
+  return r;
+}
+fn rowMax4(v : vec4<f32>, lid : u32) -> vec4<f32> {
+  rowRed[lid] = v;
+  workgroupBarrier();
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { rowRed[lid] = max(rowRed[lid], rowRed[lid + s]); }
     workgroupBarrier();
   }
   let r = rowRed[0];
