@@ -16,7 +16,7 @@ exclude=$(git rev-parse --git-path info/exclude) # .git is a file in a worktree
 mkdir -p "$(dirname "$exclude")"
 for p in /dist-bench/ /.gpu-bench/; do grep -qx "$p" "$exclude" 2>/dev/null || echo "$p" >> "$exclude"; done
 rm -rf dist-bench
-node_modules/.bin/esbuild bench/run.ts bench/webgpu_check.ts bench/webgpu_latency.ts bench/webgpu_micro.ts bench/qwen2_step.ts bench/webgpu_matmul.ts bench/grpo_step_paths.ts \
+node_modules/.bin/esbuild bench/run.ts bench/webgpu_check.ts bench/webgpu_latency.ts bench/webgpu_micro.ts bench/qwen2_step.ts bench/webgpu_matmul.ts bench/grpo_step_paths.ts bench/webgpu_check_distill.ts \
   examples/demo.ts --bundle --minify --platform=node --external:canvas \
   --format=esm --target=node20 --outdir=dist-bench --out-extension:.js=.mjs --log-level=warning \
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-backend-wasm \

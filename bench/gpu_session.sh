@@ -154,6 +154,13 @@ case "${1:-}" in
     grep -E '^(case|[a-zA-Z].*\| webgpu)' "$R/newcases.txt" | cut -c1-200
     tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
     ;;
+  distill)
+    # The distillationLoss self-check alone and its bench case (needs dist-bench/bench/webgpu_check_distill.mjs).
+    timeout 120 node dist-bench/bench/webgpu_check_distill.mjs > "$OUT/webgpu_check_distill.txt" 2>&1; echo "check rc=$?"
+    grep -E '^(FAIL|PASS)' "$OUT/webgpu_check_distill.txt" | tail -6
+    timeout 120 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" --filter '^distillationLoss' > "$OUT/distill_bench.txt" 2>&1
+    echo "bench rc=$?"; grep -E '\| webgpu' "$OUT/distill_bench.txt" | cut -c1-200
+    ;;
   newcases)
     # The bench cases added last: the R1 pipeline's losses and grpoLossWithStats, beside PyTorch CUDA.
     timeout 400 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$OUT" \

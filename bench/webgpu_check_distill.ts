@@ -81,7 +81,7 @@ export async function distillChecks(quick = false): Promise<Tally> {
   return t;
 }
 
-if (process.argv[1]?.endsWith('webgpu_check_distill.ts')) {
+if (/webgpu_check_distill\.(ts|mjs)$/.test(process.argv[1] ?? '')) {
   void (async () => {
     await import('@tensorflow/tfjs');
     const {activateWebGPU} = await import('./activate_webgpu.js');

@@ -88,9 +88,12 @@ ${ROW_MAIN_BY_WIDTH_WGSL}
   var mx = -3.4e38; var sx = 0.0; var my = -3.4e38; var sy = 0.0;
   var bad = false;
   for (var i = lid; i < params.width; i = i + ${ROW_WG}u) {
-    let x = f32(s[base + i]) * params.invT;
-    let y = f32(t[base + i]) * params.invT;
-    ${checks ? 'if (notFinite(x)) { bad = true; } if (notFinite(y)) { bad = true; }' : ''}
+    let sv = f32(s[base + i]);
+    let tv = f32(t[base + i]);
+    // On the loaded bits: drivers may assume computed floats are finite (no NaN/Inf preservation).
+    ${checks ? 'if (notFinite(sv)) { bad = true; } if (notFinite(tv)) { bad = true; }' : ''}
+    let x = sv * params.invT;
+    let y = tv * params.invT;
     if (x > mx) { sx = sx * exp(mx - x) + 1.0; mx = x; } else { sx = sx + exp(x - mx); }
     if (y > my) { sy = sy * exp(my - y) + 1.0; my = y; } else { sy = sy + exp(y - my); }
   }
