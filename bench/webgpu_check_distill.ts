@@ -9,9 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import {distillationLoss, type DistillationLossOptions} from '../src/index.js';
 import {setDistillationWebGPU} from '../src/math/fused/distillation_webgpu.js';
 import {settleWebGPUValueChecks} from '../src/math/fused/webgpu_value_checks.js';
+import {type CheckTally, isEntryPoint, runCheckAlone} from './check_alone.js';
 import {maxRel} from './max_rel.js';
 
-interface Tally {failures: number; worst: number; count: number}
+type Tally = CheckTally;
 
 function record(t: Tally, what: string, err: number, extra = '', tol = 2e-5): void {
   const bad = !(err < tol) || extra !== '';
@@ -81,21 +82,4 @@ export async function distillChecks(quick = false): Promise<Tally> {
   return t;
 }
 
-if (/webgpu_check_distill\.(ts|mjs)$/.test(process.argv[1] ?? '')) {
-  void (async () => {
-    await import('@tensorflow/tfjs');
-    const {activateWebGPU} = await import('./activate_webgpu.js');
-    await activateWebGPU();
-    const device = (tf.backend() as unknown as {device?: {pushErrorScope(f: string): void; popErrorScope(): Promise<{message: string} | null>}}).device;
-    device?.pushErrorScope('validation');
-    const t = await distillChecks(process.argv.includes('--quick'));
-    const gpuError = await device?.popErrorScope();
-    if (gpuError) {
-      t.failures++;
-      console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
-    }
-    console.log(`${t.failures === 0 ? 'PASS' : 'FAIL'}: distillationLoss ${t.count} comparisons, worst ${t.worst.toExponential(2)}, ` +
-        `tensors left ${tf.memory().numTensors}`);
-    process.exit(t.failures === 0 ? 0 : 1);
-  })();
-}
+if (isEntryPoint('webgpu_check_distill')) void runCheckAlone('distillationLoss ', distillChecks);

@@ -14,9 +14,10 @@ import {denseDecoderLayer, type DenseDecoderLayerWeights} from '../src/models/de
 import {rmsNorm} from '../src/models/rms_norm.js';
 import {applyRope} from '../src/models/rope.js';
 import {swigluMlp} from '../src/models/swiglu_mlp.js';
+import {type CheckTally, isEntryPoint, runCheckAlone} from './check_alone.js';
 import {maxRel} from './max_rel.js';
 
-interface Tally {failures: number; worst: number; count: number}
+type Tally = CheckTally;
 
 /**
  * Runs `f(...diff)` with the fused kernels and with the composed ops; compares the output and the
@@ -199,22 +200,4 @@ export async function decoderOpsChecks(quick = false): Promise<Tally> {
   return t;
 }
 
-if (process.argv[1]?.endsWith('webgpu_check_rmsnorm.ts')) {
-  void (async () => {
-    await import('@tensorflow/tfjs');
-    const {activateWebGPU} = await import('./activate_webgpu.js');
-    await activateWebGPU();
-    await tf.ready();
-    const device = (tf.backend() as unknown as {device?: {pushErrorScope(f: string): void; popErrorScope(): Promise<{message: string} | null>}}).device;
-    device?.pushErrorScope('validation');
-    const t = await decoderOpsChecks(process.argv.includes('--quick'));
-    const gpuError = await device?.popErrorScope();
-    if (gpuError) {
-      t.failures++;
-      console.log(`FAIL: WebGPU validation error: ${gpuError.message}`);
-    }
-    console.log(`${t.failures === 0 ? 'PASS' : 'FAIL'}: ${t.count} comparisons, worst ${t.worst.toExponential(2)}, ` +
-        `tensors left ${tf.memory().numTensors}`);
-    process.exit(t.failures === 0 ? 0 : 1);
-  })();
-}
+if (isEntryPoint('webgpu_check_rmsnorm')) void runCheckAlone('', decoderOpsChecks);
