@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {distillationCpuApplies, distillationLossCpu} from './fused/distillation_cpu.js';
 import {distillationLossWebGPU} from './fused/distillation_webgpu.js';
 import {
   assertBinaryMask, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertShape, check, fmtShape,
@@ -111,8 +112,9 @@ function chunkDivergenceGrad(s: tf.Tensor2D, t: tf.Tensor2D, divergence: Diverge
  * Gradients flow to `studentLogits` only (the teacher is a fixed target): analytic, for forward KL
  * d loss / d studentLogits = mask (q - p) / (T * count). Computed over the flattened `[batch * time]`
  * rows in chunks of `chunkSize` with `tf.customGrad`, so no full-size softmax is held in the forward
- * or backward pass (vocabularies of 100k+); on webgpu as fused row kernels instead (two passes over
- * the logits forward, one backward; `chunkSize` unused there). Masked rows contribute exactly 0 to the loss and the
+ * or backward pass (vocabularies of 100k+). On `cpu` / `wasm` a JavaScript loop over the rows runs
+ * instead (float64 sums, the gradient only when asked for), on webgpu fused row kernels (two passes
+ * over the logits forward, one backward); `chunkSize` applies to the chunked ops only. Masked rows contribute exactly 0 to the loss and the
  * gradient, even if their logits are NaN. Stable for logits of ±1000. Returns 0 when no token is
  * unmasked. Identical distributions give exactly 0.
  *
@@ -154,7 +156,9 @@ export function distillationLoss(
   assertShape(teacherLogits, [batch, time, vocab], fn, 'teacherLogits', ['batch', 'time', 'vocab']);
   check(vocab > 0, fn, () => `'studentLogits' expected a vocab axis of size >= 1, got ${fmtShape(studentLogits.shape)}`);
   assertShape(mask, [batch, time], fn, 'mask', ['batch', 'time']);
-  assertBinaryMask(mask, fn);
+  // cpu / wasm: the JavaScript loop runs the value checks in one pass of its own.
+  const cpuLoop = distillationCpuApplies();
+  if (!cpuLoop) assertBinaryMask(mask, fn);
   const {divergence = 'jsd', beta = 0.5, temperature = 1, chunkSize = defaultChunkRows(vocab)} = options;
   assertOneOf(divergence, ['forward-kl', 'reverse-kl', 'jsd'], fn, 'divergence');
   assertNumber(beta, fn, 'beta', {min: 0, max: 1, minExclusive: true});
@@ -163,9 +167,11 @@ export function distillationLoss(
   assertNumber(chunkSize, fn, 'chunkSize', {min: 1, integer: true});
   const rows = batch * time;
   if (rows === 0) return tf.scalar(0);
-  if (syncValueChecksEnabled()) assertFiniteWhereMasked(studentLogits, teacherLogits, mask, fn);
+  if (!cpuLoop && syncValueChecksEnabled()) assertFiniteWhereMasked(studentLogits, teacherLogits, mask, fn);
   // webgpu: fused row kernels (src/math/fused/distillation_webgpu.ts), value checks in the kernel.
-  const fused = distillationLossWebGPU(studentLogits, teacherLogits, mask, {divergence, beta, temperature});
+  // cpu / wasm: one JavaScript loop over the rows (src/math/fused/distillation_cpu.ts).
+  const fused = distillationLossWebGPU(studentLogits, teacherLogits, mask, {divergence, beta, temperature}) ??
+    distillationLossCpu(studentLogits, teacherLogits, mask, {divergence, beta, temperature, checks: syncValueChecksEnabled()});
   if (fused !== null) return fused;
 
   return tf.tidy(() => {
