@@ -4,6 +4,7 @@
  */
 import {entropyFromLogitsWebGPU} from './fused/log_probs_webgpu.js';
 import * as tf from '@tensorflow/tfjs-core';
+import {entropyFromLogitsCpu} from './fused/log_probs_cpu.js';
 import {assertKnownOptions, assertRank, check, fmtShape} from './assert.js';
 import {joinChunks, readChunkOptions} from './token_log_probs.js';
 
@@ -63,6 +64,9 @@ export function entropyFromLogits(logits: tf.Tensor3D, options: EntropyFromLogit
   const scale = (x: tf.Tensor2D): tf.Tensor2D => (temperature === 1 ? x : tf.div(x, temperature));
 
   if (rows === 0) return tf.zeros([batch, time]);
+  // cpu / wasm: one JavaScript loop over the rows (src/math/fused/log_probs_cpu.ts).
+  const loop = entropyFromLogitsCpu(logits, temperature);
+  if (loop !== null) return loop;
   return tf.tidy(() => {
     const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];

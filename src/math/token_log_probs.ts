@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {tokenLogProbsCpu} from './fused/log_probs_cpu.js';
 import {logProbsWebGPUBackend, tokenLogProbsWebGPU} from './fused/log_probs_webgpu.js';
 import {ensureWebGPUFastPaths} from './fused/webgpu_fast_paths.js';
 import {
@@ -115,7 +116,9 @@ export function joinChunks<T extends tf.Tensor>(parts: T[]): T {
  * input and two `[batch * time]` vectors (row max and log-sum-exp), and the backward recomputes each chunk's softmax,
  * d logp / d logits = (onehot(token) - softmax(z)) * dy / temperature. No full-size log-softmax or
  * softmax intermediate is ever held; besides the input, the only full-size tensor is the gradient.
- * Stable for large logits (±1000): the log-sum-exp is max-shifted. Logits must be finite.
+ * Stable for large logits (±1000): the log-sum-exp is max-shifted. Logits must be finite. On `cpu` /
+ * `wasm` one JavaScript loop over the rows computes the same (float64 sums; `chunkSize` unused), on
+ * webgpu two fused kernels.
  *
  * @param logits `[batch, time, vocab]` float32.
  * @param tokens `[batch, time]` int32 chosen token ids, each in [0, vocab).
@@ -150,6 +153,9 @@ export function tokenLogProbs(
   const scale = (x: tf.Tensor2D): tf.Tensor2D => (temperature === 1 ? x : tf.div(x, temperature));
 
   if (rows === 0) return tf.zeros([batch, time]);
+  // cpu / wasm: one JavaScript loop over the rows (src/math/fused/log_probs_cpu.ts).
+  const loop = tokenLogProbsCpu(logits, tokens, temperature);
+  if (loop !== null) return loop;
   return tf.tidy(() => {
     const flatTokens = tf.reshape(tokens, [rows]) as tf.Tensor1D;
     const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
