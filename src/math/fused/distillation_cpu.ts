@@ -16,7 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {fastExp} from './fast_exp.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {wasmHeapView} from './wasm_backend_adapter.js';
+import {isCpuLoopBackend, rowMaxLogSum} from './log_probs_cpu.js';
+import {type NumericArray, valuesInPlace} from './wasm_backend_adapter.js';
 
 let enabled = true;
 
@@ -26,11 +27,6 @@ export function setDistillationCpu(on: boolean): void {
 }
 
 type Divergence = 'forward-kl' | 'reverse-kl' | 'jsd';
-type NumericArray = Float32Array | Int32Array | Uint8Array;
-
-/** The values without a copy where possible (a wasm heap view is read before any tensor is created). */
-const valuesOf = (t: tf.Tensor): NumericArray => wasmHeapView(t) ?? t.dataSync() as NumericArray;
-
 /**
  * log(beta p + (1 - beta) q) for p = e^lp, q = e^lq: exactly lq when lp = lq; one `log` of the sum
  * while it cannot underflow (float64), else the shifted form max + log1p(w expm1(-|lp - lq|)).
@@ -46,11 +42,8 @@ function logMix(lp: number, lq: number, p: number, q: number, beta: number): num
 interface RowStats {lseX: Float64Array; lseY: Float64Array; g: Float64Array}
 
 function rowLse(v: NumericArray, base: number, vocab: number, invT: number): number {
-  let m = -Infinity;
-  for (let i = 0; i < vocab; i++) { const x = v[base + i]! * invT; if (x > m) m = x; }
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += fastExp(v[base + i]! * invT - m);
-  return m + Math.log(sum);
+  const [m, logSum] = rowMaxLogSum(v, base, vocab, invT);
+  return m + logSum;
 }
 
 function forward(s: NumericArray, t: NumericArray, mask: NumericArray, rows: number, vocab: number,
@@ -110,8 +103,7 @@ function gradient(s: NumericArray, t: NumericArray, mask: NumericArray, rows: nu
 
 /** @internal Whether {@link distillationLossCpu} serves the active backend (then it runs the value checks itself). */
 export function distillationCpuApplies(): boolean {
-  const name = tf.getBackend();
-  return enabled && (name === 'cpu' || name === 'wasm');
+  return enabled && isCpuLoopBackend();
 }
 
 /**
@@ -147,10 +139,9 @@ export function distillationLossCpu(studentLogits: tf.Tensor3D, teacherLogits: t
   const [batch, time, vocab] = studentLogits.shape;
   const rows = batch * time;
   const invT = 1 / o.temperature;
-  const maskValues = (m: tf.Tensor): NumericArray => (m.dtype === 'float32' ? valuesOf(m) : m.dataSync() as NumericArray);
-  if (o.checks) checkValues(valuesOf(studentLogits), valuesOf(teacherLogits), maskValues(mask), rows, vocab, mask.shape);
+  if (o.checks) checkValues(valuesInPlace(studentLogits), valuesInPlace(teacherLogits), valuesInPlace(mask), rows, vocab, mask.shape);
   const run = (s: tf.Tensor, t: tf.Tensor, m: tf.Tensor) =>
-    forward(valuesOf(s), valuesOf(t), maskValues(m), rows, vocab, o.divergence, o.beta, invT);
+    forward(valuesInPlace(s), valuesInPlace(t), valuesInPlace(m), rows, vocab, o.divergence, o.beta, invT);
   if (!tf.engine().isTapeOn()) {
     const {total, count} = run(studentLogits, teacherLogits, mask);
     return tf.scalar(total / Math.max(1, count));
@@ -168,7 +159,7 @@ export function distillationLossCpu(studentLogits: tf.Tensor3D, teacherLogits: t
     studentLogits: () => {
       const [s, t, m] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
       const factor = dy.dataSync()[0]! * invT / Math.max(1, count);
-      return tf.tensor(gradient(valuesOf(s), valuesOf(t), maskValues(m), rows, vocab, o.divergence, o.beta, invT, stats!, factor),
+      return tf.tensor(gradient(valuesInPlace(s), valuesInPlace(t), valuesInPlace(m), rows, vocab, o.divergence, o.beta, invT, stats!, factor),
           [batch, time, vocab]);
     },
   })) as tf.Scalar;

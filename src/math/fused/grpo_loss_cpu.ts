@@ -21,18 +21,7 @@ import {
 import type {GrpoLossTensors, ResolvedGrpoLossOptions} from './grpo_loss_kernel_inputs.js';
 import {grpoLossSimdKernel} from './grpo_loss_simd.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {wasmHeapView} from './wasm_backend_adapter.js';
-
-type NumericArray = Float32Array | Int32Array | Uint8Array;
-
-/**
- * The values of `t` without a copy where possible: `dataSync()` on `cpu` is the tensor's own array; on
- * `wasm` a view into the backend's heap (`dataSync()` would copy). A heap view is valid until the wasm
- * backend allocates again: the kernels read it before any tensor is created.
- */
-function valuesOf(t: tf.Tensor): NumericArray {
-  return wasmHeapView(t) ?? t.dataSync() as NumericArray;
-}
+import {type NumericArray, valuesInPlace} from './wasm_backend_adapter.js';
 
 /** @internal The typed-array view of validated inputs (no copy on `cpu` and `wasm`). */
 function arraysOf(t: GrpoLossTensors, c: ResolvedGrpoLossOptions, withStats: boolean, checkValues: boolean):
@@ -40,12 +29,12 @@ function arraysOf(t: GrpoLossTensors, c: ResolvedGrpoLossOptions, withStats: boo
   const [batch, time] = t.logProbs.shape as [number, number];
   const useRef = (c.beta !== 0 || withStats) && t.refLogProbs !== undefined;
   return {
-    logProbs: valuesOf(t.logProbs),
-    oldLogProbs: t.oldLogProbs !== undefined ? valuesOf(t.oldLogProbs) : undefined,
-    refLogProbs: useRef ? valuesOf(t.refLogProbs!) : undefined,
-    rolloutLogProbs: c.tisCap !== undefined && t.rolloutLogProbs !== undefined ? valuesOf(t.rolloutLogProbs) : undefined,
-    advantages: valuesOf(t.advantages),
-    mask: valuesOf(t.mask),
+    logProbs: valuesInPlace(t.logProbs),
+    oldLogProbs: t.oldLogProbs !== undefined ? valuesInPlace(t.oldLogProbs) : undefined,
+    refLogProbs: useRef ? valuesInPlace(t.refLogProbs!) : undefined,
+    rolloutLogProbs: c.tisCap !== undefined && t.rolloutLogProbs !== undefined ? valuesInPlace(t.rolloutLogProbs) : undefined,
+    advantages: valuesInPlace(t.advantages),
+    mask: valuesInPlace(t.mask),
     batch,
     time,
     advantagesPerToken: t.advantages.rank === 2,

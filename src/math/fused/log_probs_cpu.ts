@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {fastExp} from './fast_exp.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
-import {wasmHeapView} from './wasm_backend_adapter.js';
+import {type NumericArray, valuesInPlace} from './wasm_backend_adapter.js';
 
 let enabled = true;
 
@@ -23,24 +23,29 @@ export function setLogProbsCpu(on: boolean): void {
   enabled = on;
 }
 
-type NumericArray = Float32Array | Int32Array | Uint8Array;
+/** @internal Whether the active backend is one the JavaScript loops serve (`cpu`, `wasm`; also distillation_cpu.ts). */
+export function isCpuLoopBackend(): boolean {
+  const name = tf.getBackend();
+  return name === 'cpu' || name === 'wasm';
+}
 
-/** The values without a copy where possible (a wasm heap view is read before any tensor is created). */
-const valuesOf = (t: tf.Tensor): NumericArray => wasmHeapView(t) ?? t.dataSync() as NumericArray;
+/**
+ * @internal Max and log sum_v e^(z_v - max) of z = x[base .. base + vocab) * invT, in float64: the
+ * row statistics of every loop here and of distillation_cpu.ts.
+ */
+export function rowMaxLogSum(x: NumericArray, base: number, vocab: number, invT: number): [max: number, logSum: number] {
+  let m = -Infinity;
+  for (let i = 0; i < vocab; i++) { const z = x[base + i]! * invT; if (z > m) m = z; }
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += fastExp(x[base + i]! * invT - m);
+  return [m, Math.log(sum)];
+}
 
 /** Row max and log-sum-exp (of z - max) of `[rows, vocab]` logits times `invT`. */
 function rowStats(x: NumericArray, rows: number, vocab: number, invT: number): {max: Float64Array; logSum: Float64Array} {
   const max = new Float64Array(rows);
   const logSum = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const base = r * vocab;
-    let m = -Infinity;
-    for (let i = 0; i < vocab; i++) { const z = x[base + i]! * invT; if (z > m) m = z; }
-    let sum = 0;
-    for (let i = 0; i < vocab; i++) sum += fastExp(x[base + i]! * invT - m);
-    max[r] = m;
-    logSum[r] = Math.log(sum);
-  }
+  for (let r = 0; r < rows; r++) [max[r], logSum[r]] = rowMaxLogSum(x, r * vocab, vocab, invT);
   return {max, logSum};
 }
 
@@ -49,14 +54,13 @@ function rowStats(x: NumericArray, rows: number, vocab: number, invT: number): {
  * on other backends or when turned off. Gradients flow to `logits` (tokens get zeros).
  */
 export function tokenLogProbsCpu(logits: tf.Tensor3D, tokens: tf.Tensor2D, temperature: number): tf.Tensor2D | null {
-  const name = tf.getBackend();
-  if (!enabled || (name !== 'cpu' && name !== 'wasm')) return null;
+  if (!enabled || !isCpuLoopBackend()) return null;
   const [batch, time, vocab] = logits.shape;
   const rows = batch * time;
   const invT = 1 / temperature;
   const forward = (): {value: Float32Array; max: Float64Array; logSum: Float64Array} => {
     const tok = tokens.dataSync();
-    const x = valuesOf(logits);
+    const x = valuesInPlace(logits);
     const s = rowStats(x, rows, vocab, invT);
     const value = new Float32Array(rows);
     for (let r = 0; r < rows; r++) {
@@ -79,7 +83,7 @@ export function tokenLogProbsCpu(logits: tf.Tensor3D, tokens: tf.Tensor2D, tempe
       const [lg, tk] = saved as [tf.Tensor, tf.Tensor];
       const d = dy.dataSync();
       const tok = tk.dataSync();
-      const x = valuesOf(lg);
+      const x = valuesInPlace(lg);
       const {max, logSum} = stats!;
       const grad = new Float32Array(rows * vocab);
       for (let r = 0; r < rows; r++) {
@@ -102,13 +106,12 @@ export function tokenLogProbsCpu(logits: tf.Tensor3D, tokens: tf.Tensor2D, tempe
  * when turned off.
  */
 export function entropyFromLogitsCpu(logits: tf.Tensor3D, temperature: number): tf.Tensor2D | null {
-  const name = tf.getBackend();
-  if (!enabled || (name !== 'cpu' && name !== 'wasm')) return null;
+  if (!enabled || !isCpuLoopBackend()) return null;
   const [batch, time, vocab] = logits.shape;
   const rows = batch * time;
   const invT = 1 / temperature;
   const forward = (): {value: Float32Array; max: Float64Array; sum: Float64Array; mean: Float64Array} => {
-    const x = valuesOf(logits);
+    const x = valuesInPlace(logits);
     const value = new Float32Array(rows);
     const [max, sum, mean] = [new Float64Array(rows), new Float64Array(rows), new Float64Array(rows)];
     for (let r = 0; r < rows; r++) {
@@ -135,7 +138,7 @@ export function entropyFromLogitsCpu(logits: tf.Tensor3D, temperature: number): 
   }, (dy, saved) => ({
     logits: () => {
       const d = dy.dataSync();
-      const x = valuesOf(saved[0]!);
+      const x = valuesInPlace(saved[0]!);
       const {max, sum, mean} = stats!;
       const grad = new Float32Array(rows * vocab);
       for (let r = 0; r < rows; r++) {

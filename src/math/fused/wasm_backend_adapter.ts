@@ -12,7 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-type NumericArray = Float32Array | Int32Array | Uint8Array;
+/** @internal The typed arrays tfjs hands back for float32, int32 and bool tensors. */
+export type NumericArray = Float32Array | Int32Array | Uint8Array;
 
 /** The fields of the wasm backend this adapter reads. */
 interface HeapBackend {
@@ -45,4 +46,13 @@ export function wasmHeapView(t: tf.Tensor): NumericArray | null {
     return b.typedArrayFromHeap(t);
   }
   return null;
+}
+
+/**
+ * @internal The values of `t` without a copy where possible: a view into the wasm backend's heap
+ * ({@link wasmHeapView}), else `dataSync()` (on `cpu` the tensor's own array). A heap view is valid
+ * until the wasm backend allocates again: read it before any tensor is created.
+ */
+export function valuesInPlace(t: tf.Tensor): NumericArray {
+  return wasmHeapView(t) ?? t.dataSync() as NumericArray;
 }
