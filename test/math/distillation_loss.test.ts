@@ -169,7 +169,7 @@ for (const [path, fused] of [['fused loop', true], ['chunked ops', false]] as co
         expect(f({studentLogits: s, teacherLogits: tf.zeros([1, 3, 3]), mask})).toThrow(
             "distillationLoss: 'teacherLogits' expected shape [batch, time, vocab]=[1,2,3], got [1,3,3]");
         expect(f({studentLogits: s, teacherLogits: s, mask: tf.ones([2, 1])})).toThrow("distillationLoss: 'mask' expected shape [batch, time]=[1,2], got [2,1]");
-        expect(f({studentLogits: s, teacherLogits: s, mask: tf.tensor2d([[1, 2]])})).toThrow("distillationLoss: 'mask' expected values in {0, 1}, got 2");
+        expect(f({studentLogits: s, teacherLogits: s, mask: tf.tensor2d([[1, 2]])})).toThrow("distillationLoss: 'mask' expected values in {0, 1}, got 2 (shape [1,2])");
         expect(f({studentLogits: tf.zeros([2, 3]), teacherLogits: s, mask})).toThrow(
             "distillationLoss: 'studentLogits' expected shape [batch, time, vocab] (rank 3), got [2,3]");
         expect(f({studentLogits: s, teacherLogits: s, mask, labels: mask})).toThrow("distillationLoss: unknown input 'labels'");

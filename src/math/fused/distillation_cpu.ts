@@ -14,6 +14,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {fmtShape} from '../assert.js';
 import {fastExp} from './fast_exp.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {isCpuLoopBackend, rowMaxLogSum} from './log_probs_cpu.js';
@@ -115,7 +116,7 @@ function checkValues(s: NumericArray, t: NumericArray, mask: NumericArray, rows:
   for (let r = 0; r < rows; r++) {
     const m = mask[r]!;
     if (m !== 0 && m !== 1) {
-      throw new Error(`distillationLoss: 'mask' expected values in {0, 1}, got ${m} (shape [${shape.join(', ')}])`);
+      throw new Error(`distillationLoss: 'mask' expected values in {0, 1}, got ${m} (shape ${fmtShape(shape)})`);
     }
   }
   for (const [v, name] of [[s, 'studentLogits'], [t, 'teacherLogits']] as const) {
