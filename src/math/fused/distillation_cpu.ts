@@ -8,7 +8,7 @@
  * row's divergence D (forward KL sum p (lp - lq), reverse KL sum q (lq - lp), JSD beta sum p (lp - lm)
  * + (1 - beta) sum q (lq - lm), lm = log(beta p + (1 - beta) q), shifted by max(lp, lq) where it could underflow)
  * and G = sum q g (g = lq - lp for reverse KL, (1 - beta)(lq - lm) for the JSD). The loss is
- * sum D / max(1, sum mask). The gradient, computed only when the tape asks for it, is
+ * sum max(0, D) / max(1, sum mask) (D >= 0 up to rounding). The gradient, computed only when the tape asks for it, is
  * dy / (T count) times q - p (forward KL) or q (g - G): the formulas of the composed path
  * (distillation_loss.ts) and of the webgpu kernels (distillation_webgpu.ts).
  * @module
@@ -78,7 +78,7 @@ function forward(s: NumericArray, t: NumericArray, mask: NumericArray, rows: num
     stats.lseX[r] = lseX;
     stats.lseY[r] = lseY;
     stats.g[r] = divergence === 'reverse-kl' ? d : g;
-    total += d;
+    total += Math.max(0, d); // D >= 0; rounding can leave -1e-44 (the composed path's relu; NaN stays NaN)
   }
   return {total, count, stats};
 }

@@ -111,7 +111,7 @@ ${ROW_MAIN_BY_WIDTH_WGSL}
   ${checks ? 'if (bad) { atomicOr(&checkWord[0], 1u); acc.x = f32NaN(); }' : ''}
   let r = rowSum4(vec4<f32>(acc, 0.0, 0.0), lid);
   if (lid == 0u) {
-    perRow[row] = r.x;
+    perRow[row] = select(r.x, 0.0, r.x < 0.0); // D >= 0 up to rounding (the composed path's relu); NaN stays NaN
     rowStats[row * 4u] = lseX; rowStats[row * 4u + 1u] = lseY; rowStats[row * 4u + 3u] = 1.0;
     if (params.divergence == 1u) { rowStats[row * 4u + 2u] = r.x; } else { rowStats[row * 4u + 2u] = r.y; }
   }
