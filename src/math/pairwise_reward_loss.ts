@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape} from './assert.js';
+import {assertDtype, assertFinite, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape} from './assert.js';
 
 /** Named inputs of {@link pairwiseRewardLoss}. */
 export interface PairwiseRewardLossInputs {
@@ -44,7 +44,8 @@ export interface PairwiseRewardLossOptions {
  * @param options.margin number or `[pairs]` tensor; default `0`.
  * @param options.centerCoefficient weight of the centering term; default `0`.
  * @returns scalar float32 loss (log 2 when the rewards are equal and there is no margin).
- * @throws on wrong ranks or shapes, no pairs, or bad options.
+ * @throws on wrong ranks, shapes or dtypes, no pairs, non-finite rewards or margins (a value check,
+ *   see `configureValidation`), or bad options.
  * @example
  * const loss = pairwiseRewardLoss({chosenRewards: tf.tensor1d([2, 0]), rejectedRewards: tf.tensor1d([0, 0])});
  * // (softplus(-2) + softplus(0)) / 2 = (0.127 + 0.693) / 2 = 0.410
@@ -63,10 +64,18 @@ export function pairwiseRewardLoss(
   const pairs = chosenRewards.shape[0];
   check(pairs > 0, fn, () => `'chosenRewards' expected at least one pair, got ${fmtShape(chosenRewards.shape)}`);
   assertShape(rejectedRewards, [pairs], fn, 'rejectedRewards', ['pairs']);
+  assertDtype(rejectedRewards, 'float32', fn, 'rejectedRewards');
   const {margin = 0, centerCoefficient = 0} = options;
-  if (typeof margin === 'number') assertNumber(margin, fn, 'margin');
-  else assertShape(margin, [pairs], fn, 'margin', ['pairs']);
+  if (typeof margin === 'number') {
+    assertNumber(margin, fn, 'margin');
+  } else {
+    assertShape(margin, [pairs], fn, 'margin', ['pairs']);
+    assertDtype(margin, 'float32', fn, 'margin');
+  }
   assertNumber(centerCoefficient, fn, 'centerCoefficient', {min: 0});
+  assertFinite(chosenRewards, fn, 'chosenRewards');
+  assertFinite(rejectedRewards, fn, 'rejectedRewards');
+  if (typeof margin !== 'number') assertFinite(margin, fn, 'margin');
   return tf.tidy(() => {
     const gap = tf.sub(tf.sub(chosenRewards, rejectedRewards), margin);
     let loss = tf.mean(tf.softplus(tf.neg(gap)));

@@ -13,7 +13,7 @@ import {
 
 /** Tensors of {@link valueLoss}, all `[batch, time]`, by name so that they cannot be swapped silently. */
 export interface ValueLossInputs {
-  /** `[batch, time]` float32 values V_theta of the critic being trained (gradients flow here). */
+  /** `[batch, time]` float32 values V_theta of the critic being trained (gradients flow here), finite where `mask` is 1. */
   values: tf.Tensor2D;
   /**
    * `[batch, time]` float32 values of the critic that produced the rollout, V_old (a constant). Required when
@@ -78,7 +78,7 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * @param options.normalizer fixed denominator; default this batch's count.
  * @returns float32 scalar loss (already includes the factor 0.5).
  * @throws Error naming `valueLoss` and the argument on a wrong shape or dtype, a mask that is not 0/1,
- *   non-finite returns or old values on the mask, `clip` without `oldValues`, or a bad option.
+ *   non-finite values, returns or old values on the mask, `clip` without `oldValues`, or a bad option.
  * @example
  * // V = 2 moved from V_old = 1 toward R = 3; clip 0.5 holds it at 1.5:
  * // 0.5 * max((2 - 3)^2, (1.5 - 3)^2) = 0.5 * 2.25 = 1.125
@@ -135,7 +135,7 @@ export function validateValueLossInputs(
   }
   if (shapeOf === undefined) assertBinaryMask(mask as tf.Tensor, fn, 'mask');
   const onMask = (x: tf.Tensor) => tf.tidy(() => tf.where(tf.cast(mask as tf.Tensor, 'bool'), x, tf.zerosLike(x)));
-  for (const [name, x] of [['returns', returns], ['oldValues', clip === undefined ? undefined : oldValues]] as const) {
+  for (const [name, x] of [['values', values], ['returns', returns], ['oldValues', clip === undefined ? undefined : oldValues]] as const) {
     if (x === undefined) continue;
     const masked = onMask(x);
     try {

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {readFileSync} from 'node:fs';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../src/math/assert.js';
 import {pairwiseRewardLoss} from '../../src/math/pairwise_reward_loss.js';
 
 const num = (t: tf.Tensor): number => t.dataSync()[0]!;
@@ -104,6 +105,29 @@ describe('pairwiseRewardLoss', () => {
         "pairwiseRewardLoss: 'centerCoefficient' expected >= 0, got -1");
     expect(() => pairwiseRewardLoss({chosenRewards: c, rejectedRewards: r}, {beta: 1} as never)).toThrow(
         "pairwiseRewardLoss: unknown option 'beta'");
+    const nan = tf.tensor1d([0, NaN]);
+    const inf = tf.tensor1d([-Infinity, 0]);
+    expect(() => pairwiseRewardLoss({chosenRewards: nan, rejectedRewards: r})).toThrow(
+        "pairwiseRewardLoss: 'chosenRewards' expected finite values, got NaN at flat index 1 (shape [2])");
+    expect(() => pairwiseRewardLoss({chosenRewards: c, rejectedRewards: inf})).toThrow(
+        "pairwiseRewardLoss: 'rejectedRewards' expected finite values, got -Infinity at flat index 0 (shape [2])");
+    expect(() => pairwiseRewardLoss({chosenRewards: c, rejectedRewards: r}, {margin: nan})).toThrow(
+        "pairwiseRewardLoss: 'margin' expected finite values, got NaN at flat index 1 (shape [2])");
+    const int = tf.tensor1d([0, 0], 'int32');
+    expect(() => pairwiseRewardLoss({chosenRewards: c, rejectedRewards: int})).toThrow(
+        "pairwiseRewardLoss: 'rejectedRewards' expected dtype float32, got int32");
+    expect(() => pairwiseRewardLoss({chosenRewards: c, rejectedRewards: r}, {margin: int})).toThrow(
+        "pairwiseRewardLoss: 'margin' expected dtype float32, got int32");
+    // With value checks off, a NaN reward reaches the loss (the caller's choice).
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const l = pairwiseRewardLoss({chosenRewards: nan, rejectedRewards: r});
+      expect(Number.isNaN(l.dataSync()[0])).toBe(true);
+      l.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([nan, inf, int]);
     tf.dispose([c, r]);
   });
 });

@@ -324,6 +324,7 @@ describe('ppoLoss', () => {
     expect(() => ppoLoss({...i, mask: half})).toThrow("ppoLoss: 'mask' expected values in {0, 1}, got 0.5");
     const nan = tf.tensor2d([[NaN, 0, 0]]);
     expect(() => ppoLoss({...i, returns: nan})).toThrow("ppoLoss: 'returns' expected finite values, got NaN at flat index 0");
+    expect(() => ppoLoss({...i, values: nan})).toThrow("ppoLoss: 'values' expected finite values, got NaN at flat index 0");
     tf.dispose([bad, half, nan]);
     disposeInputs(i);
   });

@@ -164,6 +164,8 @@ describe('valueLoss', () => {
     expect(() => valueLoss({values: x, returns: x, mask: x}, {cliprange: 0.2} as never)).toThrow("valueLoss: unknown option 'cliprange'");
     expect(() => valueLoss({values: x, returns: nan, mask: one})).toThrow("valueLoss: 'returns' expected finite values, got NaN at flat index 1");
     expect(() => valueLoss({values: x, returns: nan, mask: x})).not.toThrow(); // NaN only on padding
+    expect(() => valueLoss({values: nan, returns: x, mask: one})).toThrow("valueLoss: 'values' expected finite values, got NaN at flat index 1");
+    expect(() => valueLoss({values: nan, returns: x, mask: x})).not.toThrow(); // NaN only on padding
     expect(() => valueLoss({values: x, oldValues: nan, returns: x, mask: one}, {clip: 0.1})).toThrow("valueLoss: 'oldValues' expected finite values");
     expect(() => valueLoss({values: tf.zeros([3]) as never, returns: x, mask: x})).toThrow("valueLoss: 'values' expected shape [batch, time] (rank 2), got [3]");
     tf.dispose([x, bad, half, nan, one]);
