@@ -2,12 +2,13 @@
 // chunked tfjs ops (the same functions with the kernels switched off): values and d / d logits under
 // an upstream gradient w (tf.grad of sum(w * f(logits))), at a vocab that is not a multiple of 4
 // (scalar loads), multiples of 4 (vec4), odd row counts, a temperature, logits of ±1000, for every
-// variant of bench/webgpu_logprob_variants.ts, and an out-of-range token id under value checks (named
-// error). (tokenLogProbs has no ignore index: padding is masked downstream, so nothing to check there.)
+// variant of bench/webgpu_logprob_variants.ts, an out-of-range token id under value checks (named
+// error), and NaN / +-Infinity logits (named error; NaN in that row with the checks off). (tokenLogProbs has no ignore index: padding is masked downstream, so nothing to check there.)
 import * as tf from '@tensorflow/tfjs-core';
 import {configureValidation, entropyFromLogits, tokenLogProbs} from '../src/index.js';
 import {setLogProbsWebGPU} from '../src/math/fused/log_probs_webgpu.js';
 import {settleWebGPUValueChecks} from '../src/math/fused/webgpu_value_checks.js';
+import {isEntryPoint, runCheckAlone} from './check_alone.js';
 import {LOG_PROB_CHECK_ONLY, LOG_PROB_VARIANTS} from './webgpu_logprob_variants.js';
 
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -86,6 +87,46 @@ export async function logProbChecks(quick: boolean): Promise<{failures: number; 
           `of vocab 8200: ${message}`);
     }
   }
+  // Non-finite logits (one in row 1, at a position of either span): under value checks a named error;
+  // without, a NaN value in that row only.
+  for (const splitForward of [true, false]) {
+    setLogProbsWebGPU(true, {splitForward, splitSpan: 1024});
+    for (const V of [8200, 8201]) {
+      for (const [bad, at] of [[NaN, 5000], [Infinity, 17], [-Infinity, V - 1]] as const) {
+        for (const which of ['tokenLogProbs', 'entropyFromLogits'] as const) {
+          const data = new Float32Array(2 * V);
+          data[V + at] = bad;
+          const logits = tf.tensor3d(data, [1, 2, V]);
+          const tokens = tf.tensor2d([[3, 4]], [1, 2], 'int32');
+          const f = () => (which === 'tokenLogProbs' ? tokenLogProbs(logits, tokens) : entropyFromLogits(logits));
+          const attempt = async (checks: boolean): Promise<string> => {
+            const previous = configureValidation({valueChecks: checks});
+            try {
+              const out = f();
+              const v = await out.data();
+              out.dispose();
+              await settleWebGPUValueChecks();
+              return `values ${Array.from(v).join(', ')}`;
+            } catch (e) {
+              return (e as Error).message;
+            } finally {
+              configureValidation(previous);
+            }
+          };
+          const checked = await attempt(true);
+          const unchecked = await attempt(false);
+          tf.dispose([logits, tokens]);
+          const ok = checked.includes(`${which}: 'logits' expected finite values`) && /^values -?[0-9.e+-]+, NaN$/.test(unchecked);
+          count++;
+          if (!ok) failures++;
+          console.log(`${ok ? 'ok  ' : 'FAIL'} ${which} finite-logits check (${splitForward ? 'split' : 'one-pass'}, vocab ${V}), ` +
+              `${bad} at ${at} of row 1: ${checked}; checks off: ${unchecked}`);
+        }
+      }
+    }
+  }
   setLogProbsWebGPU(true);
   return {failures, worst, count};
 }
+
+if (isEntryPoint('webgpu_check_logprobs')) void runCheckAlone('log-probs ', logProbChecks);

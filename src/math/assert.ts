@@ -247,11 +247,22 @@ export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
     const vals = tf.tidy(() => tf.reshape(tf.cast(x, 'float32'), [-1]));
     const data = vals.dataSync();
     vals.dispose();
-    let index = -1;
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) { index = i; break; }
-    throw new Error(`${fn}: '${name}' expected finite values, got ${data[index]} at flat index ${index} ` +
-        `(shape ${fmtShape(x.shape)})`);
+    assertFiniteValues(data, fn, name, x.shape);
   }
+}
+
+/**
+ * @internal Asserts every element of `values` (a tensor's data, `shape`) is finite, with the message
+ * of {@link assertFinite}. One pass; the caller decides whether value checks are on.
+ */
+export function assertFiniteValues(values: ArrayLike<number>, fn: string, name: string, shape: readonly number[]): void {
+  let bad = 0;
+  for (let i = 0; i < values.length; i++) bad += values[i]! - values[i]!; // NaN for NaN and +-Infinity
+  if (bad === 0) return;
+  let index = 0;
+  while (Number.isFinite(values[index]!)) index++;
+  throw new Error(`${fn}: '${name}' expected finite values, got ${values[index]} at flat index ${index} ` +
+      `(shape ${fmtShape(shape)})`);
 }
 
 /**

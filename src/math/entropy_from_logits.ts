@@ -5,8 +5,8 @@
 import {entropyFromLogitsWebGPU} from './fused/log_probs_webgpu.js';
 import * as tf from '@tensorflow/tfjs-core';
 import {entropyFromLogitsCpu} from './fused/log_probs_cpu.js';
-import {assertKnownOptions, assertRank, check, fmtShape} from './assert.js';
-import {joinChunks, readChunkOptions} from './token_log_probs.js';
+import {assertKnownOptions, assertRank, check, fmtShape, syncValueChecksEnabled} from './assert.js';
+import {chunkNotFinite, joinChunks, readChunkOptions, throwIfNotFinite} from './token_log_probs.js';
 
 /** Options of {@link entropyFromLogits}. */
 export interface EntropyFromLogitsOptions {
@@ -45,7 +45,8 @@ function chunkEntropy(z: tf.Tensor2D): tf.Tensor1D {
  * @param options.temperature divide the logits by this first; default `1`.
  * @param options.chunkSize rows of `[batch * time]` per chunk; default `max(1, floor(4194304 / vocab))`.
  * @returns `[batch, time]` float32 entropies in nats, in [0, log(vocab)] up to float32 rounding.
- * @throws on a wrong rank or dtype, or bad options.
+ * @throws on a wrong rank or dtype, non-finite logits (a value check; on webgpu from the kernel's own
+ *   pass), or bad options.
  * @example
  * const logits = tf.tensor3d([[[0, 0, 0, 0], [100, 0, 0, 0]]]); // [1, 2, 4]
  * entropyFromLogits(logits); // [[log(4), ~0]] = [[1.386, ~0]]
@@ -67,15 +68,23 @@ export function entropyFromLogits(logits: tf.Tensor3D, options: EntropyFromLogit
   // cpu / wasm: one JavaScript loop over the rows (src/math/fused/log_probs_cpu.ts).
   const loop = entropyFromLogitsCpu(logits, temperature);
   if (loop !== null) return loop;
+  const checks = syncValueChecksEnabled();
   return tf.tidy(() => {
     const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
       const x2 = tf.reshape(x, [rows, vocab]) as tf.Tensor2D;
       const hs: tf.Tensor1D[] = [];
+      const flags: tf.Scalar[] = [];
       for (let start = 0; start < rows; start += chunkSize) {
         const n = Math.min(chunkSize, rows - start);
-        hs.push(tf.tidy(() => chunkEntropy(scale(tf.slice(x2, [start, 0], [n, vocab])))));
+        const [h, flag] = tf.tidy(() => {
+          const chunk = tf.slice(x2, [start, 0], [n, vocab]);
+          return [chunkEntropy(scale(chunk)), ...(checks ? [chunkNotFinite(chunk)] : [])];
+        });
+        hs.push(h as tf.Tensor1D);
+        if (flag !== undefined) flags.push(flag as tf.Scalar);
       }
+      if (checks) throwIfNotFinite(flags, x, fn);
       save([x]);
       const value = tf.reshape(joinChunks(hs), [batch, time]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {

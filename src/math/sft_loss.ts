@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {type LossAggregation, aggregateMasked, resolveAggregationOptions} from './aggregate_loss.js';
 import {assertBinaryMask, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertShape, check} from './assert.js';
 import {LOSS_AGGREGATIONS} from './aggregate_loss.js';
-import {tokenLogProbs} from './token_log_probs.js';
+import {tokenLogProbsAs} from './token_log_probs.js';
 
 /** Inputs of {@link sftLoss}. */
 export interface SftLossInputs {
@@ -56,7 +56,7 @@ const KNOWN = ['labelSmoothing', 'aggregation', 'maxLength', 'normalizer'];
  * @param options.maxLength `'seq-mean-token-sum-norm'` only; default `time`.
  * @param options.normalizer fixed denominator; default this batch's count.
  * @returns float32 scalar; 0 when the mask is empty.
- * @throws on wrong ranks, shapes or dtypes, labels outside the vocabulary, a mask that is not 0/1,
+ * @throws on wrong ranks, shapes or dtypes, labels outside the vocabulary, non-finite logits, a mask that is not 0/1,
  *   or options out of range.
  * @example
  * const logits = tf.tensor3d([[[2, 0, 0], [0, 1, 0]]]); // [1, 2, 3]
@@ -80,7 +80,7 @@ export function sftLoss(inputs: SftLossInputs, options: SftLossOptions = {}): tf
       {maxLength: options.maxLength, normalizer: options.normalizer}, aggregation, FN, false);
   assertBinaryMask(mask, FN, 'mask');
   return tf.tidy(() => {
-    let perToken: tf.Tensor2D = tf.neg(tokenLogProbs(logits, labels));
+    let perToken: tf.Tensor2D = tf.neg(tokenLogProbsAs({fn: FN, tokens: 'labels'}, logits, labels));
     if (labelSmoothing > 0) {
       // -(1/V) sum_v log p_v = logsumexp(z) - mean(z)
       const uniform = tf.sub(tf.logSumExp(logits, 2), tf.mean(logits, 2));

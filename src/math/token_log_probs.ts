@@ -8,7 +8,7 @@ import {tokenLogProbsCpu} from './fused/log_probs_cpu.js';
 import {logProbsWebGPUBackend, tokenLogProbsWebGPU} from './fused/log_probs_webgpu.js';
 import {ensureWebGPUFastPaths} from './fused/webgpu_fast_paths.js';
 import {
-  assertDtype, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled,
+  assertDtype, assertFinite, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled,
 } from './assert.js';
 
 /** Options of {@link tokenLogProbs}. */
@@ -44,8 +44,8 @@ export function readChunkOptions(
  * @internal Asserts `tokens` is an int32 tensor with values in [0, vocab) (the range part is a value
  * check, skipped when value checks are off). `vocabFrom` names where the vocabulary size comes from.
  */
-export function assertTokensInVocab(tokens: tf.Tensor, vocab: number, fn: string, vocabFrom: string): void {
-  assertDtype(tokens, 'int32', fn, 'tokens');
+export function assertTokensInVocab(tokens: tf.Tensor, vocab: number, fn: string, vocabFrom: string, name = 'tokens'): void {
+  assertDtype(tokens, 'int32', fn, name);
   if (!syncValueChecksEnabled() || tokens.size === 0) return;
   const bad = tf.tidy(() => tf.any(tf.logicalOr(tf.less(tokens, 0), tf.greaterEqual(tokens, vocab))));
   const isBad = bad.dataSync()[0] !== 0;
@@ -54,8 +54,25 @@ export function assertTokensInVocab(tokens: tf.Tensor, vocab: number, fn: string
   const data = tokens.dataSync();
   let index = 0;
   while (index < data.length && data[index]! >= 0 && data[index]! < vocab) index++;
-  throw new Error(`${fn}: 'tokens' expected values in [0, ${vocab}) (vocab size from ${vocabFrom}), ` +
+  throw new Error(`${fn}: '${name}' expected values in [0, ${vocab}) (vocab size from ${vocabFrom}), ` +
       `got ${data[index]} at flat index ${index} (shape ${fmtShape(tokens.shape)})`);
+}
+
+/** @internal Whether a chunk of logits holds a NaN or an infinity (a bool scalar; one chunk-size temporary). */
+export function chunkNotFinite(x: tf.Tensor): tf.Scalar {
+  return tf.any(tf.logicalNot(tf.isFinite(x)));
+}
+
+/**
+ * @internal Reads the chunks' {@link chunkNotFinite} flags back (one read) and, when one is set, throws
+ * {@link assertFinite}'s error for `logits`: the chunked paths' finiteness value check, no full-size temporary.
+ */
+export function throwIfNotFinite(flags: tf.Scalar[], logits: tf.Tensor, fn: string): void {
+  if (flags.length === 0) return;
+  const any = tf.tidy(() => tf.any(tf.stack(flags)));
+  const bad = any.dataSync()[0] !== 0;
+  tf.dispose([any, ...flags]);
+  if (bad) assertFinite(logits, fn, 'logits');
 }
 
 /**
@@ -116,7 +133,8 @@ export function joinChunks<T extends tf.Tensor>(parts: T[]): T {
  * input and two `[batch * time]` vectors (row max and log-sum-exp), and the backward recomputes each chunk's softmax,
  * d logp / d logits = (onehot(token) - softmax(z)) * dy / temperature. No full-size log-softmax or
  * softmax intermediate is ever held; besides the input, the only full-size tensor is the gradient.
- * Stable for large logits (±1000): the log-sum-exp is max-shifted. Logits must be finite. On `cpu` /
+ * Stable for large logits (±1000): the log-sum-exp is max-shifted. Logits must be finite (a value
+ * check: NaN or ±Infinity is a named error, on webgpu from the kernel's own pass). On `cpu` /
  * `wasm` one JavaScript loop over the rows computes the same (float64 sums; `chunkSize` unused), on
  * webgpu two fused kernels.
  *
@@ -126,7 +144,7 @@ export function joinChunks<T extends tf.Tensor>(parts: T[]): T {
  * @param options.chunkSize rows of `[batch * time]` per chunk; default `max(1, floor(4194304 / vocab))`.
  * @returns `[batch, time]` float32 log-probabilities (<= 0). Padding positions are computed like any
  *   other; mask them downstream.
- * @throws on wrong ranks, shapes or dtypes, token ids outside [0, vocab), or bad options.
+ * @throws on wrong ranks, shapes or dtypes, token ids outside [0, vocab), non-finite logits, or bad options.
  * @example
  * const logits = tf.tensor3d([[[0, 0], [Math.log(3), 0]]]); // [1, 2, 2]
  * const tokens = tf.tensor2d([[0, 1]], [1, 2], 'int32');
@@ -134,28 +152,38 @@ export function joinChunks<T extends tf.Tensor>(parts: T[]): T {
  */
 export function tokenLogProbs(
     logits: tf.Tensor3D, tokens: tf.Tensor2D, options: TokenLogProbsOptions = {}): tf.Tensor2D {
-  const fn = 'tokenLogProbs';
+  return tokenLogProbsAs({fn: 'tokenLogProbs', tokens: 'tokens'}, logits, tokens, options);
+}
+
+/**
+ * @internal {@link tokenLogProbs} whose errors name the calling function `names.fn` and its token-id
+ * argument `names.tokens` (e.g. `sftLoss` and `'labels'`).
+ */
+export function tokenLogProbsAs(names: {fn: string; tokens: string},
+    logits: tf.Tensor3D, tokens: tf.Tensor2D, options: TokenLogProbsOptions = {}): tf.Tensor2D {
+  const {fn} = names;
   ensureWebGPUFastPaths();
   assertKnownOptions(options, ['temperature', 'chunkSize'], fn);
   assertRank(logits, 3, fn, 'logits', ['batch', 'time', 'vocab'], 'float32');
   const [batch, time, vocab] = logits.shape;
-  assertShape(tokens, [batch, time], fn, 'tokens', ['batch', 'time']);
+  assertShape(tokens, [batch, time], fn, names.tokens, ['batch', 'time']);
   check(vocab > 0, fn, () => `'logits' expected a vocab axis of size >= 1, got ${fmtShape(logits.shape)}`);
   const {temperature, chunkSize} = readChunkOptions(options, vocab, fn);
   const rows = batch * time;
-  // webgpu: two fused kernels (src/math/fused/log_probs_webgpu.ts), token ids checked in the kernel.
+  // webgpu: two fused kernels (src/math/fused/log_probs_webgpu.ts), token ids and logits checked in the kernel.
   if (logProbsWebGPUBackend(rows, vocab) !== null) {
-    assertDtype(tokens, 'int32', fn, 'tokens');
-    const fused = tokenLogProbsWebGPU(logits, tokens, temperature);
+    assertDtype(tokens, 'int32', fn, names.tokens);
+    const fused = tokenLogProbsWebGPU(logits, tokens, temperature, names);
     if (fused !== null) return fused;
   }
-  assertTokensInVocab(tokens, vocab, fn, `'logits' ${fmtShape(logits.shape)}`);
+  assertTokensInVocab(tokens, vocab, fn, `'logits' ${fmtShape(logits.shape)}`, names.tokens);
   const scale = (x: tf.Tensor2D): tf.Tensor2D => (temperature === 1 ? x : tf.div(x, temperature));
 
   if (rows === 0) return tf.zeros([batch, time]);
   // cpu / wasm: one JavaScript loop over the rows (src/math/fused/log_probs_cpu.ts).
-  const loop = tokenLogProbsCpu(logits, tokens, temperature);
+  const loop = tokenLogProbsCpu(logits, tokens, temperature, fn);
   if (loop !== null) return loop;
+  const checks = syncValueChecksEnabled();
   return tf.tidy(() => {
     const flatTokens = tf.reshape(tokens, [rows]) as tf.Tensor1D;
     const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -164,14 +192,19 @@ export function tokenLogProbs(
       const logps: tf.Tensor1D[] = [];
       const maxes: tf.Tensor1D[] = [];
       const logSums: tf.Tensor1D[] = [];
+      const flags: tf.Scalar[] = [];
       for (let start = 0; start < rows; start += chunkSize) {
         const n = Math.min(chunkSize, rows - start);
-        const [logp, max, logSum] = tf.tidy(() => chunkLogProbs(
-            scale(tf.slice(x2, [start, 0], [n, vocab])), tf.slice(flatTokens, [start], [n])));
-        logps.push(logp);
-        maxes.push(max);
-        logSums.push(logSum);
+        const [logp, max, logSum, flag] = tf.tidy(() => {
+          const chunk = tf.slice(x2, [start, 0], [n, vocab]);
+          return [...chunkLogProbs(scale(chunk), tf.slice(flatTokens, [start], [n])), ...(checks ? [chunkNotFinite(chunk)] : [])];
+        });
+        logps.push(logp!);
+        maxes.push(max!);
+        logSums.push(logSum!);
+        if (flag !== undefined) flags.push(flag as tf.Scalar);
       }
+      if (checks) throwIfNotFinite(flags, x, fn);
       save([x, joinChunks(maxes), joinChunks(logSums), flatTokens]);
       const value = tf.reshape(joinChunks(logps), [batch, time]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {

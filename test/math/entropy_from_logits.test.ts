@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {maxAbsDiff} from '../helpers/max_abs_diff.js';
+import {configureValidation} from '../../src/math/assert.js';
 import {entropyFromLogits} from '../../src/math/entropy_from_logits.js';
 import {setLogProbsCpu} from '../../src/math/fused/log_probs_cpu.js';
 
@@ -99,6 +100,24 @@ for (const [path, loop] of [['loop', true], ['chunked ops', false]] as const) {
       expect(() => entropyFromLogits(l, {temperature: -1})).toThrow("entropyFromLogits: 'temperature' expected > 0, got -1");
       expect(() => entropyFromLogits(l, {chunkSize: 0})).toThrow("entropyFromLogits: 'chunkSize' expected >= 1, got 0");
       expect(() => entropyFromLogits(l, {chunk: 1} as never)).toThrow("entropyFromLogits: unknown option 'chunk'");
+      for (const [v, at] of [[NaN, 4], [Infinity, 0], [-Infinity, 5]] as const) {
+        const data = new Float32Array(6);
+        data[at] = v;
+        const bad = tf.tensor3d(data, [1, 2, 3]);
+        expect(() => entropyFromLogits(bad))
+            .toThrow(`entropyFromLogits: 'logits' expected finite values, got ${v} at flat index ${at} (shape [1,2,3])`);
+        // A value check: off, NaN reaches that row only.
+        const prev = configureValidation({valueChecks: false});
+        try {
+          const h = entropyFromLogits(bad);
+          expect(Number.isNaN(h.dataSync()[0]!)).toBe(at < 3);
+          expect(Number.isNaN(h.dataSync()[1]!)).toBe(at >= 3);
+          h.dispose();
+        } finally {
+          configureValidation(prev);
+        }
+        bad.dispose();
+      }
       tf.dispose([x, i, l]);
     });
   });

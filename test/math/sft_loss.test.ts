@@ -106,6 +106,14 @@ describe('sftLoss', () => {
     expect(() => sftLoss({logits, labels: tf.tensor2d([[0, 1, 2]], [1, 3], 'int32'), mask})).toThrow(/sftLoss: 'labels' expected shape/);
     expect(() => sftLoss({logits, labels, mask, target: mask} as never)).toThrow(/sftLoss: unknown .*'target'/);
     expect(() => sftLoss({logits, labels, mask: tf.tensor2d([[1, 2]])})).toThrow(/sftLoss/);
-    tf.dispose([logits, labels, mask]);
+    // The errors of the log-prob part name sftLoss and its 'labels', not tokenLogProbs' 'tokens'.
+    const out = tf.tensor2d([[0, 3]], [1, 2], 'int32');
+    expect(() => sftLoss({logits, labels: out, mask})).toThrow(
+        "sftLoss: 'labels' expected values in [0, 3) (vocab size from 'logits' [1,2,3]), got 3 at flat index 1 (shape [1,2])");
+    expect(() => sftLoss({logits, labels: tf.tensor2d([[0, 1]]), mask})).toThrow("sftLoss: 'labels' expected dtype int32, got float32");
+    const nan = tf.tensor3d([[[0, 0, 0], [0, NaN, 0]]]);
+    expect(() => sftLoss({logits: nan, labels, mask})).toThrow(
+        "sftLoss: 'logits' expected finite values, got NaN at flat index 4 (shape [1,2,3])");
+    tf.dispose([logits, labels, mask, out, nan]);
   });
 });

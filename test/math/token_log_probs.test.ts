@@ -137,11 +137,23 @@ for (const [path, loop] of [['loop', true], ['chunked ops', false]] as const) {
       expect(() => tokenLogProbs(logits, tokens, {chunkSize: 0})).toThrow("tokenLogProbs: 'chunkSize' expected >= 1, got 0");
       expect(() => tokenLogProbs(logits, tokens, {chunkSize: 1.5})).toThrow("'chunkSize' expected an integer, got 1.5");
       expect(() => tokenLogProbs(logits, tokens, {chunk: 4} as never)).toThrow("tokenLogProbs: unknown option 'chunk'");
-      // The range check is a value check: it can be turned off.
+      // Non-finite logits, anywhere (also in a row whose chosen token is finite).
+      for (const [v, at] of [[NaN, 7], [Infinity, 0], [-Infinity, 29]] as const) {
+        const data = new Float32Array(30);
+        data[at] = v;
+        const l = tf.tensor3d(data, [2, 3, 5]);
+        expect(() => tokenLogProbs(l, tokens))
+            .toThrow(`tokenLogProbs: 'logits' expected finite values, got ${v} at flat index ${at} (shape [2,3,5])`);
+        l.dispose();
+      }
+      // The range and finiteness checks are value checks: they can be turned off (NaN reaches the row).
       const prev = configureValidation({valueChecks: false});
       expect(() => tf.dispose(tokenLogProbs(logits, bad))).not.toThrow();
+      const nan = tf.tensor3d(Float32Array.from({length: 30}, (_, i) => (i === 7 ? NaN : 0)), [2, 3, 5]);
+      const out = tokenLogProbs(nan, tokens);
+      expect(vals(out).map(Number.isNaN)).toEqual([false, true, false, false, false, false]);
       configureValidation(prev);
-      tf.dispose([logits, tokens, bad, neg]);
+      tf.dispose([logits, tokens, bad, neg, nan, out]);
     });
   });
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {assertFiniteValues, valueChecksEnabled} from '../assert.js';
 import {fastExp} from './fast_exp.js';
 import {runWithLazyGradients} from './run_with_lazy_gradients.js';
 import {type NumericArray, valuesInPlace} from './wasm_backend_adapter.js';
@@ -49,12 +50,20 @@ function rowStats(x: NumericArray, rows: number, vocab: number, invT: number): {
   return {max, logSum};
 }
 
+/** Under value checks: every logit finite (`fn` names the public function), one pass over the values. */
+function checkLogits(logits: tf.Tensor, fn: string): void {
+  if (valueChecksEnabled()) assertFiniteValues(valuesInPlace(logits), fn, 'logits', logits.shape);
+}
+
 /**
  * @internal `tokenLogProbs` of validated inputs (tokens int32 in [0, vocab)) on `cpu` / `wasm`, or null
- * on other backends or when turned off. Gradients flow to `logits` (tokens get zeros).
+ * on other backends or when turned off; checks the logits are finite first (value checks; errors name
+ * `fn`). Gradients flow to `logits` (tokens get zeros).
  */
-export function tokenLogProbsCpu(logits: tf.Tensor3D, tokens: tf.Tensor2D, temperature: number): tf.Tensor2D | null {
+export function tokenLogProbsCpu(logits: tf.Tensor3D, tokens: tf.Tensor2D, temperature: number, fn = 'tokenLogProbs'):
+    tf.Tensor2D | null {
   if (!enabled || !isCpuLoopBackend()) return null;
+  checkLogits(logits, fn);
   const [batch, time, vocab] = logits.shape;
   const rows = batch * time;
   const invT = 1 / temperature;
@@ -103,10 +112,11 @@ export function tokenLogProbsCpu(logits: tf.Tensor3D, tokens: tf.Tensor2D, tempe
 
 /**
  * @internal `entropyFromLogits` of validated logits on `cpu` / `wasm`, or null on other backends or
- * when turned off.
+ * when turned off; checks the logits are finite first (value checks).
  */
 export function entropyFromLogitsCpu(logits: tf.Tensor3D, temperature: number): tf.Tensor2D | null {
   if (!enabled || !isCpuLoopBackend()) return null;
+  checkLogits(logits, 'entropyFromLogits');
   const [batch, time, vocab] = logits.shape;
   const rows = batch * time;
   const invT = 1 / temperature;

@@ -5,8 +5,8 @@
  * the passes: only per-row statistics (max, log-sum-exp, mean of z - max under p), so the peak memory
  * of forward + backward is the input plus its gradient.
  *
- * Token ids outside [0, vocab) give NaN and, under value checks, a named error delivered through
- * `webgpu_value_checks.ts` (the next fused call throws it).
+ * Token ids outside [0, vocab) and rows with a NaN or infinite logit give NaN and, under value
+ * checks, a named error delivered through `webgpu_value_checks.ts` (the next fused call throws it).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,6 +23,9 @@ import {
 import {throwPendingValueCheck, watchCheckWord} from './webgpu_value_checks.js';
 
 const MAX_ROWS = 65535;
+
+/** The public function and its token-id argument, as errors name them. */
+interface Names {fn: string; tokens: string}
 let enabled = true;
 let variant: Required<LogProbsWebGPUVariant> = defaultVariant();
 
@@ -65,7 +68,8 @@ export function logProbsWebGPUBackend(rows: number, vocab: number): WebGPUDirect
 }
 
 function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf.Tensor, tokens: tf.Tensor | null,
-    invTemp: number, fn: string): {value: tf.Tensor; stats: tf.Tensor} | null {
+    invTemp: number, names: Names): {value: tf.Tensor; stats: tf.Tensor} | null {
+  const {fn} = names;
   const [batch, time, vocab] = logits.shape as [number, number, number];
   const rows = batch * time;
   const lb = gpuBufferOf(backend, logits);
@@ -80,7 +84,7 @@ function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf
   const check = scratchBuffer(device, 'lpCheck', 16);
   const uniform = uniformBuffer(device, [rows, vocab, 0, 0], [invTemp, 0, 0, 0]);
   const buffers = [uniform, lb.buffer, ...(tb === null ? [] : [tb.buffer]), value.buffer, stats.buffer, check];
-  const checks = tokens !== null && valueChecksEnabled();
+  const checks = valueChecksEnabled();
   if (checks) clearBufferNow(backend, check);
   const used: tf.TensorInfo[] = [logits, value.info, stats.info];
   if (tokens !== null) used.push(tokens);
@@ -105,8 +109,10 @@ function forward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: tf
     }]);
   }
   if (checks) {
-    watchCheckWord(backend, check, 0, false, () => `${fn}: 'tokens' expected values in [0, ${vocab}) (vocab size from ` +
-        `'logits' ${fmtShape(logits.shape)}), got an id outside that range`);
+    watchCheckWord(backend, check, 0, false, (bits) => (bits === 2 ?
+      `${fn}: 'logits' expected finite values, got NaN or Infinity (shape ${fmtShape(logits.shape)})` :
+      `${fn}: '${names.tokens}' expected values in [0, ${vocab}) (vocab size from 'logits' ${fmtShape(logits.shape)}), ` +
+        'got an id outside that range'));
   }
   const engine = tf.engine();
   return {value: engine.makeTensorFromTensorInfo(value.info), stats: engine.makeTensorFromTensorInfo(stats.info)};
@@ -143,7 +149,7 @@ function backward(backend: WebGPUDirectBackend, f: LogProbShaderFlags, logits: t
 }
 
 function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.Tensor2D | null, temperature: number,
-    fn: string): tf.Tensor2D | null {
+    names: Names): tf.Tensor2D | null {
   const [batch, time, vocab] = logits.shape;
   const backend = logProbsWebGPUBackend(batch * time, vocab);
   if (backend === null) return null;
@@ -155,14 +161,14 @@ function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.T
     splitSpan: variant.splitSpan};
   const invTemp = 1 / temperature;
   if (!tf.engine().isTapeOn()) {
-    const r = forward(backend, f, logits, tokens, invTemp, fn)!;
+    const r = forward(backend, f, logits, tokens, invTemp, names)!;
     r.stats.dispose();
     return r.value as tf.Tensor2D;
   }
   const inputs: Record<string, tf.Tensor> = {logits};
   if (tokens !== null) inputs['tokens'] = tokens;
   return runWithLazyGradients(inputs, (save) => {
-    const r = forward(backend, f, logits, tokens, invTemp, fn)!;
+    const r = forward(backend, f, logits, tokens, invTemp, names)!;
     // The backward reads the logits (and tokens) again: save them, since an enclosing tidy (a
     // model's forward under tf.variableGrads) disposes intermediates the tape does not keep.
     save(tokens === null ? [r.stats, logits] : [r.stats, logits, tokens]);
@@ -176,13 +182,14 @@ function run(mode: LogProbShaderFlags['mode'], logits: tf.Tensor3D, tokens: tf.T
 /**
  * @internal `tokenLogProbs` on webgpu as two fused kernels, or null when they do not apply (another
  * backend, more than 65535 rows, buffers tfjs keeps elsewhere): the caller runs the chunked ops then.
- * Inputs validated by the caller (shapes, dtypes); token ids are checked in the kernel.
+ * Inputs validated by the caller (shapes, dtypes); token ids and finite logits are checked in the kernel.
  */
-export function tokenLogProbsWebGPU(logits: tf.Tensor3D, tokens: tf.Tensor2D, temperature: number): tf.Tensor2D | null {
-  return run('logp', logits, tokens, temperature, 'tokenLogProbs');
+export function tokenLogProbsWebGPU(logits: tf.Tensor3D, tokens: tf.Tensor2D, temperature: number,
+    names: Names = {fn: 'tokenLogProbs', tokens: 'tokens'}): tf.Tensor2D | null {
+  return run('logp', logits, tokens, temperature, names);
 }
 
 /** @internal `entropyFromLogits` on webgpu as two fused kernels, or null (see {@link tokenLogProbsWebGPU}). */
 export function entropyFromLogitsWebGPU(logits: tf.Tensor3D, temperature: number): tf.Tensor2D | null {
-  return run('entropy', logits, null, temperature, 'entropyFromLogits');
+  return run('entropy', logits, null, temperature, {fn: 'entropyFromLogits', tokens: ''});
 }

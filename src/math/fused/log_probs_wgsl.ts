@@ -17,6 +17,9 @@
  *
  * With `vec4` (vocab % 4 == 0) the logits and the gradient are read and written 16 bytes at a time;
  * otherwise every access is scalar (still coalesced across the workgroup).
+ *
+ * Every loaded logit is tested for NaN and +-Infinity (its exponent bits); a row with one gets a NaN
+ * value and sets the check word (`log_probs_webgpu.ts` turns it into a named error).
  * @module
  */
 
@@ -65,6 +68,10 @@ function header(bindings: Array<[string, 'read' | 'rw', string]>): string {
 struct Params { rows : u32, vocab : u32, pad0 : u32, pad1 : u32, invTemp : f32, pad2 : f32, pad3 : f32, pad4 : f32 };
 @group(0) @binding(0) var<uniform> params : Params;
 ${bindings.map(([name, access, type], i) => `@group(0) @binding(${i + 1}) var<storage, ${access === 'rw' ? 'read_write' : 'read'}> ${name} : array<${type}>;`).join('\n')}
+fn notFinite(x : f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+fn notFinite4(x : vec4<f32>) -> bool {
+  return any((bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) == vec4<u32>(0x7f800000u));
+}
 fn merge(a : vec3<f32>, b : vec3<f32>) -> vec3<f32> {
   let m = max(a.x, b.x);
   let fa = exp(a.x - m);
@@ -78,7 +85,9 @@ function onlineStep(f: LogProbShaderFlags, u: number): string {
   const ent = f.mode === 'entropy';
   const ks = Array.from({length: u}, (_, k) => k);
   const hmax = (z: string) => (f.vec4 ? `max(max(${z}.x, ${z}.y), max(${z}.z, ${z}.w))` : z);
-  const lines = ks.map((k) => `let z${k} = logits[base + i${k === 0 ? '' : ` + ${k * LP_WG}u`}] * params.invTemp;`);
+  // The finiteness test reads the loaded value (a test of the computed z was dropped by the H200's driver).
+  const lines = ks.flatMap((k) => [`let x${k} = logits[base + i${k === 0 ? '' : ` + ${k * LP_WG}u`}];`,
+    `if (${f.vec4 ? 'notFinite4' : 'notFinite'}(x${k})) { bad = true; }`, `let z${k} = x${k} * params.invTemp;`]);
   lines.push(`let mx = ${ks.map((k) => hmax(`z${k}`)).reduce((a, b) => `max(${a}, ${b})`)};`,
       `if (mx > m) {
       let fm = exp(m - mx);
@@ -97,13 +106,15 @@ function onlineStep(f: LogProbShaderFlags, u: number): string {
 /**
  * @internal The shared row reduction: every thread folds logits[base + i], i in [start, end) with
  * stride {@link LP_WG}, into (m, s, t), then a tree over workgroup memory leaves the merge in red[0]
- * (read it after the last barrier). Expects `base`, `start`, `end` and `lid` in scope.
+ * (read it after the last barrier); `wbad` (workgroup atomic) is non-zero when a loaded logit was
+ * NaN or +-Infinity. Expects `base`, `start`, `end`, `lid`, `red` and `wbad` in scope.
  */
 export function rowReduction(f: LogProbShaderFlags): string {
   const u = f.unroll ?? 1;
   return `var m = -3.0e38;
   var s = 0.0;
   var t = 0.0;
+  var bad = false;
   var i = start + lid;
   ${u > 1 ? `for (; i + ${(u - 1) * LP_WG}u < end; i = i + ${u * LP_WG}u) {
     ${onlineStep(f, u)}
@@ -111,6 +122,7 @@ export function rowReduction(f: LogProbShaderFlags): string {
   for (; i < end; i = i + ${LP_WG}u) {
     ${onlineStep(f, 1)}
   }
+  if (bad) { atomicOr(&wbad, 1u); }
   red[lid] = vec3<f32>(m, s, t);
   workgroupBarrier();
   for (var w = ${LP_WG / 2}u; w > 0u; w = w >> 1u) {
@@ -121,7 +133,8 @@ export function rowReduction(f: LogProbShaderFlags): string {
 
 /**
  * The shared end of a row: stats and the value from the merged (m, s, t) `r` of row `row`;
- * `tokenLogit(tok)` reads the raw logit of token `tok` (a u32) of that row.
+ * `tokenLogit(tok)` reads the raw logit of token `tok` (a u32) of that row. The check word gets 1 for
+ * a token id outside [0, vocab), 2 for a non-finite logit (`rowBad`), and the value NaN.
  */
 function finishRow(f: LogProbShaderFlags, tokenLogit: (tok: string) => string): string {
   return `let logS = log(r.y);
@@ -135,7 +148,11 @@ function finishRow(f: LogProbShaderFlags, tokenLogit: (tok: string) => string): 
       checkOut[0] = 1u;
     } else {
       values[row] = (${tokenLogit('u32(tok)')} * params.invTemp - r.x) - logS;
-    }`}`;
+    }`}
+    if (rowBad) {
+      values[row] = bitcast<f32>(0x7fc00000u | (row & 0u));
+      checkOut[0] = 2u;
+    }`;
 }
 
 const elem = (f: LogProbShaderFlags) => (f.vec4 ? 'vec4<f32>' : 'f32');
@@ -150,6 +167,7 @@ export function forwardShader(f: LogProbShaderFlags): string {
     `logits[row * params.vocab + ${tok}]`);
   return `${header(b)}
 var<workgroup> red : array<vec3<f32>, ${LP_WG}>;
+var<workgroup> wbad : atomic<u32>;
 @compute @workgroup_size(${LP_WG})
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index) lid : u32) {
   let row = wid.x;
@@ -159,6 +177,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
   ${rowReduction(f)}
   if (lid == 0u) {
     let r = red[0];
+    let rowBad = atomicLoad(&wbad) != 0u;
     ${finishRow(f, tokenLogit)}
   }
 }
@@ -174,6 +193,7 @@ export function splitPartialShader(f: LogProbShaderFlags): string {
   const span = f.splitSpan ?? LP_SPLIT_SPAN;
   return `${header([['logits', 'read', elem(f)], ['partials', 'rw', 'f32']])}
 var<workgroup> red : array<vec3<f32>, ${LP_WG}>;
+var<workgroup> wbad : atomic<u32>;
 @compute @workgroup_size(${LP_WG})
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index) lid : u32) {
   let row = wid.y;
@@ -183,7 +203,8 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_index)
   ${rowReduction(f)}
   if (lid == 0u) {
     let p = 3u * (row * params.pad0 + wid.x);
-    partials[p] = red[0].x;
+    // A non-finite logit in this span: the partial max is +Infinity (the merge pass tests the loaded value).
+    partials[p] = select(red[0].x, bitcast<f32>(0x7f800000u | (p & 0u)), atomicLoad(&wbad) != 0u);
     partials[p + 1u] = red[0].y;
     partials[p + 2u] = red[0].z;
   }
@@ -205,9 +226,12 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
   if (row >= params.rows) { return; }
   let S = params.pad0;
   var r = vec3<f32>(-3.0e38, 0.0, 0.0);
+  var rowBad = false;
   for (var c = 0u; c < S; c = c + 1u) {
     let p = 3u * (row * S + c);
-    r = merge(r, vec3<f32>(partials[p], partials[p + 1u], partials[p + 2u]));
+    let pm = partials[p];
+    if (notFinite(pm)) { rowBad = true; }
+    r = merge(r, vec3<f32>(pm, partials[p + 1u], partials[p + 2u]));
   }
   ${finishRow(f, (tok) => `logits[row * params.vocab + ${tok}]`)}
 }
