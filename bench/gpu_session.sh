@@ -4,6 +4,7 @@
 #   bash bench/gpu_session.sh qwen2           # the Qwen2 step alone
 #   bash bench/gpu_session.sh demo            # npm run demo -- --backend webgpu, timed
 #   bash bench/gpu_session.sh smallops        # self-check, then the small ops (fused, composed, PyTorch) timed
+#   bash bench/gpu_session.sh final3a|final3b # self-check + log-prob cases | matmul, Qwen2 step, latency
 # Results go to $OUT.
 set -uo pipefail
 source .gpu-bench/prelude.sh
@@ -174,5 +175,30 @@ case "${1:-}" in
       --filter '^(clippedPolicyLoss|groupAdvantages|klPenalty|aggregateLoss|masked|whiten)' > "$OUT/smallops_bench.txt" 2>&1
     echo "bench rc=$?"; grep -E '^(case|[a-zA-Z].*\| webgpu)' "$OUT/smallops_bench.txt"
     ;;
-  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|cpuprof|final|sweep|demo|smallops|final-a|final-b"; exit 2 ;;
+  final3a)
+    # After a kernel change: the full self-check, then the log-prob and distillation cases beside PyTorch CUDA.
+    R="$OUT/r"; mkdir -p "$R"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$R/gpu.txt" 2>&1
+    timeout 300 node dist-bench/bench/webgpu_check.mjs > "$R/webgpu_check.txt" 2>&1; echo "webgpu_check rc=$?"
+    grep -E '^(FAIL|PASS)|checks:' "$R/webgpu_check.txt" | tail -14 | cut -c1-250
+    timeout 250 node dist-bench/bench/run.mjs --backends webgpu --machine h200 --out "$R" \
+      --filter '^(tokenLogProbs|entropyFromLogits|sftLoss|distillationLoss)' > "$R/logprob_cases.txt" 2>&1; echo "bench rc=$?"
+    grep -E '^(case|[a-zA-Z].*\| webgpu)' "$R/logprob_cases.txt" | cut -c1-200
+    tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
+    ;;
+  final3b)
+    # The default matmul, the Qwen2 step (6 warm-up, 10 timed; PyTorch the same) and the per-step latency.
+    R="$OUT/r"; mkdir -p "$R"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$R/gpu.txt" 2>&1
+    timeout 200 node dist-bench/bench/webgpu_matmul.mjs --defaults > "$R/matmul.txt" 2>&1; echo "matmul rc=$?"
+    grep -E '^(FAIL|PASS|TFLOP|step )' "$R/matmul.txt" | cut -c1-300
+    python3 bench/qwen2_step_torch.py --make /tmp/q05 > "$R/qwen2_make.txt" 2>&1 || tail -5 "$R/qwen2_make.txt"
+    timeout 100 python3 bench/qwen2_step_torch.py --dir /tmp/q05 --batch 4 --steps 10 --warmup 6 --out "$R/qwen2_torch_b4.json" > "$R/qwen2_torch_b4.txt" 2>&1
+    timeout 150 node dist-bench/bench/qwen2_step.mjs --dir /tmp/q05 --backend webgpu --batch 4 --steps 10 --warmup 6 \
+      --torch-json "$R/qwen2_torch_b4.json" --out "$R/qwen2_default.json" > "$R/qwen2_default.txt" 2>&1
+    echo "qwen2 rc=$? $(tr -d ' \n' < "$R/qwen2_default.json" 2>/dev/null | grep -oE '"(stepMsMedian|ratioVsTorch)":[0-9.]*' | tr '\n' ' ')"
+    timeout 120 node dist-bench/bench/webgpu_latency.mjs > "$R/latency.txt" 2>&1; echo "latency rc=$?"; grep -E 'ratio' "$R/latency.txt" | cut -c1-200
+    tar -czf "$OUT/results.tar.gz" -C "$OUT" r && rm -rf "$R"
+    ;;
+  *) echo "usage: gpu_session.sh check-qwen2|qwen2|profile|cpuprof|final|final2|final3a|final3b|sweep|demo|smallops|final-a|final-b"; exit 2 ;;
 esac
