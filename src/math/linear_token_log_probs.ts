@@ -4,8 +4,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertRank, assertShape, check, fmtShape} from './assert.js';
-import {assertTokensInVocab, chunkLogProbs, chunkLogProbsGrad, joinChunks, readChunkOptions} from './token_log_probs.js';
+import {assertFinite, assertKnownOptions, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from './assert.js';
+import {
+  assertTokensInVocab, chunkLogProbs, chunkLogProbsGrad, chunkNotFinite, joinChunks, readChunkOptions,
+} from './token_log_probs.js';
 
 /** Options of {@link linearTokenLogProbs}. */
 export interface LinearTokenLogProbsOptions {
@@ -23,6 +25,21 @@ export interface LinearTokenLogProbsOptions {
    * layout of an embedding matrix, for tied input/output embeddings and PyTorch `nn.Linear`).
    */
   transposeWeight?: boolean;
+}
+
+/**
+ * Reads the chunks' non-finite flags back (one read); when one is set, names the input with a NaN or
+ * ±Infinity (the `assertFinite` error), or says the logits overflowed when both are finite.
+ */
+function throwIfLogitsNotFinite(flags: tf.Scalar[], hidden: tf.Tensor, weight: tf.Tensor, fn: string): void {
+  const any = tf.tidy(() => tf.any(tf.stack(flags)));
+  const bad = any.dataSync()[0] !== 0;
+  tf.dispose([any, ...flags]);
+  if (!bad) return;
+  assertFinite(hidden, fn, 'hidden');
+  assertFinite(weight, fn, 'weight');
+  throw new Error(`${fn}: the logits 'hidden' @ 'weight' expected finite values, got NaN or Infinity ` +
+      `(float32 overflow; shapes ${fmtShape(hidden.shape)} and ${fmtShape(weight.shape)})`);
 }
 
 /**
@@ -47,7 +64,10 @@ export interface LinearTokenLogProbsOptions {
  * @param options.chunkSize rows of `[batch * time]` per chunk; default `max(1, floor(4194304 / vocab))`.
  * @param options.transposeWeight `weight` is `[vocab, hidden]`; default `false`.
  * @returns `[batch, time]` float32 log-probabilities (<= 0).
- * @throws on wrong ranks, shapes or dtypes, token ids outside [0, vocab), or bad options.
+ * @throws on wrong ranks, shapes or dtypes, token ids outside [0, vocab), NaN or ±Infinity in
+ *   `hidden` or `weight` (or logits that overflow), or bad options. The finiteness check is a value
+ *   check on the logits of each chunk, one flag per chunk and one read (skipped when value checks
+ *   are off); on a failure it names the tensor that holds the bad value.
  * @example
  * const hidden = tf.randomNormal([2, 8, 16]) as tf.Tensor3D;
  * const weight = tf.randomNormal([16, 100]) as tf.Tensor2D;
@@ -85,6 +105,7 @@ export function linearTokenLogProbs(
   };
 
   if (rows === 0) return tf.zeros([batch, time]);
+  const checks = syncValueChecksEnabled();
   return tf.tidy(() => {
     const flatTokens = tf.reshape(tokens, [rows]) as tf.Tensor1D;
     const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -93,14 +114,19 @@ export function linearTokenLogProbs(
       const logps: tf.Tensor1D[] = [];
       const maxes: tf.Tensor1D[] = [];
       const logSums: tf.Tensor1D[] = [];
+      const flags: tf.Scalar[] = [];
       for (let start = 0; start < rows; start += chunkSize) {
         const n = Math.min(chunkSize, rows - start);
-        const [logp, max, logSum] = tf.tidy(() =>
-          chunkLogProbs(chunkLogits(h2, w, start, n), tf.slice(flatTokens, [start], [n])));
-        logps.push(logp);
-        maxes.push(max);
-        logSums.push(logSum);
+        const [logp, max, logSum, flag] = tf.tidy(() => {
+          const z = chunkLogits(h2, w, start, n);
+          return [...chunkLogProbs(z, tf.slice(flatTokens, [start], [n])), ...(checks ? [chunkNotFinite(z)] : [])];
+        });
+        logps.push(logp!);
+        maxes.push(max!);
+        logSums.push(logSum!);
+        if (flag !== undefined) flags.push(flag as tf.Scalar);
       }
+      if (checks) throwIfLogitsNotFinite(flags, h, w, fn);
       save([h, w, joinChunks(maxes), joinChunks(logSums), flatTokens]);
       const value = tf.reshape(joinChunks(logps), [batch, time]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {

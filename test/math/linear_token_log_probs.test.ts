@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {peakNewBytes} from '../helpers/peak_new_bytes.js';
 import {maxAbsDiff} from '../helpers/max_abs_diff.js';
+import {configureValidation} from '../../src/math/assert.js';
 import {linearTokenLogProbs} from '../../src/math/linear_token_log_probs.js';
 
 const vals = (t: tf.Tensor): number[] => Array.from(t.dataSync());
@@ -148,5 +149,32 @@ describe('linearTokenLogProbs', () => {
     expect(() => linearTokenLogProbs(hidden, weight, tokens, {transposeWeight: 'yes' as never})).toThrow(
         "linearTokenLogProbs: 'transposeWeight' expected a boolean, got yes");
     tf.dispose([hidden, weight, tied, tokens, bad]);
+  });
+
+  it('rejects NaN / Infinity in hidden or weight and logits that overflow, naming the tensor; a value check', () => {
+    const tokens = tf.zeros([2, 3], 'int32') as tf.Tensor2D;
+    const h = (at: number, v: number) => tf.tensor3d(Float32Array.from({length: 24}, (_, i) => (i === at ? v : 0.5)), [2, 3, 4]);
+    const w = (at: number, v: number) => tf.tensor2d(Float32Array.from({length: 20}, (_, i) => (i === at ? v : 0.5)), [4, 5]);
+    const cases: Array<[tf.Tensor3D, tf.Tensor2D, string]> = [
+      [h(13, NaN), w(-1, 0), "linearTokenLogProbs: 'hidden' expected finite values, got NaN at flat index 13 (shape [2,3,4])"],
+      [h(-1, 0), w(7, -Infinity), "linearTokenLogProbs: 'weight' expected finite values, got -Infinity at flat index 7 (shape [4,5])"],
+      [h(0, 3e38), w(0, 3e38), "linearTokenLogProbs: the logits 'hidden' @ 'weight' expected finite values, got NaN or Infinity (float32 overflow"],
+    ];
+    const before = tf.memory().numTensors;
+    for (const [hidden, weight, message] of cases) {
+      for (const chunkSize of [1, 100]) {
+        expect(() => linearTokenLogProbs(hidden, weight, tokens, {chunkSize})).toThrow(message);
+      }
+    }
+    expect(tf.memory().numTensors).toBe(before); // the error path leaks nothing
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const out = linearTokenLogProbs(cases[0]![0], cases[0]![1], tokens);
+      expect(vals(out).map(Number.isNaN)).toEqual([false, false, false, true, false, false]);
+      out.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([tokens, ...cases.flatMap(([a, b]) => [a, b])]);
   });
 });
