@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownInputs, assertRank, assertShape, check} from '../math/assert.js';
 import {ensureWebGPUFastPaths} from '../math/fused/webgpu_fast_paths.js';
 import type {Policy, PolicyForward} from './policy.js';
+import {assertBinaryMaskOnce, markBinaryMask} from './checked_masks.js';
 
 /** Inputs of {@link completionForward}. */
 export interface CompletionForwardInputs {
@@ -27,8 +28,9 @@ export interface CompletionForwardInputs {
  * @param policy any {@link Policy}.
  * @param inputs see {@link CompletionForwardInputs}.
  * @returns `{logits: [batch, completionTime, vocab], hidden?: [batch, completionTime, width], auxLoss?}`.
- * @throws when shapes disagree, prompt + completion - 1 exceeds the context, or the policy's logits
- *   are not `[batch, time, vocabSize]`.
+ * @throws when shapes disagree, prompt + completion - 1 exceeds the context, the policy's logits
+ *   are not `[batch, time, vocabSize]`, or (a value check, one read-back the first time a mask is
+ *   seen) `promptMask` holds a value other than 0 and 1.
  * @example
  * const policy = TransformerPolicy.create({vocabSize: 8, contextLength: 8, layers: 1, width: 8, heads: 2});
  * const promptTokens = tf.tensor2d([[2, 3]], [1, 2], 'int32');
@@ -46,6 +48,7 @@ export function completionForward(
   const {promptTokens, promptMask, completionTokens} = inputs;
   assertRank(promptTokens, 2, fn, 'promptTokens', ['batch', 'promptTime'], 'int32');
   assertShape(promptMask, promptTokens.shape, fn, 'promptMask', ['batch', 'promptTime']);
+  assertBinaryMaskOnce(promptMask, fn, 'promptMask');
   assertRank(completionTokens, 2, fn, 'completionTokens', ['batch', 'completionTime'], 'int32');
   const [B, P] = promptTokens.shape;
   const [Bc, C] = completionTokens.shape;
@@ -57,6 +60,7 @@ export function completionForward(
   return tf.tidy(() => {
     const input = C > 1 ? tf.concat([promptTokens, tf.slice(completionTokens, [0, 0], [B, C - 1])], 1) : promptTokens;
     const mask = C > 1 ? tf.concat([tf.cast(promptMask, 'float32'), tf.ones([B, C - 1])], 1) : tf.cast(promptMask, 'float32');
+    markBinaryMask(mask, [promptMask]); // checked above: the policy's apply does not read it back again
     const {logits, hidden, auxLoss} = policy.apply(input as tf.Tensor2D, {attentionMask: mask as tf.Tensor2D});
     const T = P + C - 1;
     check(logits.rank === 3 && logits.shape[0] === B && logits.shape[1] === T && logits.shape[2] === V, fn, () =>

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, assertShape, check} from '../math/assert.js';
 import {assertPolicyTokens} from './assert_policy_tokens.js';
 import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weights.js';
-import {embeddingLookup} from './embedding_lookup.js';
+import {embeddingLookupOfCheckedIds} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from './policy.js';
 import {causalAttentionBias} from './causal_attention_bias.js';
@@ -293,7 +293,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
     const Tp = past === null ? 0 : past.keys[0]!.shape[2];
     const Tk = Tp + Tq;
     const embed = this.weights.get('model.embed_tokens.weight')!;
-    let x = tf.reshape(embeddingLookup(embed as tf.Variable<tf.Rank.R2>, tf.reshape(tokens, [-1]) as tf.Tensor1D),
+    let x = tf.reshape(embeddingLookupOfCheckedIds(embed as tf.Variable<tf.Rank.R2>, tf.reshape(tokens, [-1]) as tf.Tensor1D),
         [B, Tq, c.hiddenSize]) as tf.Tensor3D;
     const freqs = c.rope.type === 'dynamic'
       ? ropeInverseFrequencies(c.rope, {headDim: c.headDim, seqLen: Tk}) : this.frequencies;

@@ -3,7 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, check} from '../math/assert.js';
+import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {markLeftPaddedMask} from './checked_masks.js';
 import type {Tokenizer} from './policy.js';
 
 /** A left-padded batch of prompts. */
@@ -31,7 +32,8 @@ export interface EncodePromptsOptions {
  * @param options.contextLength the policy's context (required).
  * @param options.maxNewTokens completion tokens to leave room for; default `0`.
  * @returns `{tokens, mask}` `[batch, promptTime]`; the caller disposes them.
- * @throws when a prompt is empty or the longest prompt plus `maxNewTokens` exceeds `contextLength`.
+ * @throws when a prompt is empty, an option is unknown, or the longest prompt plus `maxNewTokens`
+ *   exceeds `contextLength`.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const {tokens, mask} = encodePrompts(tok, ['1+2', '10+20'], {contextLength: 16});
@@ -41,6 +43,7 @@ export interface EncodePromptsOptions {
 export function encodePrompts(
     tokenizer: Tokenizer, prompts: readonly string[], options: EncodePromptsOptions): PromptBatch {
   const fn = 'encodePrompts';
+  assertKnownOptions(options, ['contextLength', 'maxNewTokens'], fn);
   const {contextLength, maxNewTokens = 0} = options ?? ({} as EncodePromptsOptions);
   check(Array.isArray(prompts) && prompts.length > 0, fn, () => `'prompts' expected a non-empty array of strings`);
   assertNumber(contextLength, fn, 'contextLength', {integer: true, min: 1});
@@ -60,5 +63,7 @@ export function encodePrompts(
     tokens.set(row, offset);
     mask.fill(1, offset, offset + row.length);
   });
-  return {tokens: tf.tensor2d(tokens, [prompts.length, width], 'int32'), mask: tf.tensor2d(mask, [prompts.length, width])};
+  const maskTensor = tf.tensor2d(mask, [prompts.length, width]);
+  markLeftPaddedMask(maskTensor); // left-padded, no empty row, by construction: not read back by the checks
+  return {tokens: tf.tensor2d(tokens, [prompts.length, width], 'int32'), mask: maskTensor};
 }

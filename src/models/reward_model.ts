@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, assertRank, assertShape, check} from '../math/assert.js';
+import {assertLeftPaddedMask, markLeftPaddedMask} from './checked_masks.js';
 import type {Policy, Tokenizer} from './policy.js';
 import {ValueHead} from './value_head.js';
 
@@ -80,14 +81,18 @@ export class RewardModel {
    * Scores left-padded sequences: the head's value at the last position.
    *
    * @param tokens `[batch, time]` int32, left-padded.
-   * @param mask `[batch, time]` 1 real / 0 pad.
+   * @param mask `[batch, time]` 1 real / 0 pad, left padding (the last position is a real token).
    * @returns `[batch]` float32 scores, differentiable with respect to {@link RewardModel.variables}.
+   * @throws when `tokens` is not int32 `[batch, time]`, `mask` is not of its shape, or (a value
+   *   check, one read-back the first time a mask is seen) `mask` holds a value other than 0 and 1,
+   *   is right-padded, or has an all-padding row.
    */
   score(tokens: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
     const fn = 'RewardModel.score';
     assertRank(tokens, 2, fn, 'tokens', ['batch', 'time'], 'int32');
     const [batch, time] = tokens.shape;
     assertShape(mask, [batch, time], fn, 'mask', ['batch', 'time']);
+    assertLeftPaddedMask(mask, fn, 'mask', 'the score is read at the last position');
     return tf.tidy(() => {
       const {hidden} = this.trunk.apply(tokens, {attentionMask: mask});
       check(hidden !== undefined, fn, () => `the trunk returned no hidden states`);
@@ -137,5 +142,7 @@ export function encodeLastTokens(
     tokens.set(row, b * width + width - row.length);
     mask.fill(1, b * width + width - row.length, (b + 1) * width);
   });
-  return {tokens: tf.tensor2d(tokens, [texts.length, width], 'int32'), mask: tf.tensor2d(mask, [texts.length, width])};
+  const maskTensor = tf.tensor2d(mask, [texts.length, width]);
+  markLeftPaddedMask(maskTensor); // left-padded, no empty row, by construction: score does not read it back
+  return {tokens: tf.tensor2d(tokens, [texts.length, width], 'int32'), mask: maskTensor};
 }

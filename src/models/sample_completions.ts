@@ -4,7 +4,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertShape, check} from '../math/assert.js';
+import {assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertShape, check, valueChecksEnabled} from '../math/assert.js';
+import {assertLeftPaddedMaskValues, markBinaryMask, markLeftPaddedMask} from './checked_masks.js';
 import {mulberry32} from './mulberry32.js';
 import type {Policy, PolicyCachedOutput} from './policy.js';
 import {drawToken} from './draw_token.js';
@@ -74,8 +75,10 @@ const KNOWN = ['maxNewTokens', 'stopToken', 'padToken', 'temperature', 'topK', '
  * @param options.topP default `1` (off).
  * @param options.seed default `0`.
  * @returns `{tokens, logProbs, mask, lengths, stopped}`.
- * @throws when the prompt plus `maxNewTokens` exceeds the context, shapes disagree, or an option is
- *   out of range.
+ * @throws when the prompt plus `maxNewTokens` exceeds the context, shapes disagree, `prompts` has a
+ *   key other than `tokens` and `mask`, `prompts.tokens` is not int32, an option is out of range or
+ *   unknown, or (a value check, on the mask values the sampler reads anyway) `prompts.mask` holds a
+ *   value other than 0 and 1, is right-padded, or has a row without a prompt token.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
@@ -89,7 +92,7 @@ export function sampleCompletions<Cache>(
     policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D},
     options: SampleCompletionsOptions): SampledCompletions {
   const plan = planSampling(policy, prompts, options);
-  const loop = samplingLoop(policy, prompts, plan, prompts.mask.dataSync());
+  const loop = samplingLoop(policy, prompts, plan, checkPromptMask(prompts, prompts.mask.dataSync()));
   try {
     for (let r = loop.next(); ; ) {
       if (r.done) return r.value;
@@ -111,6 +114,8 @@ export function sampleCompletions<Cache>(
  * @param prompts `{tokens, mask}` `[batch, promptTime]`, left-padded (see {@link encodePrompts}).
  * @param options see {@link SampleCompletionsOptions}.
  * @returns a promise of `{tokens, logProbs, mask, lengths, stopped}`.
+ * @throws (rejects) as {@link sampleCompletions}; the mask value check runs on webgpu too (on the
+ *   values read asynchronously).
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
@@ -123,7 +128,7 @@ export async function sampleCompletionsAsync<Cache>(
     policy: Policy<Cache>, prompts: {tokens: tf.Tensor2D; mask: tf.Tensor2D},
     options: SampleCompletionsOptions): Promise<SampledCompletions> {
   const plan = planSampling(policy, prompts, options);
-  const loop = samplingLoop(policy, prompts, plan, await prompts.mask.data());
+  const loop = samplingLoop(policy, prompts, plan, checkPromptMask(prompts, await prompts.mask.data()));
   try {
     for (let r = loop.next(); ; ) {
       if (r.done) return r.value;
@@ -158,14 +163,26 @@ function planSampling<Cache>(
   assertNumber(seed, FN, 'seed', {integer: true});
   assertNumber(padToken, FN, 'padToken', {integer: true, min: 0, max: V - 1});
   if (stopToken !== undefined) assertNumber(stopToken, FN, 'stopToken', {integer: true, min: 0, max: V - 1});
-  check(prompts !== null && typeof prompts === 'object', FN, () => `'prompts' expected {tokens, mask}`);
+  assertKnownInputs(prompts, ['tokens', 'mask'], FN, 'prompts');
+  assertRank(prompts.tokens, 2, FN, 'prompts.tokens', ['batch', 'promptTime'], 'int32');
   const [B, P] = prompts.tokens.shape;
-  assertShape(prompts.tokens, [B!, P!], FN, 'prompts.tokens', ['batch', 'promptTime']);
   assertShape(prompts.mask, [B!, P!], FN, 'prompts.mask', ['batch', 'promptTime']);
   check(P! + maxNewTokens <= contextLength, FN, () =>
     `prompt length ${P} + maxNewTokens ${maxNewTokens} exceeds the policy's contextLength ${contextLength}`);
 
   return {batch: B!, vocab: V, maxNewTokens, stopToken, padToken, temperature, topK, topP, seed};
+}
+
+/**
+ * The value check of `prompts.mask` on the values the sampler reads anyway (no extra read-back, on
+ * every backend): binary, left-padded, at least one prompt token per row. Returns `maskData`.
+ */
+function checkPromptMask(prompts: {mask: tf.Tensor2D}, maskData: ArrayLike<number>): ArrayLike<number> {
+  if (!valueChecksEnabled()) return maskData;
+  const [B, P] = prompts.mask.shape;
+  assertLeftPaddedMaskValues(maskData, [B, P], FN, 'prompts.mask', 'prompts are left-padded, see encodePrompts');
+  markLeftPaddedMask(prompts.mask);
+  return maskData;
 }
 
 /**
@@ -299,6 +316,7 @@ function fullDecoder(policy: Policy, prompts: {tokens: tf.Tensor2D; mask: tf.Ten
       const tokens = (appended ? tf.concat([tf.cast(prompts.tokens, 'int32'), appended], 1) : tf.cast(prompts.tokens, 'int32')) as tf.Tensor2D;
       const maskF = tf.cast(prompts.mask, 'float32');
       const attentionMask = (appended ? tf.concat([maskF, tf.ones([batch, extra])], 1) : maskF) as tf.Tensor2D;
+      markBinaryMask(attentionMask, [prompts.mask]); // checked once above: no read-back per step in apply
       const {logits} = policy.apply(tokens, {attentionMask});
       check(logits.rank === 3 && logits.shape[0] === batch && logits.shape[1] === P + extra && logits.shape[2] === V, FN, () =>
         `the policy's apply returned logits of shape [${logits.shape.join(',')}], expected [${batch},${P + extra},${V}]`);

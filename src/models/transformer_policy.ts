@@ -3,8 +3,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownInputs, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
+import {assertKnownInputs, assertKnownOptions, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
 import {assertPolicyTokens} from './assert_policy_tokens.js';
+import {assertBinaryMaskOnce} from './checked_masks.js';
 import {disposeKvCache, type KvCache} from './kv_cache.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput} from './policy.js';
 import {
@@ -165,14 +166,19 @@ export class TransformerPolicy implements Policy<KvCache> {
    * @param options.attentionMask `[batch, time]` 1 real / 0 pad; default all ones.
    * @returns `{logits: [batch, time, vocab], hidden: [batch, time, width]}`.
    * @throws when `tokens` is not int32 rank 2, is longer than the context, holds an id outside the
-   *   vocabulary, or the mask's shape differs.
+   *   vocabulary, an option is unknown (`attention_mask`), the mask's shape differs, or (a value check,
+   *   one read-back the first time a mask is seen) the mask holds a value other than 0 and 1.
    */
   apply(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): PolicyOutput {
-    const {attentionMask} = options;
     const fn = 'TransformerPolicy.apply';
+    assertKnownOptions(options, ['attentionMask'], fn);
+    const {attentionMask} = options;
     this.assertLive('apply');
     assertPolicyTokens(tokens, fn, 'tokens', this.config.contextLength, this.config.vocabSize);
-    if (attentionMask !== undefined) assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
+    if (attentionMask !== undefined) {
+      assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
+      assertBinaryMaskOnce(attentionMask, fn, 'attentionMask');
+    }
     return tf.tidy(() => {
       const mask = attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32');
       const positions = positionsFromMask(mask);

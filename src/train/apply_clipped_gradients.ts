@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {check} from '../math/assert.js';
+import {check, describeNonTensor, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
 import {clipFactorsWebGPU} from '../math/fused/sum_squares_webgpu.js';
 import {type FusedAdamEntry, fusedAdamUpdate} from './fused_adam_update.js';
 
@@ -34,7 +34,11 @@ export interface AppliedGradients {
  * @param groups variable groups (e.g. `[policyVars, criticVars]`), all trainable.
  * @param maxNorm clip threshold > 0; `Infinity` disables clipping.
  * @returns `{loss, gradNorms}`.
- * @throws when a group is empty or holds a non-trainable variable.
+ * @throws when a group is empty or holds a non-trainable variable, `lossFn` does not return a scalar,
+ *   or (a value check, one read-back of the norms; skipped when value checks are off and on webgpu,
+ *   where no synchronous read is added: there a NaN shows in the `gradNorms` the caller reads) the
+ *   global gradient norm is NaN or infinite, in which case nothing is applied (variables and optimizer
+ *   state unchanged).
  * @example
  * const w = tf.variable(tf.tensor1d([3, 4]));
  * const optimizer = tf.train.sgd(0.1);
@@ -48,7 +52,22 @@ export function applyClippedGradients(
   check(groups.length > 0 && groups.every((g) => g.length > 0 && g.every((v) => v.trainable)), fn, () =>
     `'groups' expected non-empty groups of trainable variables (is the policy a frozen copy?)`);
   check(typeof maxNorm === 'number' && maxNorm > 0, fn, () => `'maxNorm' expected > 0, got ${maxNorm}`);
-  const {value, grads} = tf.variableGrads(lossFn, groups.flat());
+  check(typeof lossFn === 'function', fn, () => `'lossFn' expected a function returning the scalar loss, got ${describeNonTensor(lossFn).split(';')[0]}`);
+  const variables = groups.flat();
+  let badLoss: string | undefined;
+  const {value, grads} = tf.variableGrads(() => {
+    const loss: unknown = lossFn();
+    if (loss instanceof tf.Tensor && loss.rank === 0) return loss as tf.Scalar;
+    // Not a scalar: tfjs would say "The f passed in variableGrads(f) must return a scalar". Throwing here
+    // would leak the tensors the tape saved, so the backward pass runs on a stand-in scalar and the
+    // error is thrown after it (a cost of the error path only).
+    badLoss = loss instanceof tf.Tensor ? `shape ${fmtShape(loss.shape)}` : describeNonTensor(loss, 0).split(';')[0];
+    return (loss instanceof tf.Tensor ? tf.sum(tf.cast(loss, 'float32')) : tf.sum(tf.mul(variables[0]!, 0))) as tf.Scalar;
+  }, variables);
+  if (badLoss !== undefined) {
+    tf.dispose([value, ...Object.values(grads)]);
+    check(false, fn, () => `'lossFn' expected to return a scalar, got ${badLoss}`);
+  }
   // Variables the loss does not reach (a model's unused weights) have no gradient: left alone.
   const used = groups.map((group) => group.filter((v) => grads[v.name] !== undefined && grads[v.name] !== null));
   // The update's variables in the order an optimizer sees them: Object.keys of the gradient map (tfjs's
@@ -58,19 +77,42 @@ export function applyClippedGradients(
   const entries = Object.keys(byName).map((name) => byName[name]!);
   const gradNorms: tf.Scalar[] = [];
   let fused = false;
-  const scaled = tf.tidy(() => {
-    const clip = clipFactors(used.map((group) => group.map((v) => grads[v.name]!)), maxNorm);
-    for (const norm of clip.norms) gradNorms.push(tf.keep(norm));
-    // tf.train.adam on webgpu: one kernel per variable, the clip factor folded in (fused_adam_update.ts).
-    fused = fusedAdamUpdate(optimizer, entries, clip.vector);
-    const out: tf.NamedTensorMap = {};
-    if (!fused) for (const e of entries) out[e.variable.name] = tf.mul(e.grad, clip.factor(e.group));
-    return out;
-  });
+  let scaled: tf.NamedTensorMap;
+  try {
+    scaled = tf.tidy(() => {
+      const clip = clipFactors(used.map((group) => group.map((v) => grads[v.name]!)), maxNorm);
+      assertFiniteNorms(clip.norms, fn);
+      for (const norm of clip.norms) gradNorms.push(tf.keep(norm));
+      // tf.train.adam on webgpu: one kernel per variable, the clip factor folded in (fused_adam_update.ts).
+      fused = fusedAdamUpdate(optimizer, entries, clip.vector);
+      const out: tf.NamedTensorMap = {};
+      if (!fused) for (const e of entries) out[e.variable.name] = tf.mul(e.grad, clip.factor(e.group));
+      return out;
+    });
+  } catch (e) {
+    tf.dispose([value, ...Object.values(grads), ...gradNorms]);
+    throw e;
+  }
   // Outside the tidy: an optimizer may keep tensors it creates there.
   if (!fused) optimizer.applyGradients(scaled);
   tf.dispose([...Object.values(grads), ...Object.values(scaled)]);
   return {loss: value, gradNorms};
+}
+
+/**
+ * Throws when a group's gradient norm is NaN or infinite (a NaN / infinite loss or gradient), before
+ * anything is applied. One read-back of the norms; a value check, skipped when value checks are off
+ * and on webgpu (no synchronous read added to the step there: the caller reads `gradNorms`).
+ */
+function assertFiniteNorms(norms: tf.Scalar[], fn: string): void {
+  if (!syncValueChecksEnabled() || tf.getBackend() === 'webgpu' || norms.length === 0) return;
+  const values = tf.concat(norms.map((n) => tf.reshape(n, [1]))).dataSync();
+  let sumSquares = 0;
+  for (const v of values) sumSquares += v * v;
+  const global = Math.sqrt(sumSquares);
+  if (Number.isFinite(global)) return;
+  const perGroup = values.length > 1 ? `; group norms [${Array.from(values).join(', ')}]` : '';
+  throw new Error(`${fn}: the gradients are not finite (global norm ${global}${perGroup}); the variables were left unchanged`);
 }
 
 /** Elements from which a tensor of rank >= 2 is reduced in two steps (see {@link sumOfSquares}). */

@@ -4,6 +4,7 @@
 // tensors, and no leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import {afterEach, describe, expect, it} from 'vitest';
+import {configureValidation} from '../../src/math/assert.js';
 import {applyClippedGradients} from '../../src/train/apply_clipped_gradients.js';
 import {setFusedAdam} from '../../src/train/fused_adam_update.js';
 import {tfOpsAdamKernel} from '../helpers/tf_ops_adam_kernel.js';
@@ -148,6 +149,64 @@ describe('applyClippedGradients', () => {
     expect(() => applyClippedGradients(optimizer, loss, [[w, frozen]], 1)).toThrow(/'groups' expected non-empty groups of trainable/);
     expect(() => applyClippedGradients(optimizer, loss, [[w]], 0)).toThrow(/applyClippedGradients: 'maxNorm' expected > 0, got 0/);
     tf.dispose([w, frozen]);
+    optimizer.dispose();
+  });
+
+  it('a NaN or infinite gradient throws before anything is applied: variables, Adam state and tensor count unchanged', async () => {
+    const w = tf.variable(tf.tensor1d([3, 4]));
+    const v = tf.variable(tf.tensor1d([1]));
+    const optimizer = tf.train.adam(0.1);
+    const nanLoss = () => tf.sum(tf.mul(w, NaN)) as tf.Scalar; // gradient [NaN, NaN]
+    const infLoss = () => tf.sum(tf.mul(w, Infinity)) as tf.Scalar; // gradient [Inf, Inf]
+    const before = tf.memory().numTensors;
+    expect(() => applyClippedGradients(optimizer, nanLoss, [[w]], 1)).toThrow(
+        'applyClippedGradients: the gradients are not finite (global norm NaN); the variables were left unchanged');
+    expect(() => applyClippedGradients(optimizer, infLoss, [[w]], Infinity)).toThrow(
+        'applyClippedGradients: the gradients are not finite (global norm Infinity); the variables were left unchanged');
+    // Several groups: the message lists each group's norm (group 1 here: gradient of sum(v^2) = [2]).
+    const mixed = () => tf.add(tf.sum(tf.mul(w, NaN)), tf.sum(tf.square(v))) as tf.Scalar;
+    expect(() => applyClippedGradients(optimizer, mixed, [[w], [v]], 1)).toThrow(
+        'applyClippedGradients: the gradients are not finite (global norm NaN; group norms [NaN, 2]); the variables were left unchanged');
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(w.dataSync())).toEqual([3, 4]);
+    expect(Array.from(v.dataSync())).toEqual([1]);
+    expect(optimizer.iterations).toBe(0);
+    // The optimizer is still usable: a finite step updates as usual.
+    const {loss, gradNorms} = applyClippedGradients(optimizer, () => tf.sum(tf.square(w)) as tf.Scalar, [[w]], 1);
+    expect(optimizer.iterations).toBe(1);
+    expect(w.dataSync()[0]).toBeCloseTo(2.9, 5);
+    tf.dispose([loss, ...gradNorms, w, v]);
+    optimizer.dispose();
+  });
+
+  it('the finiteness check is skipped with configureValidation({valueChecks: false}) (the NaN reaches the norm)', () => {
+    const w = tf.variable(tf.tensor1d([3, 4]));
+    const optimizer = tf.train.sgd(0.1);
+    const prev = configureValidation({valueChecks: false});
+    try {
+      const {loss, gradNorms} = applyClippedGradients(optimizer, () => tf.sum(tf.mul(w, NaN)) as tf.Scalar, [[w]], 1);
+      expect(gradNorms[0]!.dataSync()[0]).toBeNaN();
+      tf.dispose([loss, ...gradNorms]);
+    } finally {
+      configureValidation(prev);
+      w.dispose();
+      optimizer.dispose();
+    }
+  });
+
+  it("names 'lossFn' when it does not return a scalar, without leaking", () => {
+    const w = tf.variable(tf.tensor1d([3, 4, 5]));
+    const optimizer = tf.train.sgd(0.1);
+    const before = tf.memory().numTensors;
+    expect(() => applyClippedGradients(optimizer, () => tf.square(w) as unknown as tf.Scalar, [[w]], 1)).toThrow(
+        "applyClippedGradients: 'lossFn' expected to return a scalar, got shape [3]");
+    expect(() => applyClippedGradients(optimizer, () => 3 as unknown as tf.Scalar, [[w]], 1)).toThrow(
+        "applyClippedGradients: 'lossFn' expected to return a scalar, got the number 3");
+    expect(() => applyClippedGradients(optimizer, undefined as unknown as () => tf.Scalar, [[w]], 1)).toThrow(
+        "applyClippedGradients: 'lossFn' expected a function returning the scalar loss, got undefined");
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(w.dataSync())).toEqual([3, 4, 5]);
+    tf.dispose(w);
     optimizer.dispose();
   });
 });
