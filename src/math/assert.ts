@@ -226,9 +226,7 @@ export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): vo
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
   if (isBad) {
-    // dataSync, not a reshape: under a gradient tape a reshape saves a copy of its input, which the
-    // error would leak.
-    const data = mask.dataSync() as ArrayLike<number>;
+    const data = mask.dataSync() as ArrayLike<number>; // not a reshape: under a tape it would leak a copy
     let example = NaN;
     for (let i = 0; i < data.length; i++) if (data[i] !== 0 && data[i] !== 1) { example = data[i]!; break; }
     throw new Error(`${fn}: '${name}' expected values in {0, 1}, got ${example} (shape ${fmtShape(mask.shape)})`);
@@ -243,17 +241,14 @@ export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
   const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(tf.cast(x, 'float32')))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
-  // dataSync, not a reshape: under a gradient tape a reshape saves a copy of its input, which the
-  // error would leak.
+  // dataSync, not a reshape: under a gradient tape a reshape saves a copy of x, which the error leaks.
   if (isBad) assertFiniteValues(x.dataSync() as ArrayLike<number>, fn, name, x.shape);
 }
 
 /**
- * @internal Asserts every element of `x` where `mask` is not 0 is finite (a value check: skipped when
- * value checks are off); masked positions may hold anything. The message is {@link assertFinite}'s
- * (the flat index is the position in `x`). One scalar read back; only ops that save no tensor for a
+ * @internal Asserts every element of `x` where `mask` (same shape) is not 0 is finite, with
+ * {@link assertFinite}'s message and switch. One scalar read back; only ops that save no tensor for a
  * gradient tape (comparisons, logical ops, `any`), so a failed check inside `tf.grad` leaks nothing.
- * `mask` has `x`'s shape (validated by the caller).
  */
 export function assertFiniteOnMask(x: tf.Tensor, mask: tf.Tensor, fn: string, name: string): void {
   if (!syncValueChecksEnabled() || x.size === 0) return;
@@ -273,10 +268,9 @@ export function assertFiniteOnMask(x: tf.Tensor, mask: tf.Tensor, fn: string, na
 }
 
 /**
- * @internal Asserts that the tensors of `named` (`[name, tensor]`, tensors already checked) have one
- * shape. When all but one agree (three or more tensors), the odd one is named against the others:
- * `'rewards' expected the shape of 'values' and 'mask' [2,2], got [2,3]`; otherwise every shape is
- * listed: `'kl' [2,3] and 'mask' [2,2] expected the same shape`.
+ * @internal Asserts the tensors of `named` have one shape. When all but one of three or more agree,
+ * the odd one is named: `'rewards' expected the shape of 'values' and 'mask' [2,2], got [2,3]`;
+ * otherwise every shape is listed: `'kl' [2,3] and 'mask' [2,2] expected the same shape`.
  */
 export function assertSameShapes(fn: string, named: ReadonlyArray<readonly [string, tf.Tensor]>): void {
   const shapes = named.map(([, t]) => fmtShape(t.shape));
