@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertBinaryMask, assertDtype, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
+import {assertBinaryMask, assertDtype, assertFiniteOnMask, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
 import {aggregateLossWebGPU} from './fused/aggregate_loss_webgpu.js';
 
 /**
@@ -68,8 +68,10 @@ const MASK_DTYPES: readonly tf.DataType[] = ['float32', 'int32', 'bool'];
  * @param options.maxLength `'seq-mean-token-sum-norm'` only; default `time`.
  * @param options.normalizer fixed denominator for gradient accumulation; default this batch's count.
  * @returns float32 scalar.
- * @throws on wrong rank/shape/dtype, a mask that is not 0/1, an unknown mode or option, a
- *   non-positive `normalizer`, or `maxLength` that is not an integer >= 1 or given for another mode.
+ * @throws on wrong rank/shape/dtype, a mask that is not 0/1, NaN / +-Infinity in `perToken` where
+ *   `mask` is 1 (a value check: skipped with `configureValidation({valueChecks: false})` and on webgpu),
+ *   an unknown mode or option, a non-positive `normalizer`, or `maxLength` that is not an integer >= 1
+ *   or given for another mode.
  * @example
  * const perToken = tf.tensor2d([[1, 2, 3], [4, 0, 0]]);
  * const mask = tf.tensor2d([[1, 1, 1], [1, 0, 0]]);
@@ -87,6 +89,7 @@ export function aggregateLoss(
   const fused = aggregateLossWebGPU(perToken as tf.Tensor2D, mask, mode, maxLength ?? perToken.shape[1]!, normalizer);
   if (fused !== null) return fused;
   assertBinaryMask(mask, FN, 'mask');
+  assertFiniteOnMask(perToken, mask, FN, 'perToken');
   return tf.tidy(() => aggregateMasked(
       perToken as tf.Tensor2D, tf.cast(mask, 'bool') as tf.Tensor2D, mode, maxLength ?? perToken.shape[1]!, normalizer));
 }

@@ -226,11 +226,9 @@ export function assertBinaryMask(mask: tf.Tensor, fn: string, name = 'mask'): vo
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
   if (isBad) {
-    const vals = tf.tidy(() => tf.reshape(tf.cast(mask, 'float32'), [-1]));
-    const data = vals.dataSync();
-    vals.dispose();
+    const data = mask.dataSync() as ArrayLike<number>; // not a reshape: under a tape it would leak a copy
     let example = NaN;
-    for (const v of data) if (v !== 0 && v !== 1) { example = v; break; }
+    for (let i = 0; i < data.length; i++) if (data[i] !== 0 && data[i] !== 1) { example = data[i]!; break; }
     throw new Error(`${fn}: '${name}' expected values in {0, 1}, got ${example} (shape ${fmtShape(mask.shape)})`);
   }
 }
@@ -243,12 +241,50 @@ export function assertFinite(x: tf.Tensor, fn: string, name: string): void {
   const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(tf.cast(x, 'float32')))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
-  if (isBad) {
-    const vals = tf.tidy(() => tf.reshape(tf.cast(x, 'float32'), [-1]));
-    const data = vals.dataSync();
-    vals.dispose();
-    assertFiniteValues(data, fn, name, x.shape);
+  // dataSync, not a reshape: under a gradient tape a reshape saves a copy of x, which the error leaks.
+  if (isBad) assertFiniteValues(x.dataSync() as ArrayLike<number>, fn, name, x.shape);
+}
+
+/**
+ * @internal Asserts every element of `x` where `mask` (same shape) is not 0 is finite, with
+ * {@link assertFinite}'s message and switch. One scalar read back; only ops that save no tensor for a
+ * gradient tape (comparisons, logical ops, `any`), so a failed check inside `tf.grad` leaks nothing.
+ */
+export function assertFiniteOnMask(x: tf.Tensor, mask: tf.Tensor, fn: string, name: string): void {
+  if (!syncValueChecksEnabled() || x.size === 0) return;
+  const bad = tf.tidy(() => tf.any(tf.logicalAnd(
+      tf.notEqual(tf.cast(mask, 'float32'), 0), tf.logicalNot(tf.isFinite(tf.cast(x, 'float32'))))));
+  const isBad = bad.dataSync()[0] !== 0;
+  bad.dispose();
+  if (!isBad) return;
+  const values = x.dataSync() as ArrayLike<number>;
+  const m = mask.dataSync() as ArrayLike<number>;
+  for (let i = 0; i < values.length; i++) {
+    if (Number(m[i]) !== 0 && !Number.isFinite(values[i]!)) {
+      throw new Error(`${fn}: '${name}' expected finite values, got ${values[i]} at flat index ${i} ` +
+          `(shape ${fmtShape(x.shape)})`);
+    }
   }
+}
+
+/**
+ * @internal Asserts the tensors of `named` have one shape. When all but one of three or more agree,
+ * the odd one is named: `'rewards' expected the shape of 'values' and 'mask' [2,2], got [2,3]`;
+ * otherwise every shape is listed: `'kl' [2,3] and 'mask' [2,2] expected the same shape`.
+ */
+export function assertSameShapes(fn: string, named: ReadonlyArray<readonly [string, tf.Tensor]>): void {
+  const shapes = named.map(([, t]) => fmtShape(t.shape));
+  if (shapes.every((s) => s === shapes[0])) return;
+  const odd = shapes.map((s, i) => i).filter((i) => shapes.filter((s) => s === shapes[i]).length === 1);
+  if (named.length >= 3 && odd.length === 1 && new Set(shapes).size === 2) {
+    const i = odd[0]!;
+    const others = named.filter((_, j) => j !== i).map(([n]) => `'${n}'`);
+    const list = `${others.slice(0, -1).join(', ')} and ${others[others.length - 1]}`;
+    const agreed = shapes[i === 0 ? 1 : 0]!;
+    throw new Error(`${fn}: '${named[i]![0]}' expected the shape of ${list} ${agreed}, got ${shapes[i]}`);
+  }
+  const listed = named.map(([n], i) => `'${n}' ${shapes[i]}`);
+  throw new Error(`${fn}: ${listed.slice(0, -1).join(', ')} and ${listed[listed.length - 1]} expected the same shape`);
 }
 
 /**

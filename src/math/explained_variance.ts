@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {assertBinaryMask, assertDtype, assertRank, assertSameShape} from './assert.js';
+import {assertBinaryMask, assertDtype, assertFiniteOnMask, assertRank, assertSameShape} from './assert.js';
 
 const FN = 'explainedVariance';
 
@@ -16,7 +16,9 @@ const FN = 'explainedVariance';
  * @param returns `[batch, time]` float32 value targets R (e.g. `gae(...).returns`).
  * @param mask `[batch, time]` 0/1 completion-token mask (float32, int32 or bool).
  * @returns scalar float32 explained variance; NaN when Var[R] = 0.
- * @throws Error naming `explainedVariance` and the argument when a shape, dtype or mask value is wrong.
+ * @throws Error naming `explainedVariance` and the argument when a shape, dtype or mask value is wrong, or
+ *   `values` / `returns` hold NaN / +-Infinity where `mask` is 1 (value checks: skipped with
+ *   `configureValidation({valueChecks: false})`).
  * @example
  * explainedVariance(tf.tensor2d([[1, 2, 9]]), tf.tensor2d([[1, 3, 0]]), tf.tensor2d([[1, 1, 0]])).print();
  * // Var[R] over [1, 3] = 1, Var[R - V] over [0, 1] = 0.25  ->  0.75
@@ -28,6 +30,8 @@ export function explainedVariance(values: tf.Tensor2D, returns: tf.Tensor2D, mas
   assertSameShape(mask, values, FN, 'mask', 'values');
   assertDtype(mask, ['float32', 'int32', 'bool'], FN, 'mask');
   assertBinaryMask(mask, FN);
+  assertFiniteOnMask(values, mask, FN, 'values');
+  assertFiniteOnMask(returns, mask, FN, 'returns');
   return tf.tidy(() => {
     const on = tf.notEqual(tf.cast(mask, 'float32'), 0);
     const m = tf.cast(on, 'float32');

@@ -1,7 +1,7 @@
 import {gaeWebGPU} from './fused/gae_webgpu.js';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShape,
+  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShapes,
 } from './assert.js';
 
 /** Per-token inputs of {@link gae}, all `[batch, time]`. */
@@ -71,7 +71,9 @@ const KNOWN_OPTIONS = ['gamma', 'lambda'] as const;
  * @param options.gamma discount in [0, 1]; default `1`.
  * @param options.lambda GAE lambda in [0, 1]; default `1`.
  * @returns `{advantages, returns}`, both `[batch, time]` float32; the caller owns (and disposes) them.
- * @throws Error naming `gae` and the argument when a shape, dtype, mask value or option is wrong.
+ * @throws Error naming `gae` and the argument when a shape, dtype, mask value or option is wrong, or
+ *   `rewards` / `values` are not finite where `mask` is 1; tensors of different shapes are named
+ *   (`'rewards' expected the shape of 'values' and 'mask' [2,2], got [2,3]`).
  * @example
  * // One row, three tokens, score 1 on the last token, gamma = lambda = 1:
  * const {advantages, returns} = gae({
@@ -87,10 +89,12 @@ export function gae(inputs: GaeInputs, options: GaeOptions = {}): GaeResult {
   const {rewards, values, mask} = inputs;
   assertKnownOptions(options, KNOWN_OPTIONS, FN);
   const {gamma = 1, lambda = 1} = options;
-  assertRank(rewards, 2, FN, 'rewards', ['batch', 'time'], 'float32');
-  assertSameShape(values, rewards, FN, 'values', 'rewards');
+  assertRank(rewards, 2, FN, 'rewards', ['batch', 'time']);
+  assertRank(values, 2, FN, 'values', ['batch', 'time']);
+  assertRank(mask, 2, FN, 'mask', ['batch', 'time']);
+  assertSameShapes(FN, [['rewards', rewards], ['values', values], ['mask', mask]]);
+  assertDtype(rewards, 'float32', FN, 'rewards');
   assertDtype(values, 'float32', FN, 'values');
-  assertSameShape(mask, rewards, FN, 'mask', 'rewards');
   assertDtype(mask, ['float32', 'int32', 'bool'], FN, 'mask');
   assertNumber(gamma, FN, 'gamma', {min: 0, max: 1});
   assertNumber(lambda, FN, 'lambda', {min: 0, max: 1});

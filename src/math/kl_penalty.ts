@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
+import {assertFinite, assertKnownOptions, assertNumber, assertOneOf, assertRank, assertSameShape, check} from './assert.js';
 import {assertTensor} from './assert.js';
 import {klPenaltyWebGPU} from './fused/kl_penalty_webgpu.js';
 
@@ -48,7 +48,8 @@ const KNOWN = ['estimator', 'logRatioClamp', 'valueClamp'];
  * valueClamp: 10}` for `low_var_kl`, no clamps for `kl`/`k1`, `mse`/`k2`, `abs`.
  *
  * All four are 0 where the two log-probs are equal; k2, k3 and abs are >= 0. No mask: every element
- * is computed; mask the result (or use {@link grpoLoss}, which ignores padded positions exactly).
+ * is computed (and must be finite, padding included); mask the result (or use {@link grpoLoss},
+ * which ignores padded positions exactly).
  *
  * On webgpu (the direct-dispatch backend) this runs as one fused kernel forward and one per requested
  * gradient (every option included); elsewhere as tfjs ops.
@@ -60,8 +61,10 @@ const KNOWN = ['estimator', 'logRatioClamp', 'valueClamp'];
  * @param options.logRatioClamp clamp of d before the estimator; default none.
  * @param options.valueClamp clamp of the estimate; default none.
  * @returns float32 tensor of the input shape, the per-token estimate.
- * @throws if the inputs are not float32 tensors of the same shape, the estimator is unknown, or a
- *   clamp is not a positive number.
+ * @throws if the inputs are not float32 tensors of the same shape, an element of either is NaN or
+ *   infinite (a value check, every element: there is no mask; skipped with
+ *   `configureValidation({valueChecks: false})` and on webgpu), the estimator is unknown, or a clamp
+ *   is not a positive number.
  * @example
  * const lp = tf.tensor2d([[Math.log(0.5), Math.log(0.25)]]);
  * const ref = tf.tensor2d([[Math.log(0.25), Math.log(0.25)]]);
@@ -80,6 +83,9 @@ export function klPenalty(logProbs: tf.Tensor, refLogProbs: tf.Tensor, options: 
   if (valueClamp !== undefined) assertNumber(valueClamp, FN, 'valueClamp', {min: 0, minExclusive: true});
   const fused = klPenaltyWebGPU(logProbs, refLogProbs, {estimator, logRatioClamp, valueClamp});
   if (fused !== null) return fused;
+  // No mask: every element is used, so every element must be finite (NaN stays NaN through the clamps).
+  assertFinite(logProbs, FN, 'logProbs');
+  assertFinite(refLogProbs, FN, 'refLogProbs');
   return tf.tidy(() => klEstimate(logProbs, refLogProbs, {estimator, logRatioClamp, valueClamp}));
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShape,
+  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertSameShapes,
   assertShape,
 } from './assert.js';
 
@@ -47,7 +47,9 @@ const KNOWN_OPTIONS = ['klCoef'] as const;
  * @param inputs.mask `[batch, time]` 0/1 completion-token mask.
  * @param options.klCoef KL coefficient beta >= 0 (required).
  * @returns `[batch, time]` float32 per-token rewards; the caller owns it.
- * @throws Error naming `klShapedRewards` and the argument when a shape, dtype, mask value or option is wrong.
+ * @throws Error naming `klShapedRewards` and the argument when a shape, dtype, mask value or option is
+ *   wrong, `scores` are not finite, or `kl` is not finite where `mask` is 1; `kl` and `mask` of
+ *   different shapes give `'kl' [2,3] and 'mask' [2,2] expected the same shape`.
  * @example
  * const logProbs = tf.tensor2d([[-1, -2, -3, 0]]);
  * const refLogProbs = tf.tensor2d([[-1.5, -2, -2, 0]]);
@@ -63,11 +65,13 @@ export function klShapedRewards(inputs: KlShapedRewardsInputs, options: KlShaped
   const {scores, kl, mask} = inputs;
   assertKnownOptions(options, KNOWN_OPTIONS, FN);
   const {klCoef} = options ?? ({} as Partial<KlShapedRewardsOptions>);
-  assertRank(kl, 2, FN, 'kl', ['batch', 'time'], 'float32');
+  assertRank(kl, 2, FN, 'kl', ['batch', 'time']);
+  assertRank(mask, 2, FN, 'mask', ['batch', 'time']);
+  assertSameShapes(FN, [['kl', kl], ['mask', mask]]);
+  assertDtype(kl, 'float32', FN, 'kl');
   const [batch] = kl.shape;
   assertShape(scores, [batch], FN, 'scores', ['batch']);
   assertDtype(scores, 'float32', FN, 'scores');
-  assertSameShape(mask, kl, FN, 'mask', 'kl');
   assertDtype(mask, ['float32', 'int32', 'bool'], FN, 'mask');
   assertNumber(klCoef, FN, 'klCoef', {min: 0});
   assertBinaryMask(mask, FN);

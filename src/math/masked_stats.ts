@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  assertBinaryMask, assertDtype, assertKnownOptions, assertNumber, assertSameShape, assertTensor, check,
+  assertBinaryMask, assertDtype, assertFiniteOnMask, assertKnownOptions, assertNumber, assertSameShape, assertTensor, check,
 } from './assert.js';
 import {type MaskedStat, maskedStatWebGPU} from './fused/masked_stats_webgpu.js';
 
@@ -113,6 +113,9 @@ function meanAndVariance(
  * @param options.axis axis or axes to reduce; default all (scalar).
  * @returns the masked sum; a scalar by default, else `x`'s shape without `axis`. 0 where
  *   everything is masked.
+ * @throws Error naming the function and the argument on a wrong shape or dtype, a mask that is not
+ *   0/1, NaN / +-Infinity in `x` where `mask` is 1 (value checks: skipped with
+ *   `configureValidation({valueChecks: false})`; on webgpu the fused kernels check the mask only), or a bad `axis`.
  * @example
  * const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
  * const mask = tf.tensor2d([[1, 1, 0], [1, 0, 0]]);
@@ -126,6 +129,7 @@ export function maskedSum(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceOp
   const axes = normalizeAxes(options.axis, x.rank, fn);
   const fused = fusedReduce(fn, x, mask, axes, 'sum');
   if (fused !== null) return fused;
+  assertFiniteOnMask(x, mask, fn, 'x');
   return tf.tidy(() => tf.sum(select(x, mask), axes));
 }
 
@@ -144,6 +148,9 @@ export function maskedSum(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceOp
  * @param mask same shape as `x`; 1 = counted, 0 = padding (float32, int32 or bool; holes allowed).
  * @param options.axis axis or axes to reduce; default all (scalar).
  * @returns the masked mean; a scalar by default, else `x`'s shape without `axis`.
+ * @throws Error naming the function and the argument on a wrong shape or dtype, a mask that is not
+ *   0/1, NaN / +-Infinity in `x` where `mask` is 1 (value checks: skipped with
+ *   `configureValidation({valueChecks: false})`; on webgpu the fused kernels check the mask only), or a bad `axis`.
  * @example
  * const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
  * const mask = tf.tensor2d([[1, 1, 0], [1, 0, 0]]);
@@ -157,6 +164,7 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceO
   const axes = normalizeAxes(options.axis, x.rank, fn);
   const fused = fusedReduce(fn, x, mask, axes, 'mean');
   if (fused !== null) return fused;
+  assertFiniteOnMask(x, mask, fn, 'x');
   return tf.tidy(() => safeMean(tf.sum(select(x, mask), axes), tf.sum(tf.cast(mask, 'float32'), axes)));
 }
 
@@ -175,6 +183,9 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor, options: MaskedReduceO
  * @param mask same shape as `x`; 1 = counted, 0 = padding.
  * @param options.unbiased Bessel's correction; default `true`.
  * @returns scalar float32.
+ * @throws Error naming the function and the argument on a wrong shape or dtype, a mask that is not
+ *   0/1, NaN / +-Infinity in `x` where `mask` is 1 (value checks: skipped with
+ *   `configureValidation({valueChecks: false})`; on webgpu the fused kernels check the mask only), or a bad option.
  * @example
  * const x = tf.tensor2d([[1, 2, 3, 100]]);
  * const mask = tf.tensor2d([[1, 1, 1, 0]]);
@@ -188,6 +199,7 @@ export function maskedVariance(x: tf.Tensor, mask: tf.Tensor, options: MaskedVar
   validate(fn, x, mask);
   const fused = maskedStatWebGPU(fn, x, mask, 'variance', {unbiased});
   if (fused !== null) return fused as tf.Scalar;
+  assertFiniteOnMask(x, mask, fn, 'x');
   return tf.tidy(() => meanAndVariance(x, mask, unbiased).variance as tf.Scalar);
 }
 
@@ -209,6 +221,9 @@ export function maskedVariance(x: tf.Tensor, mask: tf.Tensor, options: MaskedVar
  * @param options.unbiased Bessel-corrected variance; default `true`.
  * @param options.epsilon added to the variance; default `1e-8`.
  * @returns same shape as `x`, float32; 0 at masked positions.
+ * @throws Error naming the function and the argument on a wrong shape or dtype, a mask that is not
+ *   0/1, NaN / +-Infinity in `x` where `mask` is 1 (value checks: skipped with
+ *   `configureValidation({valueChecks: false})`; on webgpu the fused kernels check the mask only), or a bad option.
  * @example
  * const x = tf.tensor2d([[1, 2, 3, 100]]);
  * const mask = tf.tensor2d([[1, 1, 1, 0]]);
@@ -224,6 +239,7 @@ export function whiten(x: tf.Tensor, mask: tf.Tensor, options: WhitenOptions = {
   validate(fn, x, mask);
   const fused = maskedStatWebGPU(fn, x, mask, 'whiten', {unbiased, epsilon, shiftMean});
   if (fused !== null) return fused;
+  assertFiniteOnMask(x, mask, fn, 'x');
   return tf.tidy(() => {
     const {xs, mean, variance} = meanAndVariance(x, mask, unbiased);
     let w = tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, epsilon)));

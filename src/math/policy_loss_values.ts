@@ -23,10 +23,15 @@ export const LOG_PROB_LIMIT = 1e-4;
 /** @internal {@link LOG_PROB_LIMIT} as float32 (what the tfjs ops and the kernels compare against). */
 export const LOG_PROB_LIMIT_F32 = Math.fround(LOG_PROB_LIMIT);
 
-/** @internal One log-prob argument to check: its name in messages and its values. */
+/**
+ * @internal One log-prob argument to check: its name in messages and its values. `finiteOnly`: a
+ * per-token tensor that is not a log-prob (ppoLoss's `entropy`), checked finite on unmasked tokens
+ * but not against {@link LOG_PROB_LIMIT}.
+ */
 export interface NamedLogProbs<T> {
   name: string;
   values: T;
+  finiteOnly?: boolean;
 }
 
 type Values = ArrayLike<number>;
@@ -71,12 +76,12 @@ export function policyLossValueError(v: PolicyLossValues): string | null {
       }
     }
   }
-  for (const {name, values} of v.logProbs) {
+  for (const {name, values, finiteOnly = false} of v.logProbs) {
     for (let k = 0; k < n; k++) {
       if (mask[k] === 0) continue;
       const x = values[k]!;
       if (!Number.isFinite(x)) return `'${name}' expected finite values on unmasked tokens, got ${x} at ${at(k)}`;
-      if (x > LOG_PROB_LIMIT_F32) {
+      if (!finiteOnly && x > LOG_PROB_LIMIT_F32) {
         return `'${name}' expected log-probabilities (<= ${LOG_PROB_LIMIT}) on unmasked tokens, got ${x} at ` +
             `${at(k)}: were probabilities passed instead of log-probabilities? (take tf.log of them, or use ` +
             'tokenLogProbs on the logits)';
@@ -92,7 +97,8 @@ export function throwPolicyLossValueError(
   const [batch, time] = mask.shape as [number, number];
   const message = policyLossValueError({
     mask: mask.dataSync() as Values, advantages: advantages.dataSync() as Values, advantagesPerToken: advantages.rank === 2,
-    logProbs: logProbs.map(({name, values}) => ({name, values: values.dataSync() as Values})), batch, time,
+    logProbs: logProbs.map(({name, values, finiteOnly}) => ({name, values: values.dataSync() as Values, finiteOnly})),
+    batch, time,
   });
   if (message !== null) throw new Error(`${fn}: ${message}`);
 }
@@ -112,8 +118,9 @@ export function checkPolicyLossValues(
     const active = tf.notEqual(m, 0);
     let any = tf.logicalAnd(active, tf.notEqual(m, 1));
     if (advantages.rank === 2) any = tf.logicalOr(any, tf.logicalAnd(active, tf.logicalNot(tf.isFinite(advantages))));
-    for (const {values} of logProbs) {
-      const ok = tf.logicalAnd(tf.lessEqual(values, LOG_PROB_LIMIT), tf.greater(values, -Infinity));
+    for (const {values, finiteOnly = false} of logProbs) {
+      const ok = finiteOnly ? tf.isFinite(values)
+        : tf.logicalAnd(tf.lessEqual(values, LOG_PROB_LIMIT), tf.greater(values, -Infinity));
       any = tf.logicalOr(any, tf.logicalAnd(active, tf.logicalNot(ok)));
     }
     const flag = tf.any(any);

@@ -9,6 +9,7 @@ import {
   clipIndicators, clippedLossParts, resolveClipOptions, sanitizePolicyInputs, validatePolicyLossInputs, type RatioLevel,
 } from './clipped_policy_loss.js';
 import {KL_ESTIMATORS, klEstimate, type KlEstimator} from './kl_penalty.js';
+import {checkPolicyLossValues, type NamedLogProbs} from './policy_loss_values.js';
 import {validateValueLossInputs, valueLossParts} from './value_loss.js';
 
 /** Tensors of {@link ppoLoss}, by name. Per-token tensors are `[batch, time]` float32. */
@@ -167,8 +168,9 @@ const KNOWN_OPTIONS = [
  * @param options.normalizer default this batch's count.
  * @returns `{loss, stats}`: the scalar loss and {@link PpoLossStats}; the caller owns (and disposes) all of them.
  * @throws Error naming `ppoLoss` and the argument on a wrong shape or dtype, a mask that is not 0/1, non-finite
- *   advantages/returns on the mask, a missing `entropy`/`refLogProbs`/`oldValues` that an option needs, or a bad
- *   option.
+ *   advantages, values, returns (and oldValues with `valueClip`), entropy, or a non-finite or positive (> 1e-4:
+ *   probabilities passed) logProbs/oldLogProbs/refLogProbs on an unmasked token, a missing
+ *   `entropy`/`refLogProbs`/`oldValues` that an option needs, or a bad option.
  * @example
  * const mask = tf.tensor2d([[1, 1, 0]]);
  * const {loss, stats} = ppoLoss({
@@ -197,9 +199,10 @@ export function ppoLoss(inputs: PpoLossInputs, options: PpoLossOptions = {}): Pp
       {maxLength: o.maxLength, normalizer: o.normalizer}, aggregation, FN, false);
 
   assertKnownInputs(inputs, ['logProbs', 'oldLogProbs', 'advantages', 'values', 'oldValues', 'returns', 'entropy', 'refLogProbs', 'mask'], FN);
-  validatePolicyLossInputs(inputs, FN, false);
-  const {logProbs, entropy, refLogProbs} = inputs;
-  validateValueLossInputs(inputs, valueClip, FN, {tensor: logProbs, name: 'logProbs'}, 'valueClip');
+  // Shapes and dtypes here; the value checks of the policy side run below, in one read-back with
+  // entropy and refLogProbs.
+  validatePolicyLossInputs(inputs, FN, false, false);
+  const {logProbs, oldLogProbs, advantages, mask, entropy, refLogProbs} = inputs;
   check(entropyCoef === 0 || entropy !== undefined, FN, () =>
     `'entropy' is required when entropyCoef > 0 (entropyCoef = ${entropyCoef}); pass entropyFromLogits(logits) ` +
     `or set entropyCoef: 0`);
@@ -214,6 +217,13 @@ export function ppoLoss(inputs: PpoLossInputs, options: PpoLossOptions = {}): Pp
     assertSameShape(refLogProbs, logProbs, FN, 'refLogProbs', 'logProbs');
     assertDtype(refLogProbs, 'float32', FN, 'refLogProbs');
   }
+  // Mask 0/1, advantages finite, and on unmasked tokens: log-probs finite and <= 1e-4, entropy finite.
+  const perToken: Array<NamedLogProbs<tf.Tensor>> = [
+    {name: 'logProbs', values: logProbs}, {name: 'oldLogProbs', values: oldLogProbs}];
+  if (entropy !== undefined) perToken.push({name: 'entropy', values: entropy, finiteOnly: true});
+  if (refLogProbs !== undefined) perToken.push({name: 'refLogProbs', values: refLogProbs});
+  checkPolicyLossValues(FN, mask, advantages, perToken);
+  validateValueLossInputs(inputs, valueClip, FN, {tensor: logProbs, name: 'logProbs'}, 'valueClip');
 
   const kept = tf.tidy((): tf.NamedTensorMap => {
     const {maskB, lp, old, adv} = sanitizePolicyInputs(inputs);

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {expectSameNumbers} from '../helpers/expect_same_numbers.js';
+import {configureValidation} from '../../src/math/assert.js';
 import {type AggregateLossOptions, aggregateLoss, LOSS_AGGREGATIONS, type LossAggregation} from '../../src/math/aggregate_loss.js';
 
 
@@ -155,5 +156,27 @@ describe('aggregateLoss', () => {
     expect(() => aggregateLoss(p, m, 'token-mean', {normalizer: NaN})).toThrow("aggregateLoss: 'normalizer' expected a finite number, got NaN");
     expect(() => aggregateLoss(p, m, 'token-mean', {norm: 3} as AggregateLossOptions)).toThrow("aggregateLoss: unknown option 'norm'");
     tf.dispose([p, m, r1, wrong, half]);
+  });
+
+  it('rejects NaN / +-Infinity in perToken where mask is 1, skipped when value checks are off', () => {
+    const p = tf.tensor2d([[1, NaN], [-Infinity, 2]]);
+    const m = tf.tensor2d([[1, 0], [1, 1]]);
+    const before = tf.memory().numTensors;
+    for (const mode of LOSS_AGGREGATIONS) {
+      expect(() => aggregateLoss(p, m, mode))
+          .toThrow("aggregateLoss: 'perToken' expected finite values, got -Infinity at flat index 2 (shape [2,2])");
+    }
+    expect(() => tf.grad((x: tf.Tensor) => aggregateLoss(x, m, 'token-mean'))(p))
+        .toThrow("aggregateLoss: 'perToken' expected finite values, got -Infinity at flat index 2 (shape [2,2])");
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const out = aggregateLoss(p, m, 'token-mean');
+      expect(out.dataSync()[0]).toBe(-Infinity);
+      out.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([p, m]);
   });
 });

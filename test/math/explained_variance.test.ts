@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../src/math/assert.js';
 import {explainedVariance} from '../../src/math/explained_variance.js';
 
 function ev(values: number[][], returns: number[][], mask: number[][]): number {
@@ -53,5 +54,29 @@ describe('explainedVariance', () => {
     expect(() => explainedVariance(v, bad, m)).toThrow("explainedVariance: 'returns' expected the shape of 'values' [2,3], got [3,2]");
     expect(() => explainedVariance(v, v, tf.mul(m, 2) as tf.Tensor2D)).toThrow("explainedVariance: 'mask' expected values in {0, 1}, got 2");
     tf.dispose([v, m, out, bad]);
+  });
+
+  it('rejects NaN / +-Infinity in values or returns where mask is 1, skipped when value checks are off', () => {
+    const ok = tf.tensor2d([[1, 2, 3]]);
+    const bad = tf.tensor2d([[1, NaN, 3]]);
+    const m = tf.tensor2d([[1, 1, 0]]);
+    const pad = tf.tensor2d([[1, 0, 1]]);
+    const before = tf.memory().numTensors;
+    expect(() => explainedVariance(bad, ok, m))
+        .toThrow("explainedVariance: 'values' expected finite values, got NaN at flat index 1 (shape [1,3])");
+    expect(() => explainedVariance(ok, bad, m))
+        .toThrow("explainedVariance: 'returns' expected finite values, got NaN at flat index 1 (shape [1,3])");
+    expect(tf.memory().numTensors).toBe(before);
+    const out = explainedVariance(bad, bad, pad); // NaN only on padding
+    expect(out.dataSync()[0]).toBeCloseTo(1, 6);
+    out.dispose();
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const silent = explainedVariance(bad, ok, m);
+      silent.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([ok, bad, m, pad]);
   });
 });

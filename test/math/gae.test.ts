@@ -253,8 +253,15 @@ describe('gae', () => {
     const half = tf.fill([2, 3], 0.5) as tf.Tensor2D;
     const nan = tf.tensor2d([[0, NaN, 0], [0, 0, 0]]);
     expect(() => gae({rewards: r1, values: r, mask: r})).toThrow("gae: 'rewards' expected shape [batch, time] (rank 2), got [2]");
-    expect(() => gae({rewards: r, values: bad, mask: r})).toThrow("gae: 'values' expected the shape of 'rewards' [2,3], got [2,4]");
-    expect(() => gae({rewards: r, values: r, mask: bad})).toThrow("gae: 'mask' expected the shape of 'rewards' [2,3], got [2,4]");
+    expect(() => gae({rewards: r, values: bad, mask: r})).toThrow("gae: 'values' expected the shape of 'rewards' and 'mask' [2,3], got [2,4]");
+    expect(() => gae({rewards: r, values: r, mask: bad})).toThrow("gae: 'mask' expected the shape of 'rewards' and 'values' [2,3], got [2,4]");
+    // The wrong one is named even when it is the first argument.
+    expect(() => gae({rewards: bad, values: r, mask: r})).toThrow("gae: 'rewards' expected the shape of 'values' and 'mask' [2,3], got [2,4]");
+    const other = tf.zeros([3, 3]) as tf.Tensor2D;
+    expect(() => gae({rewards: bad, values: other, mask: r}))
+        .toThrow("gae: 'rewards' [2,4], 'values' [3,3] and 'mask' [2,3] expected the same shape");
+    other.dispose();
+    expect(() => gae({rewards: r, values: r1, mask: r})).toThrow("gae: 'values' expected shape [batch, time] (rank 2), got [2]");
     expect(() => gae({rewards: r, values: r, mask: half})).toThrow("gae: 'mask' expected values in {0, 1}, got 0.5");
     const one = tf.ones([2, 3]) as tf.Tensor2D;
     expect(() => gae({rewards: nan, values: r, mask: one})).toThrow("gae: 'rewards' expected finite values, got NaN at flat index 1");

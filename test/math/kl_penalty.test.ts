@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../src/math/assert.js';
 import {type KlEstimator, klPenalty} from '../../src/math/kl_penalty.js';
 
 const ESTIMATORS: KlEstimator[] = ['k1', 'k2', 'k3', 'abs'];
@@ -174,5 +175,28 @@ describe('klPenalty', () => {
     expect(() => klPenalty(lp, lp, {estimator: 'k3', logRatioClamp: 0})).toThrow("klPenalty: 'logRatioClamp' expected > 0, got 0");
     expect(() => klPenalty(lp, lp, {estimator: 'k3', valueClamp: -1})).toThrow("klPenalty: 'valueClamp' expected > 0, got -1");
     tf.dispose([lp, wrong, ints]);
+  });
+
+  it('rejects NaN / +-Infinity in either input (every element: no mask), unless value checks are off', () => {
+    const lp = tf.tensor2d([[-1, -2]]);
+    const nan = tf.tensor2d([[NaN, -1]]);
+    const inf = tf.tensor2d([[-1, -Infinity]]);
+    const before = tf.memory().numTensors;
+    expect(() => klPenalty(nan, lp, {estimator: 'k3'}))
+        .toThrow("klPenalty: 'logProbs' expected finite values, got NaN at flat index 0 (shape [1,2])");
+    expect(() => klPenalty(lp, inf, {estimator: 'k3', logRatioClamp: 20}))
+        .toThrow("klPenalty: 'refLogProbs' expected finite values, got -Infinity at flat index 1 (shape [1,2])");
+    expect(() => tf.grad((x: tf.Tensor) => tf.sum(klPenalty(x, inf, {estimator: 'k1'})))(lp))
+        .toThrow("klPenalty: 'refLogProbs' expected finite values, got -Infinity at flat index 1 (shape [1,2])");
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const out = klPenalty(nan, lp, {estimator: 'k1'});
+      expect(Number.isNaN(out.dataSync()[0]!)).toBe(true);
+      out.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([lp, nan, inf]);
   });
 });

@@ -101,7 +101,9 @@ describe('klShapedRewards', () => {
     expect(() => klShapedRewards({scores: s3, kl: k, mask: k}, {klCoef: 0.1}))
         .toThrow("klShapedRewards: 'scores' expected shape [batch]=[2], got [3]");
     expect(() => klShapedRewards({scores: s, kl: k, mask: bad}, {klCoef: 0.1}))
-        .toThrow("klShapedRewards: 'mask' expected the shape of 'kl' [2,3], got [2,4]");
+        .toThrow("klShapedRewards: 'kl' [2,3] and 'mask' [2,4] expected the same shape");
+    expect(() => klShapedRewards({scores: s, kl: bad, mask: k}, {klCoef: 0.1}))
+        .toThrow("klShapedRewards: 'kl' [2,4] and 'mask' [2,3] expected the same shape");
     expect(() => klShapedRewards({scores: s, kl: k, mask: half}, {klCoef: 0.1}))
         .toThrow("klShapedRewards: 'mask' expected values in {0, 1}, got 0.5");
     const nan = tf.tensor2d([[0, 0, NaN], [0, 0, 0]]);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../src/math/assert.js';
 import {maskedMean, maskedSum, maskedVariance, whiten} from '../../src/math/masked_stats.js';
 
 const vals = (t: tf.Tensor): number[] => Array.from(t.dataSync());
@@ -204,5 +205,36 @@ describe('whiten', () => {
     expect(() => whiten(x, x, {epsilon: 0})).toThrow("whiten: 'epsilon' expected > 0, got 0");
     expect(() => whiten(x, x, {shiftMean: 1 as never})).toThrow("whiten: 'shiftMean' expected a boolean, got 1");
     x.dispose();
+  });
+});
+
+describe('masked stats value checks', () => {
+  it('reject NaN / +-Infinity in x where mask is 1 (padding may hold anything), skipped when value checks are off', () => {
+    const x = tf.tensor2d([[1, NaN, 3], [Infinity, 5, -Infinity]]);
+    const m = tf.tensor2d([[1, 0, 1], [1, 1, 0]]);
+    const pad = tf.tensor2d([[1, 0, 1], [0, 1, 0]]); // every non-finite value masked out
+    const mb = tf.cast(pad, 'bool');
+    const before = tf.memory().numTensors;
+    const msg = (fn: string) => `${fn}: 'x' expected finite values, got Infinity at flat index 3 (shape [2,3])`;
+    expect(() => maskedSum(x, m)).toThrow(msg('maskedSum'));
+    expect(() => maskedSum(x, m, {axis: 0})).toThrow(msg('maskedSum'));
+    expect(() => maskedMean(x, m)).toThrow(msg('maskedMean'));
+    expect(() => maskedVariance(x, m)).toThrow(msg('maskedVariance'));
+    expect(() => whiten(x, m)).toThrow(msg('whiten'));
+    expect(() => tf.grad((t: tf.Tensor) => maskedMean(t, m))(x)).toThrow(msg('maskedMean'));
+    expect(tf.memory().numTensors).toBe(before);
+    const outs = [maskedSum(x, pad), maskedMean(x, mb, {axis: 1}), maskedVariance(x, pad), whiten(x, mb)];
+    expect(vals(outs[0]!)).toEqual([9]);
+    for (const o of outs) expect(vals(o).every(Number.isFinite)).toBe(true);
+    tf.dispose(outs);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const out = maskedSum(x, m);
+      expect(vals(out)[0]).toBe(Infinity);
+      out.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([x, m, pad, mb]);
   });
 });

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {describe, expect, it} from 'vitest';
 import {aggregateLoss, type LossAggregation} from '../../src/math/aggregate_loss.js';
+import {configureValidation} from '../../src/math/assert.js';
 import {clippedPolicyLoss} from '../../src/math/clipped_policy_loss.js';
 import {entropyFromLogits} from '../../src/math/entropy_from_logits.js';
 import {gae} from '../../src/math/gae.js';
@@ -137,8 +138,8 @@ describe('ppoLoss', () => {
       expect(same.stats.approxKl).toBeCloseTo(0, 6);
       expect(same.stats.clipFraction).toBe(0);
       expect(same.stats.valueClipFraction).toBe(0);
-      // Within 0.1 in log space: r in [0.905, 1.105], inside [0.8, 1.2].
-      const near = read({...c, oldLogProbs: c.logProbs.map((row) => row.map((x, t) => x + 0.1 * Math.sin(t + x)))}, {});
+      // Within 0.1 in log space: r in [0.905, 1.105], inside [0.8, 1.2] (log-probs kept <= 0).
+      const near = read({...c, oldLogProbs: c.logProbs.map((row) => row.map((x, t) => Math.min(0, x + 0.1 * Math.sin(t + x))))}, {});
       expect(near.stats.clipFraction).toBe(0);
       expect(near.stats.approxKl).toBeGreaterThanOrEqual(0);
     }), {numRuns: 20});
@@ -326,6 +327,55 @@ describe('ppoLoss', () => {
     expect(() => ppoLoss({...i, returns: nan})).toThrow("ppoLoss: 'returns' expected finite values, got NaN at flat index 0");
     expect(() => ppoLoss({...i, values: nan})).toThrow("ppoLoss: 'values' expected finite values, got NaN at flat index 0");
     tf.dispose([bad, half, nan]);
+    disposeInputs(i);
+  });
+
+  it('rejects NaN / +-Infinity log-probs and entropy on unmasked tokens (padding may hold anything)', () => {
+    const i = tensors(HAND); // mask [[1, 1, 0]]
+    const at = (v: number, t: number) => tf.tensor2d([[-1, -1, 0].map((x, k) => (k === t ? v : x))]);
+    const nan0 = at(NaN, 0);
+    const inf1 = at(Infinity, 1);
+    const negInf1 = at(-Infinity, 1);
+    const before = tf.memory().numTensors;
+    const where = (k: number) => `at [0, ${k}] (flat index ${k}, shape [1,3])`;
+    expect(() => ppoLoss({...i, logProbs: nan0}))
+        .toThrow(`ppoLoss: 'logProbs' expected finite values on unmasked tokens, got NaN ${where(0)}`);
+    expect(() => ppoLoss({...i, oldLogProbs: inf1}))
+        .toThrow(`ppoLoss: 'oldLogProbs' expected finite values on unmasked tokens, got Infinity ${where(1)}`);
+    expect(() => ppoLoss({...i, entropy: nan0}))
+        .toThrow(`ppoLoss: 'entropy' expected finite values on unmasked tokens, got NaN ${where(0)}`);
+    expect(() => ppoLoss({...i, refLogProbs: negInf1}))
+        .toThrow(`ppoLoss: 'refLogProbs' expected finite values on unmasked tokens, got -Infinity ${where(1)}`);
+    // Probabilities passed for log-probabilities (as clippedPolicyLoss and grpoLoss report it).
+    const prob = tf.tensor2d([[0.5, -1, 0]]);
+    expect(() => ppoLoss({...i, refLogProbs: prob})).toThrow(
+        `ppoLoss: 'refLogProbs' expected log-probabilities (<= 0.0001) on unmasked tokens, got 0.5 ${where(0)}: ` +
+        'were probabilities passed instead of log-probabilities?');
+    // Entropy is not a log-prob: positive values are fine.
+    const {loss: l0, stats: s0} = ppoLoss({...i, entropy: tf.keep(tf.tensor2d([[2, 3, 0]]))}, {entropyCoef: 0.1});
+    expect(Number.isFinite(l0.dataSync()[0]!)).toBe(true);
+    tf.dispose([l0, ...Object.values(s0) as tf.Tensor[]]);
+    // Inside a gradient: the error reaches the caller, nothing leaks.
+    expect(() => tf.grad((lp: tf.Tensor) => ppoLoss({...i, logProbs: lp as tf.Tensor2D, oldLogProbs: inf1}).loss)(i.logProbs))
+        .toThrow("ppoLoss: 'oldLogProbs' expected finite values on unmasked tokens, got Infinity");
+    // NaN on the padded token is ignored.
+    for (const name of ['logProbs', 'oldLogProbs', 'entropy', 'refLogProbs'] as const) {
+      const padNaN = tf.tensor2d([[HAND[name][0]![0]!, HAND[name][0]![1]!, NaN]]);
+      const {loss, stats} = ppoLoss({...i, [name]: padNaN}, {entropyCoef: 0.1, klCoef: 0.2});
+      expect(loss.dataSync()[0]).toBeCloseTo(-1.0668469, 5);
+      tf.dispose([padNaN, loss, ...Object.values(stats) as tf.Tensor[]]);
+    }
+    tf.dispose(prob);
+    expect(tf.memory().numTensors).toBe(before + 1); // the kept entropy
+    // Skipped when value checks are off.
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const {loss, stats} = ppoLoss({...i, logProbs: nan0}); // no error (wasm's max/min may drop the NaN)
+      tf.dispose([loss, ...Object.values(stats) as tf.Tensor[]]);
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([nan0, inf1, negInf1]);
     disposeInputs(i);
   });
 });
