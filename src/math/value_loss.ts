@@ -7,7 +7,7 @@ import {
   aggregateMasked, LOSS_AGGREGATIONS, resolveAggregationOptions, type LossAggregation,
 } from './aggregate_loss.js';
 import {
-  assertBinaryMask, assertDtype, assertFinite, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertRank,
+  assertBinaryMask, assertDtype, assertFiniteOnMask, assertKnownInputs, assertKnownOptions, assertNumber, assertOneOf, assertRank,
   assertSameShape, check,
 } from './assert.js';
 
@@ -134,15 +134,8 @@ export function validateValueLossInputs(
     assertDtype(oldValues, 'float32', fn, 'oldValues');
   }
   if (shapeOf === undefined) assertBinaryMask(mask as tf.Tensor, fn, 'mask');
-  const onMask = (x: tf.Tensor) => tf.tidy(() => tf.where(tf.cast(mask as tf.Tensor, 'bool'), x, tf.zerosLike(x)));
   for (const [name, x] of [['values', values], ['returns', returns], ['oldValues', clip === undefined ? undefined : oldValues]] as const) {
-    if (x === undefined) continue;
-    const masked = onMask(x);
-    try {
-      assertFinite(masked, fn, name);
-    } finally {
-      masked.dispose();
-    }
+    if (x !== undefined) assertFiniteOnMask(x, mask as tf.Tensor, fn, name);
   }
 }
 
