@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../../src/math/assert.js';
 import {routerBiasUpdate} from '../../../src/models/router_bias_update.js';
 import {sequenceBalanceLoss} from '../../../src/models/sequence_balance_loss.js';
 
@@ -45,6 +46,27 @@ describe('routerBiasUpdate', () => {
     expect(() => routerBiasUpdate(b, tf.ones([4]) as tf.Tensor1D)).toThrow(/routerBiasUpdate: 'expertLoad' expected shape \[experts\]=\[3\], got \[4\]/);
     expect(() => routerBiasUpdate(b, l, {gamma: -1})).toThrow(/'gamma' expected >= 0/);
     tf.dispose([b, l]);
+  });
+
+  it('value checks: a NaN or infinite load and a NaN bias are named (skipped with valueChecks off)', () => {
+    const b = tf.zeros([3]) as tf.Tensor1D, nanLoad = tf.tensor1d([1, NaN, 2]), infLoad = tf.tensor1d([1, 2, Infinity]);
+    const nanBias = tf.tensor1d([0, 0, NaN]), l = tf.ones([3]) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    expect(() => routerBiasUpdate(b, nanLoad)).toThrow(
+        "routerBiasUpdate: 'expertLoad' expected finite values, got NaN at flat index 1 (shape [3])");
+    expect(() => routerBiasUpdate(b, infLoad)).toThrow(
+        "routerBiasUpdate: 'expertLoad' expected finite values, got Infinity at flat index 2 (shape [3])");
+    expect(() => routerBiasUpdate(nanBias, l)).toThrow(
+        "routerBiasUpdate: 'bias' expected finite values, got NaN at flat index 2 (shape [3])");
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      routerBiasUpdate(b, nanLoad).dispose();
+      routerBiasUpdate(nanBias, l).dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([b, nanLoad, infLoad, nanBias, l]);
   });
 });
 
