@@ -20,7 +20,7 @@ import {rmsNorm} from './rms_norm.js';
 import {tidyResult} from './tidy_result.js';
 import {ropeCosSin, ropeInverseFrequencies, type RopeFrequencies} from './rope.js';
 import {routerBiasUpdate} from './router_bias_update.js';
-import {sequenceBalanceLoss} from './sequence_balance_loss.js';
+import {sequenceBalanceLossInModel} from './sequence_balance_loss.js';
 
 /** Training-time options of a {@link DeepseekV3Policy} (not part of the checkpoint config). */
 export interface DeepseekV3Options {
@@ -210,7 +210,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
         const v = this.load.get(l)!;
         v.assign(tf.add(v, tf.sum(tf.mul(r.selected, flatMask), 0)));
         if (this.options.sequenceBalanceAlpha > 0) {
-          const b = sequenceBalanceLoss(tf.reshape(r.affinities, [B, T, E]), tf.reshape(r.selected, [B, T, E]),
+          const b = sequenceBalanceLossInModel(tf.reshape(r.affinities, [B, T, E]), tf.reshape(r.selected, [B, T, E]),
               {topK: K, alpha: this.options.sequenceBalanceAlpha, mask});
           aux = aux === null ? b : tf.add(aux, b);
         }
