@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {tidyResult} from './tidy_result.js';
 import {assertRank, check} from '../math/assert.js';
-import {moeRoute, type MoeRouting} from './moe_route.js';
+import {moeRouteInModel, type MoeRouting} from './moe_route.js';
 import {swigluMlp, swigluWeightsAt} from './swiglu_mlp.js';
 import type {WeightGetter} from './weight_getter.js';
 
@@ -78,7 +78,7 @@ export function deepseekMoe(
   const N = x.shape[0];
   return tidyResult(() => {
     const logits = tf.matMul(x, w(prefix + 'gate.weight'), false, true) as tf.Tensor2D;
-    const routing = moeRoute(logits, w(prefix + 'gate.e_score_correction_bias') as tf.Tensor1D, {
+    const routing = moeRouteInModel(logits, w(prefix + 'gate.e_score_correction_bias') as tf.Tensor1D, {
       topK: config.numExpertsPerTok, nGroup: config.nGroup, topkGroup: config.topkGroup,
       normTopkProb: config.normTopkProb, routedScalingFactor: config.routedScalingFactor,
     });

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
 import {assertPolicyTokens} from './assert_policy_tokens.js';
+import {causalAttentionBiasInModel} from './causal_attention_bias.js';
 import type {ExpertCompute} from './deepseek_moe.js';
 import {deepseekV3Block} from './deepseek_v3_block.js';
 import {
@@ -12,7 +13,7 @@ import {
 } from './deepseek_v3_config.js';
 import {embeddingLookup} from './embedding_lookup.js';
 import {expertLoadStats} from './expert_load_stats.js';
-import {causalAttentionBias, type MlaLayerCache} from './mla.js';
+import type {MlaLayerCache} from './mla.js';
 import type {MoeRouting} from './moe_route.js';
 import {mtpLoss, mtpModule} from './mtp.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from './policy.js';
@@ -20,7 +21,7 @@ import {rmsNorm} from './rms_norm.js';
 import {tidyResult} from './tidy_result.js';
 import {ropeCosSin, ropeInverseFrequencies, type RopeFrequencies} from './rope.js';
 import {routerBiasUpdate} from './router_bias_update.js';
-import {sequenceBalanceLoss} from './sequence_balance_loss.js';
+import {sequenceBalanceLossInModel} from './sequence_balance_loss.js';
 
 /** Training-time options of a {@link DeepseekV3Policy} (not part of the checkpoint config). */
 export interface DeepseekV3Options {
@@ -210,7 +211,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
         const v = this.load.get(l)!;
         v.assign(tf.add(v, tf.sum(tf.mul(r.selected, flatMask), 0)));
         if (this.options.sequenceBalanceAlpha > 0) {
-          const b = sequenceBalanceLoss(tf.reshape(r.affinities, [B, T, E]), tf.reshape(r.selected, [B, T, E]),
+          const b = sequenceBalanceLossInModel(tf.reshape(r.affinities, [B, T, E]), tf.reshape(r.selected, [B, T, E]),
               {topK: K, alpha: this.options.sequenceBalanceAlpha, mask});
           aux = aux === null ? b : tf.add(aux, b);
         }
@@ -281,7 +282,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     const [B, T] = tokens.shape;
     return tidyResult(() => {
       const {cos, sin} = ropeCosSin(tf.cast(positions, 'int32') as tf.Tensor2D, this.freqs);
-      const bias = causalAttentionBias(B, T, cache === null ? 0 : cache.latent.shape[1], tf.cast(keyMask, 'float32') as tf.Tensor2D);
+      const bias = causalAttentionBiasInModel(B, T, cache === null ? 0 : cache.latent.shape[1], tf.cast(keyMask, 'float32') as tf.Tensor2D);
       const m = mtpModule(prevHidden, this.embed(tokens), this.w, this.config.numLayers, this.config, {cos, sin, bias, cache, mode: 'absorb'});
       return {logits: this.head(m.normed), cache: m.cache};
     });
@@ -360,7 +361,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     const [B, Tq] = tokens.shape;
     const pastLen = past === null ? 0 : past.layers[0]!.latent.shape[1];
     const {cos, sin} = ropeCosSin(positions, this.freqs);
-    const bias = causalAttentionBias(B, Tq, pastLen, keyMask);
+    const bias = causalAttentionBiasInModel(B, Tq, pastLen, keyMask);
     let x = this.embed(tokens);
     const caches: MlaLayerCache[] = [];
     const routings = new Map<number, MoeRouting>();
@@ -384,7 +385,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
       const n = T - k;
       const pos = tf.slice(positions, [0, 0], [B, n]) as tf.Tensor2D;
       const {cos, sin} = ropeCosSin(pos, this.freqs);
-      const bias = causalAttentionBias(B, n, 0, tf.slice(mask, [0, 0], [B, n]) as tf.Tensor2D);
+      const bias = causalAttentionBiasInModel(B, n, 0, tf.slice(mask, [0, 0], [B, n]) as tf.Tensor2D);
       const m = mtpModule(tf.slice(prev, [0, 0, 0], [B, n, D]), this.embed(tf.slice(tokens, [0, k], [B, n]) as tf.Tensor2D),
           this.w, this.config.numLayers + k - 1, this.config, {cos, sin, bias, cache: null, mode: 'expand'});
       out.push(this.head(m.normed));

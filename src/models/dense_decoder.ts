@@ -9,7 +9,7 @@ import type {CheckpointWeights, WeightSpec} from './pretrained/checkpoint_weight
 import {embeddingLookupOfCheckedIds} from './embedding_lookup.js';
 import {denseDecoderLayer, type DenseDecoderLayerWeights} from './dense_decoder_layer.js';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from './policy.js';
-import {causalAttentionBias} from './causal_attention_bias.js';
+import {causalAttentionBiasInModel} from './causal_attention_bias.js';
 import {rmsNorm} from './rms_norm.js';
 import {type RopeConfig, type RopeFrequencies, ropeCosSin, ropeInverseFrequencies} from './rope.js';
 import {disposeKvCache, type KvCache} from './transformer_policy.js';
@@ -299,7 +299,7 @@ export class DenseDecoderPolicy implements Policy<KvCache> {
       ? ropeInverseFrequencies(c.rope, {headDim: c.headDim, seqLen: Tk}) : this.frequencies;
     const {cos, sin} = ropeCosSin(positions, freqs);
     // Additive mask [B, 1, Tq, Tk]: query i (absolute Tp + i) sees key j <= Tp + i when it is real.
-    const maskBias = causalAttentionBias(B, Tq, Tp, keyMask);
+    const maskBias = causalAttentionBiasInModel(B, Tq, Tp, keyMask);
     const keys: tf.Tensor4D[] = [], values: tf.Tensor4D[] = [];
     const sizes = {numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, rmsNormEps: c.rmsNormEps};
     this.layers.forEach((weights, l) => {

@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertDtype, assertRank, assertTensor, check} from '../math/assert.js';
+import {assertDtype, assertKnownOptions, assertRank, assertTensor, check} from '../math/assert.js';
 import {
   fp8MatmulResolved, resolveFp8MatmulOptions, type Fp8MatmulOptions, type ResolvedFp8MatmulOptions,
 } from '../math/fp8_matmul.js';
@@ -14,6 +14,9 @@ import {
  */
 export type Fp8LinearOptions = Omit<Fp8MatmulOptions, 'aTile' | 'bTile'>;
 
+/** The option names of {@link fp8Linear} (those of `fp8Matmul` without the tiles). */
+const KNOWN = ['format', 'accumulatorBits', 'mmaK', 'promotionInterval'];
+
 const ACTIVATION_TILE: [number, number] = [1, 128];
 const WEIGHT_BLOCK: [number, number] = [128, 128];
 const TOKEN_TILE: [number, number] = [128, 1];
@@ -22,6 +25,7 @@ const TOKEN_TILE: [number, number] = [128, 1];
 export function resolveFp8LinearOptions(options: Fp8LinearOptions | undefined, fn: string): ResolvedFp8MatmulOptions {
   check(options === undefined || (typeof options === 'object' && options !== null && !('aTile' in options) && !('bTile' in options)),
       fn, () => `'options' expected {format, accumulatorBits, mmaK, promotionInterval} (the tiles are fixed), got ${JSON.stringify(options)}`);
+  assertKnownOptions(options, KNOWN, fn);
   return resolveFp8MatmulOptions({...options, aTile: ACTIVATION_TILE, bTile: WEIGHT_BLOCK}, fn);
 }
 
@@ -59,6 +63,9 @@ export function fp8LinearResolved(x: tf.Tensor2D, w: tf.Tensor2D, o: ResolvedFp8
  * @param w `[inFeatures, outFeatures]` float32 (a variable for training).
  * @param options `{format = 'e4m3', accumulatorBits = 14, mmaK = 32, promotionInterval = 128}`.
  * @returns `[..., outFeatures]` float32.
+ * @throws when `x` or `w` is not float32 or their inner sizes differ, on an option `aTile` / `bTile`
+ *   (the tiles are fixed) or another unknown option (the message lists the four allowed), or an
+ *   option out of range.
  * @example
  * const w = tf.variable(tf.randomNormal([64, 32], 0, 0.1));
  * const x = tf.randomNormal([8, 64]);

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertRank, assertShape, check} from '../math/assert.js';
+import {assertFinite, assertFloat, assertKnownOptions, assertNumber, assertRank, assertShape, check} from '../math/assert.js';
 
 /** Options of {@link moeRoute}. */
 export interface MoeRouteOptions {
@@ -55,19 +55,46 @@ const KNOWN = ['topK', 'nGroup', 'topkGroup', 'normTopkProb', 'routedScalingFact
  * @param bias `[experts]` float32 selection bias b_i.
  * @param options see {@link MoeRouteOptions}; `topK` required.
  * @returns {@link MoeRouting}.
- * @throws when shapes disagree, `experts` is not a multiple of `nGroup`, or `topK` exceeds the
- *   experts of the kept groups.
+ * @throws on an unknown option, when `routerLogits` is not `[tokens, experts]` float32, `bias` not
+ *   `[experts]` float32, `experts` is not a multiple of `nGroup`, or `topK` exceeds the experts of the
+ *   kept groups; value checks (skipped with `configureValidation({valueChecks: false})`, one scalar
+ *   read back each): `routerLogits` and `bias` finite (a NaN bias silently picks expert 0, NaN logits
+ *   give NaN gates). The model forward ({@link deepseekMoe}) calls {@link moeRouteInModel}, which
+ *   skips the value checks.
  * @example
  * const r = moeRoute(tf.tensor2d([[2, 0, -1, 1]]), tf.zeros([4]), {topK: 2});
  * r.indices.arraySync(); // [[0, 3]]; gates sigmoid(2), sigmoid(1) normalised: ~[0.545, 0.455]
  * tf.dispose([r.indices, r.weights, r.combine, r.selected, r.affinities]);
  */
 export function moeRoute(routerLogits: tf.Tensor2D, bias: tf.Tensor1D, options: MoeRouteOptions): MoeRouting {
+  const resolved = resolveMoeRoute(routerLogits, bias, options);
+  assertFinite(routerLogits, 'moeRoute', 'routerLogits');
+  assertFinite(bias, 'moeRoute', 'bias');
+  return route(routerLogits, bias, resolved);
+}
+
+/**
+ * @internal {@link moeRoute} with its shape, dtype and option checks but no value checks (no
+ * read-back): the per-layer call of the model forward ({@link deepseekMoe}), whose `routerLogits`
+ * are our own matmul of the layer input and whose `bias` is the model's `e_score_correction_bias`
+ * (moved only by {@link routerBiasUpdate}, which checks it is finite). A value check there would
+ * cost one GPU synchronisation per MoE layer per forward.
+ */
+export function moeRouteInModel(routerLogits: tf.Tensor2D, bias: tf.Tensor1D, options: MoeRouteOptions): MoeRouting {
+  return route(routerLogits, bias, resolveMoeRoute(routerLogits, bias, options));
+}
+
+/** The options of {@link moeRoute} with defaults applied. */
+type ResolvedMoeRoute = Required<MoeRouteOptions>;
+
+/** The always-on checks of {@link moeRoute}; returns the options with their defaults. */
+function resolveMoeRoute(routerLogits: tf.Tensor2D, bias: tf.Tensor1D, options: MoeRouteOptions): ResolvedMoeRoute {
   const fn = 'moeRoute';
   assertKnownOptions(options, KNOWN, fn);
   assertRank(routerLogits, 2, fn, 'routerLogits', ['tokens', 'experts'], 'float32');
-  const [N, E] = routerLogits.shape;
+  const E = routerLogits.shape[1];
   assertShape(bias, [E], fn, 'bias', ['experts']);
+  assertFloat(bias, fn, 'bias');
   const {topK, nGroup = 1, normTopkProb = true, routedScalingFactor = 1} = options ?? ({} as MoeRouteOptions);
   const topkGroup = options?.topkGroup ?? nGroup;
   assertNumber(topK, fn, 'topK', {integer: true, min: 1, max: E});
@@ -80,6 +107,14 @@ export function moeRoute(routerLogits: tf.Tensor2D, bias: tf.Tensor1D, options: 
     `'topK' expected <= topkGroup * experts/nGroup = ${topkGroup * perGroup}, got ${topK}`);
   check(nGroup === 1 || perGroup >= 2, fn, () =>
     `'nGroup' expected at least 2 experts per group (the group score sums the top 2), got ${perGroup}`);
+  return {topK, nGroup, topkGroup, normTopkProb, routedScalingFactor};
+}
+
+/** The routing of checked inputs. */
+function route(routerLogits: tf.Tensor2D, bias: tf.Tensor1D, options: ResolvedMoeRoute): MoeRouting {
+  const {topK, nGroup, topkGroup, normTopkProb, routedScalingFactor} = options;
+  const [N, E] = routerLogits.shape;
+  const perGroup = E / nGroup;
   return tf.tidy(() => {
     const s = tf.sigmoid(routerLogits);
     const choice = tf.add(s, bias) as tf.Tensor2D;

@@ -3,6 +3,10 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  assertBinaryMask, assertFloat, assertNumber, assertRank, assertSameShape, assertShape, check, describeNonTensor, fmtShape,
+} from '../math/assert.js';
+import {assertTokensInVocab} from '../math/token_log_probs.js';
 import {tidyResult} from './tidy_result.js';
 import {deepseekV3Block} from './deepseek_v3_block.js';
 import type {ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
@@ -64,19 +68,28 @@ export function mtpModule(
 /**
  * The MTP training objective (arXiv:2412.19437 §2.2, eqs. 24-25):
  * L_MTP = (λ / D) Σ_k L^k_MTP, each L^k the mean cross-entropy of depth k over its real targets.
+ * A position counts when both it and its target are real (mask 1). An empty `logitsPerDepth` (a
+ * sequence too short for any depth) gives 0.
  *
- * @param logitsPerDepth depth k: `[batch, time − k, vocab]` logits, position i predicting t_{i+k+1}.
- * @param tokens `[batch, time]` int32 ids.
+ * @param logitsPerDepth D entries, depth k (1-based): `[batch, time − k, vocab]` float32 logits,
+ *   position i predicting t_{i+k+1}; the same vocab at every depth (the shared output head).
+ * @param tokens `[batch, time]` int32 ids in [0, vocab) (padding included).
  * @param mask `[batch, time]` float32 1 real / 0 pad.
- * @param lambda weight λ.
+ * @param lambda weight λ, a finite number >= 0.
  * @returns scalar λ/D Σ_k L^k.
+ * @throws when `logitsPerDepth` is not an array of rank-3 float32 tensors of shape
+ *   `[batch, time − k, vocab]`, `tokens` is not `[batch, time]` int32, `mask` is not float32 of the
+ *   shape of `tokens`, or `lambda` is not a finite number >= 0; value checks (skipped with
+ *   `configureValidation({valueChecks: false})`): `mask` values in {0, 1}, `tokens` in [0, vocab).
  * @example
  * const f: typeof mtpLoss = mtpLoss;
  */
 export function mtpLoss(logitsPerDepth: tf.Tensor3D[], tokens: tf.Tensor2D, mask: tf.Tensor2D, lambda: number): tf.Scalar {
+  validateMtpLossInputs(logitsPerDepth, tokens, mask, lambda);
+  const D = logitsPerDepth.length;
+  if (D === 0) return tf.scalar(0);
   return tf.tidy(() => {
     const [B, T] = tokens.shape;
-    const D = logitsPerDepth.length;
     let total: tf.Tensor = tf.scalar(0);
     for (let k = 1; k <= D; k++) {
       const logits = logitsPerDepth[k - 1]!;
@@ -91,4 +104,28 @@ export function mtpLoss(logitsPerDepth: tf.Tensor3D[], tokens: tf.Tensor2D, mask
     }
     return tf.mul(total, lambda / D) as tf.Scalar;
   });
+}
+
+/** The checks of {@link mtpLoss}: shapes, dtypes and `lambda` always; mask and token range as value checks. */
+function validateMtpLossInputs(logitsPerDepth: unknown, tokens: tf.Tensor2D, mask: tf.Tensor2D, lambda: unknown): void {
+  const fn = 'mtpLoss';
+  check(Array.isArray(logitsPerDepth), fn, () =>
+    `'logitsPerDepth' expected an array of [batch, time - k, vocab] tensors (one per depth k), got ` +
+    (logitsPerDepth instanceof tf.Tensor ? `a tf.Tensor of shape ${fmtShape(logitsPerDepth.shape)}; wrap it in an array`
+      : describeNonTensor(logitsPerDepth).split(';')[0]));
+  assertRank(tokens, 2, fn, 'tokens', ['batch', 'time'], 'int32');
+  const [B, T] = tokens.shape;
+  assertSameShape(mask, tokens, fn, 'mask', 'tokens');
+  assertFloat(mask, fn, 'mask');
+  assertNumber(lambda, fn, 'lambda', {min: 0});
+  let vocab = 0;
+  logitsPerDepth.forEach((logits: unknown, i) => {
+    const name = `logitsPerDepth[${i}]`;
+    assertRank(logits, 3, fn, name, ['batch', 'time - k', 'vocab'], 'float32');
+    if (i === 0) vocab = logits.shape[2]!;
+    assertShape(logits, [B, Math.max(T - i - 1, 0), vocab], fn, name, ['batch', `time - ${i + 1}`, 'vocab']);
+  });
+  if (logitsPerDepth.length === 0) return;
+  assertBinaryMask(mask, fn, 'mask');
+  assertTokensInVocab(tokens, vocab, fn, "'logitsPerDepth'");
 }

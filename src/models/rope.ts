@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertRank, check, fmtShape} from '../math/assert.js';
+import {assertKnownOptions, assertNumber, assertRank, check, fmtShape} from '../math/assert.js';
 import {ropeWebGPU} from '../math/fused/rope_webgpu.js';
 import {MissingConfigFieldError} from './pretrained/errors.js';
 import type {JsonObject} from './pretrained/json.js';
@@ -185,6 +185,8 @@ function yarnMscale(scale: number, m = 1): number {
  * @param options.headDim head dimension (`head_dim`, or `qk_rope_head_dim` for MLA).
  * @param options.seqLen current length, for `dynamic`; default `maxPositionEmbeddings`.
  * @returns `{inverseFrequencies, attentionFactor, rotaryDim}`.
+ * @throws on an unknown option, when `headDim` is not an integer >= 2, `seqLen` (when given) not an
+ *   integer >= 1, or the rotary dimension is odd or below 2.
  * @example
  * const {inverseFrequencies} = ropeInverseFrequencies(
  *     {type: 'default', theta: 10000, maxPositionEmbeddings: 32, partialRotaryFactor: 1}, {headDim: 4});
@@ -192,8 +194,10 @@ function yarnMscale(scale: number, m = 1): number {
  */
 export function ropeInverseFrequencies(rope: RopeConfig, options: RopeFrequencyOptions): RopeFrequencies {
   const fn = 'ropeInverseFrequencies';
-  const {headDim, seqLen} = options;
+  assertKnownOptions(options, ['headDim', 'seqLen'], fn);
+  const {headDim, seqLen} = options ?? ({} as RopeFrequencyOptions);
   check(Number.isInteger(headDim) && headDim >= 2, fn, () => `'headDim' expected an integer >= 2, got ${headDim}`);
+  if (seqLen !== undefined) assertNumber(seqLen, fn, 'seqLen', {integer: true, min: 1});
   const d = Math.floor(headDim * rope.partialRotaryFactor);
   check(d >= 2 && d % 2 === 0, fn, () => `rotary dimension headDim * partialRotaryFactor expected even and >= 2, got ${d}`);
   const half = d / 2;
@@ -332,7 +336,8 @@ export interface ApplyRopeOptions {
  * @param sin `[batch, time, rotaryDim]` from {@link ropeCosSin}.
  * @param options.interleaved pairs are adjacent features; default `false`.
  * @returns `[batch, heads, time, rotaryDim]`.
- * @throws when shapes disagree or `rotaryDim` is odd.
+ * @throws on an unknown option or a non-boolean `interleaved`, when shapes disagree, a tensor is not
+ *   float32, or `rotaryDim` is odd.
  * @example
  * const x = tf.ones([1, 1, 1, 2]) as tf.Tensor4D;
  * const angle = tf.tensor3d([[[Math.PI / 2, Math.PI / 2]]]);
@@ -341,7 +346,9 @@ export interface ApplyRopeOptions {
  */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D, options: ApplyRopeOptions = {}): tf.Tensor4D {
   const fn = 'applyRope';
+  assertKnownOptions(options, ['interleaved'], fn);
   const {interleaved = false} = options;
+  check(typeof interleaved === 'boolean', fn, () => `'interleaved' expected a boolean, got ${String(interleaved)}`);
   assertRank(x, 4, fn, 'x', ['batch', 'heads', 'time', 'rotaryDim'], 'float32');
   const [B, H, T, d] = x.shape;
   check(d % 2 === 0, fn, () => `'x' expected an even rotaryDim, got ${fmtShape(x.shape)}`);

@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertRank, assertShape} from '../math/assert.js';
+import {assertFinite, assertKnownOptions, assertNumber, assertRank, assertShape} from '../math/assert.js';
 
 /** Options of {@link routerBiasUpdate}. */
 export interface RouterBiasUpdateOptions {
@@ -27,6 +27,10 @@ export interface RouterBiasUpdateOptions {
  *   only the sign of mean − load matters).
  * @param options.gamma update speed γ >= 0; default `0.001`.
  * @returns `[experts]` the updated bias.
+ * @throws on an unknown option, when `bias` is not `[experts]` float32, `expertLoad` not of its shape,
+ *   or `gamma` not a finite number >= 0; value checks (skipped with `configureValidation({valueChecks:
+ *   false})`, one scalar read back each): `bias` and `expertLoad` finite (a NaN load would silently
+ *   give an all-zero update, an infinite one a wrong sign).
  * @example
  * routerBiasUpdate(tf.zeros([4]), tf.tensor1d([6, 2, 2, 2]), {gamma: 0.1}).arraySync();
  * // mean load 3: [-0.1, 0.1, 0.1, 0.1]
@@ -39,6 +43,8 @@ export function routerBiasUpdate(
   assertShape(expertLoad, bias.shape, fn, 'expertLoad', ['experts']);
   const {gamma = 0.001} = options;
   assertNumber(gamma, fn, 'gamma', {min: 0});
+  assertFinite(bias, fn, 'bias');
+  assertFinite(expertLoad, fn, 'expertLoad');
   return tf.tidy(() => {
     const load = tf.cast(expertLoad, 'float32');
     return tf.add(bias, tf.mul(tf.sign(tf.sub(tf.mean(load), load)), gamma)) as tf.Tensor1D;

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {runWithLazyGradients} from '../math/fused/run_with_lazy_gradients.js';
 import {swigluWebGPU} from '../math/fused/swiglu_webgpu.js';
+import {assertFloat, assertKnownInputs, assertRank, assertShape, assertTensor, check, fmtShape} from '../math/assert.js';
 import {linear} from './linear.js';
 import type {WeightGetter} from './weight_getter.js';
 
@@ -35,17 +36,44 @@ export interface SwigluWeights {
  * @param x `[..., hidden]` float32.
  * @param weights see {@link SwigluWeights}.
  * @returns `[..., hidden]`.
+ * @throws on an unknown key of `weights` (a misspelled `gateBais` would be ignored), when `gate` is
+ *   not rank 2, `up` not of the shape of `gate`, `down` not `[hidden, intermediate]`, a bias not of
+ *   its projection's output size, `x` not `[..., hidden]`, or a tensor not float32.
  * @example
  * const w = {gate: tf.ones([4, 2]) as tf.Tensor2D, up: tf.ones([4, 2]) as tf.Tensor2D, down: tf.ones([2, 4]) as tf.Tensor2D};
  * const y = swigluMlp(tf.tensor2d([[1, 0]]), w); // 4 * silu(1) * 1 = 2.924 per output
  * y.dispose();
  */
 export function swigluMlp(x: tf.Tensor, weights: SwigluWeights): tf.Tensor {
+  assertSwigluInputs(x, weights);
   return tf.tidy('swigluMlp', () => {
     const g = linear(x, weights.gate, weights.gateBias);
     const u = linear(x, weights.up, weights.upBias);
     return linear(swigluGate(g, u), weights.down, weights.downBias);
   });
+}
+
+const WEIGHT_KEYS = ['gate', 'up', 'down', 'gateBias', 'upBias', 'downBias'];
+
+/** The shape and dtype checks of {@link swigluMlp}. */
+function assertSwigluInputs(x: tf.Tensor, weights: SwigluWeights): void {
+  const fn = 'swigluMlp';
+  assertKnownInputs(weights, WEIGHT_KEYS, fn, 'weights');
+  const {gate, up, down, gateBias, upBias, downBias} = weights;
+  assertRank(gate, 2, fn, 'weights.gate', ['intermediate', 'hidden'], 'float32');
+  const [I, H] = gate.shape;
+  assertShape(up, [I, H], fn, 'weights.up', ['intermediate', 'hidden']);
+  assertShape(down, [H, I], fn, 'weights.down', ['hidden', 'intermediate']);
+  if (gateBias !== undefined) assertShape(gateBias, [I], fn, 'weights.gateBias', ['intermediate']);
+  if (upBias !== undefined) assertShape(upBias, [I], fn, 'weights.upBias', ['intermediate']);
+  if (downBias !== undefined) assertShape(downBias, [H], fn, 'weights.downBias', ['hidden']);
+  assertTensor(x, fn, 'x');
+  check(x.rank >= 1 && x.shape[x.rank - 1] === H, fn, () => `'x' expected shape [..., hidden=${H}], got ${fmtShape(x.shape)}`);
+  assertFloat(x, fn, 'x');
+  for (const key of ['up', 'down', 'gateBias', 'upBias', 'downBias'] as const) {
+    const t = weights[key];
+    if (t !== undefined) assertFloat(t, fn, `weights.${key}`);
+  }
 }
 
 /** silu(gate) * up with its explicit backward (fused on webgpu). */

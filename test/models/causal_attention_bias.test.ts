@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
-import {causalAttentionBias} from '../../src/models/causal_attention_bias.js';
+import {configureValidation} from '../../src/math/assert.js';
+import {causalAttentionBias, causalAttentionBiasInModel} from '../../src/models/causal_attention_bias.js';
 
 /** The previous formula: (1 - causal * keyMask) * -1e9. */
 function reference(B: number, Tq: number, Tp: number, keyMask: tf.Tensor2D): tf.Tensor {
@@ -48,5 +49,31 @@ describe('causalAttentionBias', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(() => causalAttentionBias(2, 2, 0, m)).toThrow(/causalAttentionBias: 'keyMask' expected shape \[batch, pastTime \+ newTime\]=\[2,2\], got \[2,3\]/);
     m.dispose();
+  });
+});
+
+describe('causalAttentionBias input checks', () => {
+  it('names non-integer sizes and a non-binary keyMask (value check skipped with valueChecks off and in the model variant)', () => {
+    const half = tf.tensor2d([[1, 0.5, 1]]);
+    const before = tf.memory().numTensors;
+    expect(() => causalAttentionBias(1, NaN, 0, null)).toThrow("causalAttentionBias: 'newTime' expected a finite number, got NaN");
+    expect(() => causalAttentionBias(1, 1.5, 0, null)).toThrow("causalAttentionBias: 'newTime' expected an integer, got 1.5");
+    expect(() => causalAttentionBias(0, 1, 0, null)).toThrow("causalAttentionBias: 'batch' expected >= 1, got 0");
+    expect(() => causalAttentionBias(1.5, 1, 0, null)).toThrow("causalAttentionBias: 'batch' expected an integer, got 1.5");
+    expect(() => causalAttentionBias(1, 1, -1, null)).toThrow("causalAttentionBias: 'pastTime' expected >= 0, got -1");
+    expect(() => causalAttentionBias(1, 1, 0.5, null)).toThrow("causalAttentionBias: 'pastTime' expected an integer, got 0.5");
+    expect(() => causalAttentionBias(1, 2, 1, half)).toThrow(
+        "causalAttentionBias: 'keyMask' expected values in {0, 1}, got 0.5 (shape [1,3])");
+    expect(() => causalAttentionBiasInModel(1, 1.5, 0, null)).toThrow("causalAttentionBias: 'newTime' expected an integer, got 1.5");
+    expect(tf.memory().numTensors).toBe(before);
+    causalAttentionBiasInModel(1, 2, 1, half).dispose();
+    const previous = configureValidation({valueChecks: false});
+    try {
+      causalAttentionBias(1, 2, 1, half).dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    half.dispose();
   });
 });

@@ -37,6 +37,8 @@ describe('fp8Linear', () => {
     expect(() => fp8Linear(tf.ones([3, 7]), w)).toThrow(/fp8Linear: 'x' expected shape \[\.\.\., inFeatures=8\], got \[3,7\]/);
     expect(() => fp8Linear(x, tf.ones([8]) as never)).toThrow(/fp8Linear: 'w' expected shape \[inFeatures, outFeatures\]/);
     expect(() => fp8Linear(x, w, {aTile: [1, 1]} as never)).toThrow(/the tiles are fixed/);
+    expect(() => fp8Linear(x, w, {mmak: 32} as never)).toThrow(
+        "fp8Linear: unknown option 'mmak'; expected one of 'format', 'accumulatorBits', 'mmaK', 'promotionInterval'; did you mean 'mmaK'?");
     expect(() => fp8Linear(x, w, {format: 'int8' as 'e4m3'})).toThrow(/fp8Linear: 'format'/);
     tf.dispose([x, w]);
   });

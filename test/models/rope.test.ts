@@ -177,4 +177,24 @@ describe('ropeCosSin / applyRope', () => {
         .toThrow(/'positions' expected dtype int32/);
     tf.dispose([x, cos]);
   });
+
+  it('rejects unknown options and a bad seqLen or interleaved', () => {
+    const x = tf.zeros([1, 1, 2, 4]) as tf.Tensor4D, cos = tf.zeros([1, 2, 4]) as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    expect(() => applyRope(x, cos, cos, {interleave: true} as never)).toThrow(
+        "applyRope: unknown option 'interleave'; expected one of 'interleaved'; did you mean 'interleaved'?");
+    expect(() => applyRope(x, cos, cos, {interleaved: 1} as never)).toThrow("applyRope: 'interleaved' expected a boolean, got 1");
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => ropeInverseFrequencies(base(), {headDim: 4, seqlen: 8} as never)).toThrow(
+        "ropeInverseFrequencies: unknown option 'seqlen'; expected one of 'headDim', 'seqLen'; did you mean 'seqLen'?");
+    expect(() => ropeInverseFrequencies(base(), {headDim: 4, seqLen: NaN})).toThrow(
+        "ropeInverseFrequencies: 'seqLen' expected a finite number, got NaN");
+    expect(() => ropeInverseFrequencies(base(), {headDim: 4, seqLen: 1.5})).toThrow(
+        "ropeInverseFrequencies: 'seqLen' expected an integer, got 1.5");
+    expect(() => ropeInverseFrequencies(base(), {headDim: 4, seqLen: 0})).toThrow(
+        "ropeInverseFrequencies: 'seqLen' expected >= 1, got 0");
+    expect(() => ropeInverseFrequencies(base(), undefined as never)).toThrow(
+        "ropeInverseFrequencies: 'headDim' expected an integer >= 2, got undefined");
+    tf.dispose([x, cos]);
+  });
 });

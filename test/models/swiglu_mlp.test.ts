@@ -91,3 +91,32 @@ describe('swigluMlp', () => {
     tf.dispose([x, w.gate, w.up, w.down]);
   });
 });
+
+describe('swigluMlp input checks', () => {
+  it('names a misspelled weight key, mismatched weight shapes and dtypes; leaks nothing', () => {
+    const w = weights(2, 4, 7), x = tf.ones([3, 2]);
+    const up = tf.ones([4, 3]) as tf.Tensor2D, down = tf.ones([2, 3]) as tf.Tensor2D, b = tf.ones([4]) as tf.Tensor1D;
+    const b3 = tf.ones([3]) as tf.Tensor1D, upI = tf.ones([4, 2], 'int32') as tf.Tensor2D, x3 = tf.ones([3, 3]);
+    const before = tf.memory().numTensors;
+    expect(() => swigluMlp(x, {...w, gateBais: b} as unknown as SwigluWeights)).toThrow(
+        "swigluMlp: unknown key of 'weights' 'gateBais'; expected one of 'gate', 'up', 'down', 'gateBias', 'upBias', " +
+        "'downBias'; did you mean 'gateBias'?");
+    expect(() => swigluMlp(x, {...w, up})).toThrow(
+        "swigluMlp: 'weights.up' expected shape [intermediate, hidden]=[4,2], got [4,3]");
+    expect(() => swigluMlp(x, {...w, down})).toThrow(
+        "swigluMlp: 'weights.down' expected shape [hidden, intermediate]=[2,4], got [2,3]");
+    expect(() => swigluMlp(x, {...w, upBias: b3})).toThrow(
+        "swigluMlp: 'weights.upBias' expected shape [intermediate]=[4], got [3]");
+    expect(() => swigluMlp(x, {...w, downBias: b})).toThrow(
+        "swigluMlp: 'weights.downBias' expected shape [hidden]=[2], got [4]");
+    expect(() => swigluMlp(x, {...w, up: upI})).toThrow("swigluMlp: 'weights.up' expected dtype float32, got int32");
+    expect(() => swigluMlp(x3, w)).toThrow("swigluMlp: 'x' expected shape [..., hidden=2], got [3,3]");
+    expect(() => swigluMlp(x, {gate: w.gate, up: w.up} as SwigluWeights)).toThrow(
+        "swigluMlp: 'weights.down' expected a tf.Tensor, got undefined; pass a tf.Tensor (is the argument missing, or its name misspelled?)");
+    expect(tf.memory().numTensors).toBe(before);
+    // absent biases may be passed as undefined (as the dense decoder does)
+    tf.dispose(swigluMlp(x, {...w, gateBias: undefined, upBias: undefined, downBias: undefined}));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([w.gate, w.up, w.down, x, up, down, b, b3, upI, x3]);
+  });
+});

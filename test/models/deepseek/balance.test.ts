@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../../src/math/assert.js';
 import {routerBiasUpdate} from '../../../src/models/router_bias_update.js';
-import {sequenceBalanceLoss} from '../../../src/models/sequence_balance_loss.js';
+import {sequenceBalanceLoss, sequenceBalanceLossInModel} from '../../../src/models/sequence_balance_loss.js';
 
 describe('routerBiasUpdate', () => {
   it('hand-computed: b + gamma * sign(mean - load), 0 at the mean', () => {
@@ -45,6 +46,27 @@ describe('routerBiasUpdate', () => {
     expect(() => routerBiasUpdate(b, tf.ones([4]) as tf.Tensor1D)).toThrow(/routerBiasUpdate: 'expertLoad' expected shape \[experts\]=\[3\], got \[4\]/);
     expect(() => routerBiasUpdate(b, l, {gamma: -1})).toThrow(/'gamma' expected >= 0/);
     tf.dispose([b, l]);
+  });
+
+  it('value checks: a NaN or infinite load and a NaN bias are named (skipped with valueChecks off)', () => {
+    const b = tf.zeros([3]) as tf.Tensor1D, nanLoad = tf.tensor1d([1, NaN, 2]), infLoad = tf.tensor1d([1, 2, Infinity]);
+    const nanBias = tf.tensor1d([0, 0, NaN]), l = tf.ones([3]) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    expect(() => routerBiasUpdate(b, nanLoad)).toThrow(
+        "routerBiasUpdate: 'expertLoad' expected finite values, got NaN at flat index 1 (shape [3])");
+    expect(() => routerBiasUpdate(b, infLoad)).toThrow(
+        "routerBiasUpdate: 'expertLoad' expected finite values, got Infinity at flat index 2 (shape [3])");
+    expect(() => routerBiasUpdate(nanBias, l)).toThrow(
+        "routerBiasUpdate: 'bias' expected finite values, got NaN at flat index 2 (shape [3])");
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      routerBiasUpdate(b, nanLoad).dispose();
+      routerBiasUpdate(nanBias, l).dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([b, nanLoad, infLoad, nanBias, l]);
   });
 });
 
@@ -90,5 +112,44 @@ describe('sequenceBalanceLoss', () => {
     expect(() => sequenceBalanceLoss(s, tf.ones([1, 2, 4]) as tf.Tensor3D, {topK: 1})).toThrow(/'selected' expected shape/);
     expect(() => sequenceBalanceLoss(s, sel, {topK: 1, mask: tf.tensor2d([[1, 2]])})).toThrow(/'mask' expected values in \{0, 1\}/);
     tf.dispose([s, sel]);
+  });
+
+  it('value checks: NaN / Infinity affinities and an all-zero row at a real position (skipped with valueChecks off)', () => {
+    const sel = tf.tensor3d([[[1, 0], [0, 1]]]);
+    const nan = tf.tensor3d([[[0.5, NaN], [0.5, 0.5]]]), inf = tf.tensor3d([[[0.5, 0.5], [Infinity, 0.5]]]);
+    const zero = tf.tensor3d([[[0.5, 0.5], [0, 0]]]);
+    const before = tf.memory().numTensors;
+    expect(() => sequenceBalanceLoss(nan, sel, {topK: 1})).toThrow(
+        "sequenceBalanceLoss: 'affinities' expected finite values, got NaN at flat index 1 (shape [1,2,2])");
+    expect(() => sequenceBalanceLoss(inf, sel, {topK: 1})).toThrow(
+        "sequenceBalanceLoss: 'affinities' expected finite values, got Infinity at flat index 2 (shape [1,2,2])");
+    expect(() => sequenceBalanceLoss(zero, sel, {topK: 1})).toThrow(
+        "sequenceBalanceLoss: 'affinities' expected each row over the experts to have a positive sum (sigmoid affinities), " +
+        'got sum 0 at [batch, time]=[0,1] (shape [1,2,2])');
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const out = sequenceBalanceLoss(zero, sel, {topK: 1});
+      expect(Number.isNaN(out.dataSync()[0])).toBe(true);
+      out.dispose();
+    } finally {
+      configureValidation(previous);
+    }
+    const inModel = sequenceBalanceLossInModel(nan, sel, {topK: 1});
+    expect(Number.isNaN(inModel.dataSync()[0])).toBe(true);
+    inModel.dispose();
+    tf.dispose([sel, nan, inf, zero]);
+  });
+
+  it('padding positions may hold anything (zeros, NaN): left out of the loss and the checks', () => {
+    const sel = tf.tensor3d([[[1, 0], [0, 1]]]), mask = tf.tensor2d([[1, 0]]);
+    const clean = tf.tensor3d([[[0.5, 0.5], [0.3, 0.7]]]);
+    const padded = tf.tensor3d([[[0.5, 0.5], [NaN, 0]]]), zeros = tf.tensor3d([[[0.5, 0.5], [0, 0]]]);
+    const want = sequenceBalanceLoss(clean, sel, {topK: 1, alpha: 1, mask}).dataSync()[0]!;
+    expect(sequenceBalanceLoss(padded, sel, {topK: 1, alpha: 1, mask}).dataSync()[0]).toBeCloseTo(want, 6);
+    expect(sequenceBalanceLoss(zeros, sel, {topK: 1, alpha: 1, mask}).dataSync()[0]).toBeCloseTo(want, 6);
+    const g = tf.grad((a: tf.Tensor) => sequenceBalanceLoss(a as tf.Tensor3D, sel, {topK: 1, alpha: 1, mask}))(padded);
+    expect(Array.from(g.dataSync()).every(Number.isFinite)).toBe(true);
+    tf.dispose([sel, mask, clean, padded, zeros, g]);
   });
 });

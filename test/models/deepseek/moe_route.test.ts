@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
-import {moeRoute, type MoeRouting} from '../../../src/models/moe_route.js';
+import {configureValidation} from '../../../src/math/assert.js';
+import {moeRoute, moeRouteInModel, type MoeRouting} from '../../../src/models/moe_route.js';
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 const free = (r: MoeRouting): void => tf.dispose([r.indices, r.weights, r.combine, r.selected, r.affinities]);
@@ -122,5 +123,29 @@ describe('moeRoute', () => {
     expect(() => moeRoute(x, b, {topK: 3, nGroup: 2, topkGroup: 1})).toThrow(/'topK' expected <= topkGroup/);
     expect(() => moeRoute(x, b, {topK: 2, topk: 1} as never)).toThrow(/unknown option 'topk'/);
     tf.dispose([x, b]);
+  });
+
+  it('checks dtypes and finite values (value checks skipped with valueChecks off and in moeRouteInModel)', () => {
+    const x = tf.tensor2d([[2, 0, -1, 1]]), b = tf.zeros([4]) as tf.Tensor1D;
+    const nanBias = tf.tensor1d([NaN, 0, 0, 0]), intBias = tf.zeros([4], 'int32') as tf.Tensor1D;
+    const nanX = tf.tensor2d([[2, NaN, -1, 1]]), intX = tf.zeros([1, 4], 'int32') as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    expect(() => moeRoute(x, intBias, {topK: 2})).toThrow("moeRoute: 'bias' expected dtype float32, got int32");
+    expect(() => moeRoute(intX, b, {topK: 2})).toThrow("moeRoute: 'routerLogits' expected dtype float32, got int32");
+    expect(() => moeRouteInModel(x, intBias, {topK: 2})).toThrow("moeRoute: 'bias' expected dtype float32, got int32");
+    expect(() => moeRoute(x, nanBias, {topK: 2})).toThrow("moeRoute: 'bias' expected finite values, got NaN at flat index 0 (shape [4])");
+    expect(() => moeRoute(nanX, b, {topK: 2})).toThrow(
+        "moeRoute: 'routerLogits' expected finite values, got NaN at flat index 1 (shape [1,4])");
+    expect(tf.memory().numTensors).toBe(before);
+    free(moeRouteInModel(x, nanBias, {topK: 2}));
+    const previous = configureValidation({valueChecks: false});
+    try {
+      free(moeRoute(x, nanBias, {topK: 2}));
+      free(moeRoute(nanX, b, {topK: 2}));
+    } finally {
+      configureValidation(previous);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, b, nanBias, intBias, nanX, intX]);
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../../src/math/assert.js';
 import {encodeFp8} from '../../../src/math/fp8_format.js';
 import {safetensorsCheckpoint} from '../../../src/models/pretrained/checkpoint_weights.js';
 import {MissingTensorError, SafetensorsFormatError, ShapeMismatchError, UnsupportedDtypeError} from '../../../src/models/pretrained/errors.js';
@@ -77,6 +78,25 @@ describe('dequantizeFp8Blocks', () => {
     const s = new Float32Array([10, 100, 1000, 10000]);
     expect(Array.from(dequantizeFp8Blocks(q, [3, 3], s, [2, 2]))).toEqual([10, 20, 300, 40, 50, 600, 7000, 8000, 90000]);
     expect(() => dequantizeFp8Blocks(q, [3, 3], new Float32Array(3), [2, 2])).toThrow(/'scaleInv' expected \[ceil\(3\/2\), ceil\(3\/2\)\]=\[2,2\]/);
+  });
+
+  it('names a shape of non-positive or non-integer sizes and a non-finite scale (skipped with valueChecks off)', () => {
+    const q = new Float32Array(4);
+    expect(() => dequantizeFp8Blocks(q, [-2, -2], new Float32Array(1), [2, 2])).toThrow(
+        "dequantizeFp8Blocks: 'shape' expected two positive integers [rows, cols], got [-2,-2]");
+    expect(() => dequantizeFp8Blocks(q, [1.5, 2], new Float32Array(1), [2, 2])).toThrow(
+        "dequantizeFp8Blocks: 'shape' expected two positive integers [rows, cols], got [1.5,2]");
+    expect(() => dequantizeFp8Blocks(q, [2, NaN], new Float32Array(1), [2, 2])).toThrow(
+        "dequantizeFp8Blocks: 'shape' expected two positive integers [rows, cols], got [2,NaN]");
+    const v = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), s = new Float32Array([10, NaN, 1000, Infinity]);
+    expect(() => dequantizeFp8Blocks(v, [3, 3], s, [2, 2])).toThrow(
+        "dequantizeFp8Blocks: 'scaleInv' expected finite values, got NaN at flat index 1 (shape [2,2])");
+    const previous = configureValidation({valueChecks: false});
+    try {
+      expect(dequantizeFp8Blocks(v, [3, 3], s, [2, 2])[2]).toBeNaN();
+    } finally {
+      configureValidation(previous);
+    }
   });
 
   it('loads an F8_E4M3 weight with its weight_scale_inv as float32 (scale tensor hidden from names)', () => {
