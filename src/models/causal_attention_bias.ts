@@ -21,7 +21,7 @@ import {assertBinaryMask, assertNumber, assertRank, check, fmtShape} from '../ma
  * @throws when `batch` or `newTime` is not an integer >= 1, `pastTime` not an integer >= 0, or
  *   `keyMask` not `[batch, pastTime + newTime]`; value check (skipped with
  *   `configureValidation({valueChecks: false})`, one scalar read back): `keyMask` in {0, 1}. The model
- *   forwards call {@link causalAttentionBiasInModel}, which skips the value check.
+ *   forwards call `causalAttentionBiasInModel` (internal), which skips the value check.
  * @example
  * causalAttentionBias(1, 2, 0, tf.ones([1, 2]) as tf.Tensor2D).arraySync(); // [[[[0, -1e9], [0, 0]]]]
  */

@@ -59,7 +59,7 @@ const KNOWN = ['topK', 'nGroup', 'topkGroup', 'normTopkProb', 'routedScalingFact
  *   `[experts]` float32, `experts` is not a multiple of `nGroup`, or `topK` exceeds the experts of the
  *   kept groups; value checks (skipped with `configureValidation({valueChecks: false})`, one scalar
  *   read back each): `routerLogits` and `bias` finite (a NaN bias silently picks expert 0, NaN logits
- *   give NaN gates). The model forward ({@link deepseekMoe}) calls {@link moeRouteInModel}, which
+ *   give NaN gates). The model forward ({@link deepseekMoe}) calls `moeRouteInModel` (internal), which
  *   skips the value checks.
  * @example
  * const r = moeRoute(tf.tensor2d([[2, 0, -1, 1]]), tf.zeros([4]), {topK: 2});

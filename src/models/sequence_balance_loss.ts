@@ -39,7 +39,7 @@ export interface SequenceBalanceLossOptions {
  *   >= 0; value checks (skipped with `configureValidation({valueChecks: false})`, one scalar read back
  *   per tensor): `mask` in {0, 1}; at real positions `affinities` finite and each row over the
  *   experts of positive sum (s'_{i,t} divides by it; sigmoid affinities are positive). The model
- *   forward calls {@link sequenceBalanceLossInModel}, which skips the checks of `affinities`.
+ *   forward calls `sequenceBalanceLossInModel` (internal), which skips the checks of `affinities`.
  * @example
  * const s = tf.tensor3d([[[0.5, 0.5], [0.5, 0.5]]]);
  * const sel = tf.tensor3d([[[1, 0], [0, 1]]]);
