@@ -10,7 +10,8 @@
 // (tf.profile) and GPU dispatches of applyClippedGradients for a model of 121 variables.
 // Alone: XDG_RUNTIME_DIR=/tmp npx tsx bench/webgpu_check_adam.ts [--quick] (webgpu, lavapipe locally).
 import * as tf from '@tensorflow/tfjs-core';
-import {applyClippedGradients} from '../src/index.js';
+import {applyClippedGradients, configureValidation} from '../src/index.js';
+import {settleWebGPUValueChecks} from '../src/math/fused/webgpu_value_checks.js';
 import {setSumSquaresWebGPU} from '../src/math/fused/sum_squares_webgpu.js';
 import {setFusedAdam} from '../src/train/fused_adam_update.js';
 
@@ -169,10 +170,55 @@ async function kernelCounts(): Promise<void> {
   setMode('fused');
 }
 
+/**
+ * A NaN (or infinite) gradient under the fused update: with value checks on, the variables, moments
+ * and beta powers keep their values and the named error comes at the next fused call; with them off,
+ * NaN reaches the variable, as tfjs's own Adam does.
+ */
+async function nonFiniteGuard(t: Tally): Promise<void> {
+  setMode('fused');
+  for (const [bad, checks] of [[NaN, true], [Infinity, true], [NaN, false]] as const) {
+    const w = tf.tidy(() => tf.variable(tf.tensor1d([3, 4, 5]), true, `guard${t.count}`));
+    const optimizer = tf.train.adam(0.1);
+    const good = () => tf.sum(tf.square(w)) as tf.Scalar;
+    const poisoned = () => tf.mul(tf.sum(tf.square(w)), bad) as tf.Scalar;
+    const step = (f: () => tf.Scalar) => { const r = applyClippedGradients(optimizer, f, [[w]], 1); tf.dispose([r.loss, ...r.gradNorms]); };
+    step(good); // creates the moments
+    const snapshot = async () => {
+      const weights = await optimizer.getWeights(); // [iterations (a new scalar), ...moments]
+      const values = [Array.from(await w.data()), ...(await Promise.all(weights.map(async (n) => Array.from(await n.tensor.data()))))];
+      weights[0]!.tensor.dispose();
+      return values;
+    };
+    const expected = await snapshot();
+    const previous = configureValidation({valueChecks: checks});
+    let message = 'no error';
+    try {
+      step(poisoned);
+      await settleWebGPUValueChecks();
+    } catch (e) {
+      message = (e as Error).message;
+    } finally {
+      configureValidation(previous);
+    }
+    const after = await snapshot();
+    const unchanged = JSON.stringify(after.slice(0, 1).concat(after.slice(2))) === JSON.stringify(expected.slice(0, 1).concat(expected.slice(2)));
+    const ok = checks ? unchanged && message.includes('applyClippedGradients: the gradients are not finite')
+      : message === 'no error' && after[0]!.some(Number.isNaN);
+    t.count++;
+    if (!ok) t.failures++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} fused Adam guard, loss x ${bad}, value checks ${checks ? 'on' : 'off'}: ` +
+        `${unchanged ? 'variables and moments unchanged' : `w ${JSON.stringify(after[0])}`}; ${message}`);
+    optimizer.dispose();
+    w.dispose();
+  }
+}
+
 /** The fused-optimizer checks; prints one line per comparison and the kernel counts. */
 export async function adamChecks(quick: boolean): Promise<Tally> {
   const t: Tally = {failures: 0, worst: 0, count: 0};
   if (!process.argv.includes('--counts-only')) await correctness(t, quick);
+  if (!process.argv.includes('--counts-only')) await nonFiniteGuard(t);
   await kernelCounts();
   return t;
 }

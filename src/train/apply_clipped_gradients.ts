@@ -3,7 +3,8 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {check, describeNonTensor, fmtShape, syncValueChecksEnabled} from '../math/assert.js';
+import {check, describeNonTensor, fmtShape, syncValueChecksEnabled, valueChecksEnabled} from '../math/assert.js';
+import type {AdamGuard} from '../math/fused/adam_webgpu.js';
 import {clipFactorsWebGPU} from '../math/fused/sum_squares_webgpu.js';
 import {type FusedAdamEntry, fusedAdamUpdate} from './fused_adam_update.js';
 
@@ -35,10 +36,11 @@ export interface AppliedGradients {
  * @param maxNorm clip threshold > 0; `Infinity` disables clipping.
  * @returns `{loss, gradNorms}`.
  * @throws when a group is empty or holds a non-trainable variable, `lossFn` does not return a scalar,
- *   or (a value check, one read-back of the norms; skipped when value checks are off and on webgpu,
- *   where no synchronous read is added: there a NaN shows in the `gradNorms` the caller reads) the
- *   global gradient norm is NaN or infinite, in which case nothing is applied (variables and optimizer
- *   state unchanged).
+ *   or (a value check, one read-back of the norms; skipped when value checks are off) the global
+ *   gradient norm is NaN or infinite, in which case nothing is applied (variables and optimizer state
+ *   unchanged). On webgpu no synchronous read is added: with `tf.train.adam` the fused update reads
+ *   the norms on the GPU, leaves the variables and moments unchanged, and the error is thrown by the
+ *   next fused call; with another optimizer a NaN shows only in the `gradNorms` the caller reads.
  * @example
  * const w = tf.variable(tf.tensor1d([3, 4]));
  * const optimizer = tf.train.sgd(0.1);
@@ -84,7 +86,7 @@ export function applyClippedGradients(
       assertFiniteNorms(clip.norms, fn);
       for (const norm of clip.norms) gradNorms.push(tf.keep(norm));
       // tf.train.adam on webgpu: one kernel per variable, the clip factor folded in (fused_adam_update.ts).
-      fused = fusedAdamUpdate(optimizer, entries, clip.vector);
+      fused = fusedAdamUpdate(optimizer, entries, clip.vector, undefined, gpuGuard(clip.norms, fn));
       const out: tf.NamedTensorMap = {};
       if (!fused) for (const e of entries) out[e.variable.name] = tf.mul(e.grad, clip.factor(e.group));
       return out;
@@ -104,6 +106,18 @@ export function applyClippedGradients(
  * anything is applied. One read-back of the norms; a value check, skipped when value checks are off
  * and on webgpu (no synchronous read added to the step there: the caller reads `gradNorms`).
  */
+/**
+ * On webgpu with value checks on, the fused Adam update's guard: it reads the norms on the GPU and,
+ * when one is NaN or infinite, changes nothing and raises this error at the next fused call (the
+ * synchronous check above cannot read there). Undefined elsewhere.
+ */
+function gpuGuard(norms: tf.Scalar[], fn: string): (() => AdamGuard) | undefined {
+  if (!valueChecksEnabled() || tf.getBackend() !== 'webgpu' || norms.length === 0) return undefined;
+  return () => ({norms: tf.concat(norms.map((n) => tf.reshape(n, [1]))) as tf.Tensor1D,
+    message: () => `${fn}: the gradients are not finite (a NaN or infinite global norm); ` +
+      'the variables and the Adam moments were left unchanged'});
+}
+
 function assertFiniteNorms(norms: tf.Scalar[], fn: string): void {
   if (!syncValueChecksEnabled() || tf.getBackend() === 'webgpu' || norms.length === 0) return;
   const values = tf.concat(norms.map((n) => tf.reshape(n, [1]))).dataSync();

@@ -12,7 +12,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {type AdamKernel, type AdamSlot, adamUpdateWebGPU} from '../math/fused/adam_webgpu.js';
+import {type AdamGuard, type AdamKernel, type AdamSlot, adamUpdateWebGPU} from '../math/fused/adam_webgpu.js';
 
 let enabled = true;
 let defaultKernel: AdamKernel = adamUpdateWebGPU;
@@ -84,14 +84,15 @@ function momentFits(m: AdamMoment | null | undefined, v: tf.Variable): boolean {
  * @internal Applies the Adam update of `optimizer` to `entries` (in the order tfjs would see their
  * names: `Object.keys` of the gradient map), each gradient scaled by `factors[group]` (`[groups]`),
  * through `kernel` (default: the webgpu one, or the one of {@link setFusedAdam}). `factors` is called
- * once the update applies; the caller disposes what it returns. Returns false when it does not apply:
+ * once the update applies; the caller disposes what it returns. `guard` (called the same way) makes a
+ * NaN or infinite group norm leave everything unchanged and raise its error at the next fused call. Returns false when it does not apply:
  * turned off, the kernel unavailable on this backend, not exactly an AdamOptimizer, a non-float32
  * variable or gradient, a stored moment of another shape, or the kernel declining its buffers (then
  * missing moments may have been created, as tfjs's own update would). Then the caller runs
  * `optimizer.applyGradients`.
  */
 export function fusedAdamUpdate(optimizer: tf.Optimizer, entries: readonly FusedAdamEntry[], factors: () => tf.Tensor1D,
-    kernel: AdamKernel = defaultKernel): boolean {
+    kernel: AdamKernel = defaultKernel, guard?: () => AdamGuard): boolean {
   if (!enabled || entries.length === 0 || !kernel.available()) return false;
   const state = adamOptimizerState(optimizer);
   if (state === null) return false;
@@ -110,7 +111,7 @@ export function fusedAdamUpdate(optimizer: tf.Optimizer, entries: readonly Fused
     secondMoment: second[i]!.variable, group: e.group}));
   const f = factors();
   const out = kernel.update(slots, f, state.accBeta1, state.accBeta2,
-      {learningRate: state.learningRate, beta1: state.beta1, beta2: state.beta2, epsilon: state.epsilon});
+      {learningRate: state.learningRate, beta1: state.beta1, beta2: state.beta2, epsilon: state.epsilon}, guard?.());
   if (out === null) return false;
   entries.forEach((e, i) => {
     e.variable.assign(out.params[i]!);

@@ -64,20 +64,23 @@ export function throwPendingValueCheck(backend: WebGPUDirectBackend): void {
   const message = pendingErrors.get(backend.device);
   if (message === undefined) return;
   pendingErrors.delete(backend.device);
-  throw new Error(`${message} (found by a fused webgpu kernel in an earlier call, whose result is NaN)`);
+  throw new Error(message);
 }
 
 /**
  * @internal Reads the check word at byte `offset` of `word` back (after the commands recorded so far;
  * a u32, or with `asF32` an f32 holding an integer) and, when non-zero, stores `message(bits)` as
- * the device's pending error.
+ * the device's pending error, followed by `(found by a fused webgpu kernel in an earlier call, ` and
+ * `outcome` (default: that call's result is NaN).
  */
 export function watchCheckWord(backend: WebGPUDirectBackend, word: GpuBuffer, offset: number, asF32: boolean,
-    message: (bits: number) => string): void {
+    message: (bits: number) => string, outcome = 'whose result is NaN'): void {
   const device = backend.device;
   const onValue = (bytes: ArrayBuffer): void => {
     const bits = asF32 ? new Float32Array(bytes, 0, 1)[0]! : new Uint32Array(bytes, 0, 1)[0]!;
-    if (bits !== 0 && !pendingErrors.has(device)) pendingErrors.set(device, message(bits));
+    if (bits !== 0 && !pendingErrors.has(device)) {
+      pendingErrors.set(device, `${message(bits)} (found by a fused webgpu kernel in an earlier call, ${outcome})`);
+    }
   };
   if (readback === 'submit') {
     track(readWordAsync(backend, word, offset, onValue));
