@@ -64,7 +64,7 @@ describe('evaluatePolicy', () => {
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, k: -1})).rejects.toThrow(
         /evaluatePolicy: 'k' expected >= 0, got -1/);
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, k: 2, topP: 0})).rejects.toThrow(
-        /sampleCompletions: 'topP' expected > 0/);
+        /evaluatePolicy: 'topP' expected > 0/);
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, samples: 2} as never)).rejects.toThrow(
         /evaluatePolicy: unknown option 'samples'/);
     await expect(evaluatePolicy(policy, tok, [], accuracyReward(), {maxNewTokens: 4})).rejects.toThrow(
