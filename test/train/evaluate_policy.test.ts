@@ -68,7 +68,7 @@ describe('evaluatePolicy', () => {
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, samples: 2} as never)).rejects.toThrow(
         /evaluatePolicy: unknown option 'samples'/);
     await expect(evaluatePolicy(policy, tok, [], accuracyReward(), {maxNewTokens: 4})).rejects.toThrow(
-        /evaluatePolicy: 'problems' expected at least one item/);
+        "evaluatePolicy: 'problems' expected at least one problem {prompt, reference}, got an empty array");
     tf.dispose(table);
   });
 });
