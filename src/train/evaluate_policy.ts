@@ -101,6 +101,7 @@ export async function evaluatePolicy(
   assertOptionsObject(options, fn, '{maxNewTokens, ...}');
   assertKnownOptions(options, KNOWN, fn);
   assertPolicy(policy, fn, 'policy');
+  checkTokenizer(policy, tokenizer, fn);
   const {
     maxNewTokens, stopToken = tokenizer.eosId, temperature = 0, batchSize = 128, seed = 0, k = 0,
     sampleTemperature = 0.6, topP = 0.95, minReward = 1, extractAnswer = defaultExtractAnswer,
@@ -112,7 +113,6 @@ export async function evaluatePolicy(
   check(typeof extractAnswer === 'function', fn, () => `'extractAnswer' expected a function, got ${typeof extractAnswer}`);
   assertSamplingOptions({maxNewTokens, stopToken: options.stopToken, temperature, seed}, fn, policy.vocabSize);
   assertSamplingOptions({maxNewTokens, temperature: sampleTemperature, topP}, fn, policy.vocabSize);
-  checkTokenizer(policy, tokenizer, fn);
   assertProblems(problems, fn);
   assertRewardFn(reward, fn);
   const generate = (texts: string[], sampling: Omit<SampleCompletionsOptions, 'maxNewTokens' | 'seed'>, seed0: number) =>

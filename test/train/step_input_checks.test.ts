@@ -125,6 +125,20 @@ describe('training-level input checks', () => {
         "grpoStep: 'reference' expected a Policy (apply, variables, vocabSize, contextLength), got an object {vocabSize} with no apply method");
   });
 
+  it('grpoStep: nested names, reserved advantage keys, a Policy with a bad vocabSize', async () => {
+    await rejectsWith(() => grpoStep(ctx, problems, {groupSize: 2, maxNewTokens: 4, loss: {beta: -1}}),
+        "grpoStep: 'loss.beta' expected >= 0, got -1");
+    await rejectsWith(() => grpoStep(ctx, problems, {...o, advantages: {groupIds: [0, 0]}} as never),
+        "grpoStep: 'advantages.groupIds' is set by the step (groups of 'groupSize'); remove it");
+    await rejectsWith(() => grpoStep(ctx, problems, {...o, loss: 0.1} as never),
+        "grpoStep: 'loss' expected an options object, got number 0.1");
+    const broken = {apply: policy.apply.bind(policy), variables: () => policy.variables(), vocabSize: NaN, contextLength: 26};
+    await rejectsWith(() => grpoStep({...ctx, policy: broken as never}, problems, o),
+        "grpoStep: 'policy.vocabSize' expected a finite number, got NaN");
+    await rejectsWith(() => grpoStep({...ctx, policy: {...broken, vocabSize: 19, variables: undefined} as never}, problems, o),
+        "grpoStep: 'policy' expected a Policy with a variables() method (the optimizer updates them), got none");
+  });
+
   it('ppoStep', async () => {
     await rejectsWith(() => ppoStep(pctx, problems, {...o, gae: {gama: 1} as never}), // ppo gae unknown
         "ppoStep: in 'gae': gae: unknown option 'gama'; expected one of 'gamma', 'lambda'; did you mean 'gamma'?");
@@ -213,6 +227,14 @@ describe('training-level input checks', () => {
         "evaluatePolicy: 'options' expected {maxNewTokens, ...}, got undefined");
     await rejectsWith(() => evaluatePolicy(policy, tok, problems, (s) => s.map(() => NaN), {maxNewTokens: 4}), // eval reward NaN
         "evaluatePolicy: 'reward' expected finite numbers, got NaN at index 0");
+  });
+
+  it('evaluatePolicy and collectRollout: a missing tokenizer', async () => {
+    const message = "'tokenizer' expected a Tokenizer (encode, decode, vocabSize, padId, eosId), got undefined";
+    await rejectsWith(() => evaluatePolicy(policy, undefined as never, problems, zero, {maxNewTokens: 4}), `evaluatePolicy: ${message}`);
+    await rejectsWith(() => collectRollout(policy, undefined as never, problems, zero, {groupSize: 2, maxNewTokens: 4}),
+        `collectRollout: ${message}`);
+    await rejectsWith(() => grpoStep({...ctx, tokenizer: undefined as never}, problems, o), `grpoStep: ${message}`);
   });
 
   it('rejectionSample', async () => {
