@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
 import {assertPolicyTokens} from './assert_policy_tokens.js';
 import {causalAttentionBiasInModel} from './causal_attention_bias.js';
+import {assertBinaryMaskOnce} from './checked_masks.js';
 import type {ExpertCompute} from './deepseek_moe.js';
 import {deepseekV3Block} from './deepseek_v3_block.js';
 import {
@@ -165,9 +166,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     return [...this.weights.values()].filter((v) => v.trainable);
   }
 
-  numParams(): number {
-    return [...this.weights.values()].reduce((n, w) => n + w.size, 0);
-  }
+  numParams(): number { return [...this.weights.values()].reduce((n, w) => n + w.size, 0); }
 
   /**
    * Parameters used per token: everything except the routed experts not selected
@@ -193,12 +192,16 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     return new DeepseekV3Policy(this.config, weights, {...this.options, trainable});
   }
 
+  /** Full forward pass. @throws on bad `tokens`, a mask of another shape, or (value check, once per mask) a mask value not 0/1. */
   apply(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): PolicyForward {
     const fn = 'DeepseekV3Policy.apply';
     this.assertLive('apply');
     assertPolicyTokens(tokens, fn, 'tokens', this.contextLength);
     const {attentionMask} = options;
-    if (attentionMask !== undefined) assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
+    if (attentionMask !== undefined) {
+      assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
+      assertBinaryMaskOnce(attentionMask, fn, 'attentionMask');
+    }
     return tf.tidy(() => {
       const mask = (attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32')) as tf.Tensor2D;
       const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
@@ -226,6 +229,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     }) as unknown as PolicyForward;
   }
 
+  /** Cached forward pass. @throws when shapes disagree, the context overflows, or (value check, once per mask) `keyMask` is not 0/1. */
   applyWithCache({tokens, positions, keyMask, cache}: PolicyCachedInputs<DeepseekV3Cache>): PolicyCachedOutput<DeepseekV3Cache> {
     const fn = 'DeepseekV3Policy.applyWithCache';
     this.assertLive('applyWithCache');
@@ -234,6 +238,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     const past = cache === null ? 0 : cache.layers[0]!.latent.shape[1];
     const [B, Tq] = tokens.shape;
     assertShape(keyMask, [B, past + Tq], fn, 'keyMask', ['batch', 'pastTime + newTime']);
+    assertBinaryMaskOnce(keyMask, fn, 'keyMask');
     check(past + Tq <= this.contextLength, fn, () => `sequence length ${past + Tq} exceeds contextLength ${this.contextLength}`);
     return tf.tidy(() => {
       const out = this.forward(tokens, tf.cast(positions, 'int32') as tf.Tensor2D, tf.cast(keyMask, 'float32') as tf.Tensor2D, cache, 'absorb');
@@ -331,7 +336,6 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   private assertLive(method: string): void {
     check(!this.disposed, `DeepseekV3Policy.${method}`, () => 'the policy has been disposed');
   }
-
 
   private w = (name: string): tf.Tensor => {
     const v = this.weights.get(name);

@@ -269,6 +269,8 @@ function cachedDecoder<Cache>(
   const step = (tokens: tf.Tensor2D, positions: tf.Tensor2D, keys: tf.Tensor2D): tf.Tensor => {
     const prev = cache;
     let r: PolicyCachedOutput<Cache>;
+    // Built from the checked prompt mask and ones: the policy's applyWithCache does not read it back.
+    markBinaryMask(keys, [prompts.mask]);
     try {
       r = policy.applyWithCache!({tokens, positions, keyMask: keys, cache: prev});
     } finally {

@@ -82,7 +82,17 @@ function statsOf(values: ArrayLike<number>): RewardStats {
 export async function scoreRewards(fn: RewardFn, samples: readonly Sample[]): Promise<ScoredRewards> {
   assertFunctionOption(fn, 'scoreRewards', 'fn');
   assertSamples(samples, 'scoreRewards');
-  const b = await evaluateBreakdown(fn, samples, 'scoreRewards', `'fn'`);
+  return scoreRewardsAs(fn, samples, 'scoreRewards', `'fn'`);
+}
+
+/**
+ * @internal {@link scoreRewards} for a caller that checked `fn` and `samples`; a reward returning the
+ * wrong count or a non-finite value is reported as `fnName: <what> expected ...` (e.g.
+ * `grpoStep: 'reward' expected to return 4 values (one per sample), got 1`).
+ */
+export async function scoreRewardsAs(
+    fn: RewardFn, samples: readonly Sample[], fnName: string, what: string): Promise<ScoredRewards> {
+  const b = await evaluateBreakdown(fn, samples, fnName, what);
   const rewards = Float32Array.from(b.values);
   const stats = statsOf(b.values);
   const metrics: Record<string, number> = {'reward/mean': stats.mean, 'reward/std': stats.std};

@@ -3,12 +3,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertNumber, check} from '../math/assert.js';
+import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {encodePrompts, type PromptBatch} from '../models/encode_prompts.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
 import {sampleCompletionsAsync, type SampledCompletions} from '../models/sample_completions.js';
-import {scoreRewards, type ScoredRewards} from '../rewards/score_rewards.js';
+import {scoreRewardsAs, type ScoredRewards} from '../rewards/score_rewards.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
+import {assertOptionsObject, assertPolicy, assertProblems, assertRewardFn, assertSamplingOptions} from './assert_step_inputs.js';
 
 /** A prompt with its verifiable reference answer. */
 export interface Problem {
@@ -63,7 +64,10 @@ export const ROLLOUT_OPTIONS = ['groupSize', 'maxNewTokens', 'temperature', 'top
  * @param reward the reward function.
  * @param options see {@link RolloutOptions}; `stopToken` defaults to `tokenizer.eosId`.
  * @returns the rollout.
- * @throws when sizes disagree, a prompt does not fit the context, or an option is invalid.
+ * @throws when an option is unknown or invalid (`groupSize`, `maxNewTokens` not positive integers), the
+ *   policy has no `apply`, `problems` is empty or an entry is not `{prompt: string, reference: string}`,
+ *   `reward` is not a function or returns the wrong count or a non-finite value, sizes disagree, or a
+ *   prompt does not fit the context.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
@@ -77,11 +81,26 @@ export async function collectRollout(
     policy: Policy, tokenizer: Tokenizer, problems: readonly Problem[], reward: RewardFn,
     options: RolloutOptions): Promise<Rollout> {
   const fn = 'collectRollout';
+  assertOptionsObject(options, fn, '{groupSize, maxNewTokens, ...}');
+  assertKnownOptions(options, ROLLOUT_OPTIONS, fn);
+  assertPolicy(policy, fn, 'policy');
+  return collectRolloutAs(fn, policy, tokenizer, problems, reward, options);
+}
+
+/**
+ * @internal {@link collectRollout} whose errors name `fn` (the training step that samples); the caller
+ * checked the options object and the policy.
+ */
+export async function collectRolloutAs(
+    fn: string, policy: Policy, tokenizer: Tokenizer, problems: readonly Problem[], reward: RewardFn,
+    options: RolloutOptions): Promise<Rollout> {
   const {groupSize, maxNewTokens, temperature = 1, topK = 0, topP = 1, seed = 0} = options;
-  const stopToken = options.stopToken ?? tokenizer.eosId;
   assertNumber(groupSize, fn, 'groupSize', {integer: true, min: 1});
+  assertSamplingOptions(options, fn, policy.vocabSize);
   checkTokenizer(policy, tokenizer, fn);
-  check(Array.isArray(problems) && problems.length > 0, fn, () => `'problems' expected at least one problem`);
+  const stopToken = options.stopToken ?? tokenizer.eosId;
+  assertProblems(problems, fn);
+  assertRewardFn(reward, fn);
   const texts = problems.flatMap((p) => new Array<string>(groupSize).fill(p.prompt));
   const prompts = encodePrompts(tokenizer, texts, {contextLength: policy.contextLength, maxNewTokens});
   let completions: SampledCompletions | undefined;
@@ -96,7 +115,7 @@ export async function collectRollout(
       reference: problems[Math.floor(i / groupSize)]!.reference,
       groupId: Math.floor(i / groupSize),
     }));
-    const scored = await scoreRewards(reward, samples);
+    const scored = await scoreRewardsAs(reward, samples, fn, `'reward'`);
     return {prompts, completions, samples, scored};
   } catch (e) {
     tf.dispose([prompts.tokens, prompts.mask]);

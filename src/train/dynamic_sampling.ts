@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
 import type {RewardFn} from '../rewards/types.js';
-import {collectRollout, disposeRollout, type Problem, type Rollout, type RolloutOptions} from './collect_rollout.js';
+import {collectRolloutAs, disposeRollout, type Problem, type Rollout, type RolloutOptions} from './collect_rollout.js';
+import {assertProblems} from './assert_step_inputs.js';
 import {tiedGroups} from './zero_variance_groups.js';
 
 /** Options of DAPO dynamic sampling (`grpoStep`'s `dynamicSampling`). */
@@ -62,7 +63,7 @@ export async function sampleTrainingBatch(
     policy: Policy, tokenizer: Tokenizer, problems: readonly Problem[], reward: RewardFn,
     options: RolloutOptions & {dynamicSampling?: DynamicSamplingOptions}, fn: string): Promise<TrainingBatch> {
   const {groupSize, dynamicSampling} = options;
-  const rollout = (ps: readonly Problem[], seed: number): Promise<Rollout> => collectRollout(policy, tokenizer, ps, reward, {
+  const rollout = (ps: readonly Problem[], seed: number): Promise<Rollout> => collectRolloutAs(fn, policy, tokenizer, ps, reward, {
     groupSize, maxNewTokens: options.maxNewTokens, temperature: options.temperature, topK: options.topK, topP: options.topP,
     stopToken: options.stopToken, seed,
   });
@@ -106,6 +107,7 @@ export async function sampleTrainingBatch(
       const more = await dynamicSampling.source(perTry);
       check(Array.isArray(more) && more.length > 0, fn, () =>
         `'dynamicSampling.source' expected a non-empty array of problems, got ${Array.isArray(more) ? '[]' : String(more)}`);
+      assertProblems(more, fn, 'dynamicSampling.source()');
       rollouts.push(await rollout(more, seed + (round + 1) * 1_000_003));
     }
     const data = picks.length === 0 ? null : gatherGroups(rollouts, picks, groupSize, tokenizer.padId);

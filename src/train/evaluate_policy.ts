@@ -11,8 +11,9 @@ import type {Policy, Tokenizer} from '../models/policy.js';
 import {sampleCompletionsAsync, type SampleCompletionsOptions} from '../models/sample_completions.js';
 import {answersEquivalent} from '../rewards/answers_equivalent.js';
 import {extractAnswer as defaultExtractAnswer} from '../rewards/extract_answer.js';
-import {scoreRewards} from '../rewards/score_rewards.js';
+import {scoreRewardsAs} from '../rewards/score_rewards.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
+import {assertOptionsObject, assertPolicy, assertProblems, assertRewardFn, assertSamplingOptions} from './assert_step_inputs.js';
 import {checkTokenizer, decodeCompletion} from './collect_rollout.js';
 
 /** Options of {@link evaluatePolicy}. */
@@ -80,7 +81,11 @@ const KNOWN = ['maxNewTokens', 'stopToken', 'temperature', 'batchSize', 'seed', 
  *   (`eosId`), `temperature` (0), `batchSize` (128), `seed` (0), `k` (0), `sampleTemperature`
  *   (0.6), `topP` (0.95), `minReward` (1), `extractAnswer`.
  * @returns `{score, components, completions}`, plus `{k, pass1, passAtK, consAtK, samples}` with `k`.
- * @throws when the tokenizer does not fit the policy, a prompt does not fit, or an option is invalid.
+ * @throws when `options` is not an object or has an unknown key, an option is out of range
+ *   (`maxNewTokens`, `temperature`, `sampleTemperature`, `topP`, `seed`, `stopToken`, `batchSize`, `k`),
+ *   `policy` is not a Policy, the tokenizer does not fit it, `problems` is empty or an entry is not
+ *   `{prompt, reference}` strings, `reward` is not a function or returns the wrong count or a non-finite
+ *   value, or a prompt does not fit.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+', specialTokens: ['<answer>', '</answer>']});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 24, layers: 1, width: 16, heads: 2});
@@ -93,7 +98,10 @@ export async function evaluatePolicy(
     policy: Policy, tokenizer: Tokenizer, problems: ReadonlyArray<{prompt: string; reference: string}>,
     reward: RewardFn, options: EvaluatePolicyOptions): Promise<PolicyEvaluation> {
   const fn = 'evaluatePolicy';
+  assertOptionsObject(options, fn, '{maxNewTokens, ...}');
   assertKnownOptions(options, KNOWN, fn);
+  assertPolicy(policy, fn, 'policy');
+  checkTokenizer(policy, tokenizer, fn);
   const {
     maxNewTokens, stopToken = tokenizer.eosId, temperature = 0, batchSize = 128, seed = 0, k = 0,
     sampleTemperature = 0.6, topP = 0.95, minReward = 1, extractAnswer = defaultExtractAnswer,
@@ -103,14 +111,16 @@ export async function evaluatePolicy(
   assertNumber(sampleTemperature, fn, 'sampleTemperature', {min: 0});
   assertNumber(minReward, fn, 'minReward');
   check(typeof extractAnswer === 'function', fn, () => `'extractAnswer' expected a function, got ${typeof extractAnswer}`);
-  checkTokenizer(policy, tokenizer, fn);
-  check(Array.isArray(problems) && problems.length > 0, fn, () => `'problems' expected at least one item`);
+  assertSamplingOptions({maxNewTokens, stopToken: options.stopToken, temperature, seed}, fn, policy.vocabSize);
+  assertSamplingOptions({maxNewTokens, temperature: sampleTemperature, topP}, fn, policy.vocabSize);
+  assertProblems(problems, fn);
+  assertRewardFn(reward, fn);
   const generate = (texts: string[], sampling: Omit<SampleCompletionsOptions, 'maxNewTokens' | 'seed'>, seed0: number) =>
     generateTexts(policy, tokenizer, texts, {maxNewTokens, stopToken, padToken: tokenizer.padId, ...sampling}, batchSize, seed0);
 
   const completions = await generate(problems.map((p) => p.prompt), {temperature}, seed);
   const samples: Sample[] = problems.map((p, i) => ({prompt: p.prompt, reference: p.reference, completion: completions[i]!}));
-  const scored = await scoreRewards(reward, samples);
+  const scored = await scoreRewardsAs(reward, samples, fn, `'reward'`);
   const components: Record<string, number> = {};
   for (const [name, c] of Object.entries(scored.components)) components[name] = c.mean;
   const result: PolicyEvaluation = {score: scored.stats.mean, components, completions};
@@ -122,7 +132,7 @@ export async function evaluatePolicy(
     const p = problems[Math.floor(i / k)]!;
     return {prompt: p.prompt, reference: p.reference, completion, groupId: Math.floor(i / k)};
   });
-  const rewards = (await scoreRewards(reward, drawnSamples)).rewards;
+  const rewards = (await scoreRewardsAs(reward, drawnSamples, fn, `'reward'`)).rewards;
   let pass1 = 0, passK = 0, cons = 0;
   const perPrompt: string[][] = [];
   for (let q = 0; q < problems.length; q++) {

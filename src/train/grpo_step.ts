@@ -17,6 +17,9 @@ import {deprecatedAlias} from './deprecated_alias.js';
 import {type DynamicSamplingOptions, sampleTrainingBatch} from './dynamic_sampling.js';
 import {mergeOptions} from './merge_options.js';
 import {HookMetrics, withAuxLoss} from './update_hooks.js';
+import {
+  assertNestedOptions, assertOptimizer, assertOptionsObject, assertPolicy, assertRewardFn, checkNestedOptions,
+} from './assert_step_inputs.js';
 
 /** What a GRPO step works on. */
 export interface GrpoStepContext {
@@ -112,7 +115,12 @@ const KNOWN = [...ROLLOUT_OPTIONS, 'mu', 'beta', 'loss', 'advantages', 'maxGradN
  * @param options sampling ({@link RolloutOptions}), `mu` (default 1), `beta` / `loss` (default
  *   `{beta: 0.04}`, merged), `advantages`, `maxGradNorm` (default 1), `dynamicSampling` (off).
  * @returns the step's {@link RlStepMetrics}.
- * @throws when `groupSize < 2`, `beta > 0` without a reference, or sizes disagree.
+ * @throws when `options` is not an object or has an unknown key; `groupSize` is not an integer >= 2, `mu`
+ *   not an integer >= 1, `beta` negative or not finite, `maxGradNorm` not > 0, or a sampling option out of
+ *   range; `loss` / `advantages` / `dynamicSampling` is not an object or is invalid (`in 'loss': ...`);
+ *   `beta > 0` without a reference; `policy` / `reference` is not a Policy, `optimizer` not a tf.Optimizer
+ *   or `reward` not a function; `problems` is empty or an entry is not `{prompt, reference}` strings; the
+ *   reward returns the wrong count or a non-finite value; or sizes disagree.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
@@ -126,10 +134,17 @@ const KNOWN = [...ROLLOUT_OPTIONS, 'mu', 'beta', 'loss', 'advantages', 'maxGradN
 export async function grpoStep(
     ctx: GrpoStepContext, problems: readonly Problem[], options: GrpoStepOptions): Promise<RlStepMetrics> {
   const fn = 'grpoStep';
+  assertOptionsObject(options, fn, '{groupSize, maxNewTokens, ...}');
   assertKnownOptions(options, KNOWN, fn);
   assertKnownInputs(ctx, ['policy', 'reference', 'optimizer', 'tokenizer', 'reward'], fn, 'ctx');
   assertGradientsRegistered(fn);
   const {policy, reference, optimizer, tokenizer, reward} = ctx;
+  assertPolicy(policy, fn, 'policy', true);
+  if (reference !== undefined) assertPolicy(reference, fn, 'reference');
+  assertOptimizer(optimizer, fn);
+  assertRewardFn(reward, fn);
+  assertNestedOptions(options.loss, fn, 'loss');
+  assertNestedOptions(options.advantages, fn, 'advantages');
   const {groupSize, mu = 1, advantages: advOptions = {}, maxGradNorm = 1} = options;
   check(options.beta === undefined || options.loss?.beta === undefined, fn, () =>
     `got both 'beta' and 'loss.beta': pass one of them`);
@@ -139,18 +154,23 @@ export async function grpoStep(
   assertNumber(mu, fn, 'mu', {integer: true, min: 1});
   check(typeof maxGradNorm === 'number' && maxGradNorm > 0, fn, () => `'maxGradNorm' expected a number > 0 (Infinity: no clip), got ${maxGradNorm}`);
   const beta = lossOptions.beta!;
+  assertNumber(beta, fn, options.loss?.beta !== undefined ? 'loss.beta' : 'beta', {min: 0});
   check(beta === 0 || reference !== undefined, fn, () => `'reference' is required when beta > 0 (got beta ${beta})`);
   if (reference) {
     check(reference.vocabSize === policy.vocabSize, fn, () =>
       `'reference' expected the policy's vocabSize ${policy.vocabSize}, got ${reference.vocabSize}`);
   }
-  // Loss options fail here, before sampling, not inside the gradient tape (tfjs keeps the tape's
+  for (const key of ['groupSize', 'groupIds']) {
+    check(!(key in advOptions), fn, () => `'advantages.${key}' is set by the step (groups of 'groupSize'); remove it`);
+  }
+  // Nested options fail here, before sampling, not inside the gradient tape (tfjs keeps the tape's
   // saved tensors of a forward pass that throws).
-  tf.tidy(() => {
+  checkNestedOptions(fn, 'loss', () => tf.tidy(() => {
     const z = tf.zeros([1, 1]);
     grpoLossWithStats({logProbs: z, oldLogProbs: z, refLogProbs: beta > 0 ? z : undefined, advantages: tf.zeros([1]), mask: tf.ones([1, 1])},
         lossOptions);
-  });
+  }));
+  checkNestedOptions(fn, 'advantages', () => tf.tidy(() => { groupAdvantages(tf.zeros([groupSize]), {...advOptions, groupSize}); }));
   const batch = await sampleTrainingBatch(policy, tokenizer, problems, reward, options, fn);
   const core: RlStepMetrics = {
     reward: batch.reward, rewardComponents: batch.rewardComponents, kl: 0, clipFraction: 0, loss: 0, gradNorm: 0,

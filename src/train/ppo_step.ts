@@ -21,6 +21,9 @@ import {sampleTrainingBatch} from './dynamic_sampling.js';
 import type {RlStepMetrics} from './grpo_step.js';
 import {mergeOptions} from './merge_options.js';
 import {HookMetrics, withAuxLoss} from './update_hooks.js';
+import {
+  assertNestedOptions, assertOptimizer, assertOptionsObject, assertPolicy, assertRewardFn, checkNestedOptions, describeValue,
+} from './assert_step_inputs.js';
 
 /**
  * The critic: a trunk and a linear value head on its hidden states. `trunk === policy` shares the
@@ -97,8 +100,14 @@ const KNOWN = [...ROLLOUT_OPTIONS, 'mu', 'epochs', 'beta', 'klCoef', 'gae', 'los
  * @param problems the prompts of this step.
  * @param options see {@link PpoStepOptions}.
  * @returns the step's metrics.
- * @throws when `beta > 0` without a reference, both a name and its deprecated alias are given, the
- *   trunk returns no `hidden` or the head's size differs from its width, or sizes disagree.
+ * @throws when `options` is not an object or has an unknown key; `mu` is not an integer >= 1, `beta`
+ *   negative or not finite, `maxGradNorm` not > 0, `whitenAdvantages` not a boolean, or a sampling option
+ *   out of range; `gae` / `loss` is not an object or is invalid (`in 'gae': ...`); `beta > 0` without a
+ *   reference; both a name and its deprecated alias are given; `policy` / `reference` / `critic.trunk` is
+ *   not a Policy, `critic` has a key other than `trunk` and `head`, `critic.head` is not a ValueHead,
+ *   `optimizer` not a tf.Optimizer or `reward` not a function; `problems` is empty or malformed; the reward
+ *   returns the wrong count or a non-finite value; the trunk returns no `hidden` or the head's size
+ *   differs from its width; or sizes disagree.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 16, layers: 1, width: 16, heads: 2});
@@ -113,10 +122,17 @@ const KNOWN = [...ROLLOUT_OPTIONS, 'mu', 'epochs', 'beta', 'klCoef', 'gae', 'los
 export async function ppoStep(
     ctx: PpoStepContext, problems: readonly Problem[], options: PpoStepOptions): Promise<PpoStepMetrics> {
   const fn = 'ppoStep';
+  assertOptionsObject(options, fn, '{groupSize, maxNewTokens, ...}');
   assertKnownOptions(options, KNOWN, fn);
   assertKnownInputs(ctx, ['policy', 'reference', 'critic', 'optimizer', 'tokenizer', 'reward'], fn, 'ctx');
   assertGradientsRegistered(fn);
   const {policy, reference, critic, optimizer, tokenizer, reward} = ctx;
+  assertPolicy(policy, fn, 'policy', true);
+  if (reference !== undefined) assertPolicy(reference, fn, 'reference');
+  assertOptimizer(optimizer, fn);
+  assertRewardFn(reward, fn);
+  assertNestedOptions(options.gae, fn, 'gae');
+  assertNestedOptions(options.loss, fn, 'loss');
   const mu = deprecatedAlias<number>(options, 'mu', 'epochs', fn) ?? 1;
   const beta = deprecatedAlias<number>(options, 'beta', 'klCoef', fn) ?? 0.04;
   const gaeOptions = mergeOptions<GaeOptions>({gamma: 1, lambda: 0.95}, options.gae);
@@ -126,17 +142,26 @@ export async function ppoStep(
   assertNumber(mu, fn, 'mu', {integer: true, min: 1});
   assertNumber(beta, fn, 'beta', {min: 0});
   check(typeof maxGradNorm === 'number' && maxGradNorm > 0, fn, () => `'maxGradNorm' expected a number > 0 (Infinity: no clip), got ${maxGradNorm}`);
+  check(typeof whitenAdvantages === 'boolean', fn, () => `'whitenAdvantages' expected a boolean, got ${describeValue(whitenAdvantages)}`);
   check(beta === 0 || reference !== undefined, fn, () => `'reference' is required when beta > 0 (got beta ${beta})`);
-  check(critic !== null && typeof critic === 'object' && critic.trunk !== undefined && critic.head !== undefined, fn, () =>
-    `'critic' expected {trunk, head}`);
+  assertKnownInputs(critic, ['trunk', 'head'], fn, 'critic');
+  check(critic.trunk !== undefined && critic.head !== undefined, fn, () => `'critic' expected {trunk, head}`);
+  assertPolicy(critic.trunk, fn, 'critic.trunk', true);
+  check(critic.head !== null && typeof critic.head === 'object' && typeof critic.head.apply === 'function' &&
+      Number.isInteger(critic.head.hiddenSize), fn, () =>
+    `'critic.head' expected a ValueHead (new ValueHead(width)), got ${describeValue(critic.head)}`);
   const shared = critic.trunk === policy;
 
-  // Loss options fail here, before sampling, not inside the gradient tape (tfjs keeps the tape's
+  // Nested options fail here, before sampling, not inside the gradient tape (tfjs keeps the tape's
   // saved tensors of a forward pass that throws).
-  tf.tidy(() => {
+  checkNestedOptions(fn, 'loss', () => tf.tidy(() => {
     const z = tf.zeros([1, 1]) as tf.Tensor2D;
     ppoLoss({logProbs: z, oldLogProbs: z, advantages: z, values: z, oldValues: z, returns: z, mask: tf.ones([1, 1]) as tf.Tensor2D}, lossOptions);
-  });
+  }));
+  checkNestedOptions(fn, 'gae', () => tf.tidy(() => {
+    const z = tf.zeros([1, 1]) as tf.Tensor2D;
+    gae({rewards: z, values: z, mask: tf.ones([1, 1]) as tf.Tensor2D}, gaeOptions);
+  }));
   const batch = await sampleTrainingBatch(policy, tokenizer, problems, reward, options, fn);
   const hooks = new HookMetrics();
   const core: PpoStepMetrics = {

@@ -16,6 +16,7 @@ import {grpoStep} from './grpo_step.js';
 import {policySampler} from './policy_sampler.js';
 import {rejectionSample, type RejectionAccept, type RejectionFilters} from './rejection_sample.js';
 import {rewardModelReward, rewardModelStep, type PreferencePair} from './reward_model_step.js';
+import {assertR1PipelineConfig} from './assert_r1_pipeline_config.js';
 import {encodeStageBatch} from './r1_pipeline_batch.js';
 import {sftStep} from './sft_step.js';
 
@@ -184,7 +185,11 @@ function fingerprint(config: R1PipelineConfig): string {
  *
  * @param config see {@link R1PipelineConfig}.
  * @returns the stage results and the final policy (and student).
- * @throws on an empty prompt list, a student whose vocabulary differs from the teacher's, or an
+ * @throws before any stage runs on an unknown key in the configuration or one of its sections
+ *   (`coldStart.learning_rate`), a setting of the wrong type or out of range (`steps` not an integer >= 0,
+ *   `batchSize` / `promptsPerStep` / `samplesPerPrompt` not integers >= 1, `groupSize` < 2, a learning
+ *   rate not > 0, a negative `beta` or `temperature`), a missing function, an empty or malformed prompt,
+ *   example or preference list; later on a student whose vocabulary differs from the teacher's, or an
  *   `outDir` holding a run of another configuration.
  * @example
  * const tokenizer = charTokenizer({alphabet: '0123456789,ab', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
@@ -218,14 +223,10 @@ function fingerprint(config: R1PipelineConfig): string {
  * student?.dispose();
  */
 export async function runR1Pipeline(config: R1PipelineConfig): Promise<R1PipelineResult> {
+  assertR1PipelineConfig(config);
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const {tokenizer, seed, sampling} = config;
-  check(config.reasoning.train.length > 0 && config.reasoning.heldOut.length > 0, FN, () =>
-    `'reasoning' expected non-empty 'train' and 'heldOut' prompt lists`);
-  check(config.coldStart.demonstrations.length > 0, FN, () => `'coldStart.demonstrations' expected at least one example`);
-  check(config.allScenarios.generalPrompts.length > 0 && config.allScenarios.preferences.length > 0, FN, () =>
-    `'allScenarios' expected non-empty 'generalPrompts' and 'preferences'`);
   const id = fingerprint(config);
   const progressFile = path.join(config.outDir, 'pipeline.json');
   let progress: {fingerprint: string; stages: R1StageResult[]} = {fingerprint: id, stages: []};

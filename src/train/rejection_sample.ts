@@ -172,8 +172,10 @@ const FN = 'rejectionSample';
  * @param options.filters `unreadable`, `mixedLanguage`, `overlong`; default none.
  * @param options.seed sampler seed; default `0`.
  * @returns `{accepted, stats}`.
- * @throws on an empty prompt list, `samplesPerPrompt < 1`, an empty or bad acceptance rule, a sampler
- *   returning the wrong number of completions, or a reward returning a non-finite value.
+ * @throws on an empty prompt list, `samplesPerPrompt < 1`, an empty or bad acceptance rule, an unknown
+ *   option or filter key (nested ones too: `filters.overlong.max_tokens`), a sampler returning the wrong
+ *   number of completions or a token count that is not a non-negative integer, or a reward returning
+ *   the wrong count or a non-finite value.
  * @example
  * const sampler: CompletionSampler = (prompts) => prompts.map((p, i) => `<think>${p}</think><answer>${i % 2}</answer>`);
  * const {accepted, stats} = await rejectionSample(sampler, [{prompt: 'q', reference: '1'}], accuracyReward(),
@@ -208,6 +210,13 @@ export async function rejectionSample(
   const unreadable = filters.unreadable === true ? formatReward() : filters.unreadable;
   if (unreadable !== undefined) check(typeof unreadable === 'function', FN, () => `'filters.unreadable' expected true or a reward`);
   const language = filters.mixedLanguage;
+  for (const [key, known] of [['mixedLanguage', ['language', 'minConsistency']], ['overlong', ['maxTokens']]] as const) {
+    const nested = filters[key];
+    if (nested === undefined) continue;
+    check(nested !== null && typeof nested === 'object' && !Array.isArray(nested), FN, () =>
+      `'filters.${key}' expected {${known.join(', ')}}, got ${nested === null ? 'null' : typeof nested}`);
+    assertKnownOptions(nested, known, `${FN}: 'filters.${key}'`);
+  }
   const minConsistency = language?.minConsistency ?? 0.95;
   if (language !== undefined) assertNumber(minConsistency, FN, 'filters.mixedLanguage.minConsistency', {min: 0, max: 1});
   const languageReward = language === undefined ? undefined : languageConsistencyReward({language: language.language});
@@ -225,6 +234,8 @@ export async function rejectionSample(
     return {...prompts[promptIndex]!, completion, groupId: promptIndex};
   });
   const tokens = drawn.map((d) => (typeof d === 'string' || d.tokens === undefined ? (typeof d === 'string' ? d : d.completion).length : d.tokens));
+  tokens.forEach((t, i) => check(Number.isInteger(t) && t >= 0, FN, () =>
+    `'sampler' returned a token count that is not a non-negative integer at index ${i}: ${String(t)}`));
 
   // --- score and filter ---
   // Exact values (not float32-rounded): `minReward: 0.7` must accept a reward of 0.7.

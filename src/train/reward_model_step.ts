@@ -3,12 +3,13 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {pairwiseRewardLoss} from '../math/pairwise_reward_loss.js';
 import type {Tokenizer} from '../models/policy.js';
 import {encodeLastTokens, type RewardModel} from '../models/reward_model.js';
 import type {RewardFn, Sample} from '../rewards/types.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
+import {assertOptimizer, describeValue} from './assert_step_inputs.js';
 
 /** A preference pair: for one prompt, the completion people preferred and the one they did not. */
 export interface PreferencePair {
@@ -48,7 +49,9 @@ export interface RewardModelStepResult {
  * @param pairs at least one pair.
  * @param options.maxGradNorm gradient clip; default `1`.
  * @returns `{loss, accuracy, meanGap}` (before the update).
- * @throws on no pairs, bad options, or unregistered gradients.
+ * @throws on no pairs or a pair that is not `{prompt, chosen, rejected}` strings, an unknown `ctx` key, a
+ *   `model` that is not a RewardModel or an `optimizer` that is not a tf.Optimizer, bad options, or
+ *   unregistered gradients.
  * @example
  * const tok = charTokenizer({alphabet: 'abc'});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 8, layers: 1, width: 8, heads: 2});
@@ -66,8 +69,15 @@ export async function rewardModelStep(
   assertGradientsRegistered(fn);
   const {maxGradNorm = 1} = options;
   check(typeof maxGradNorm === 'number' && maxGradNorm > 0, fn, () => `'maxGradNorm' expected > 0, got ${maxGradNorm}`);
-  check(Array.isArray(pairs) && pairs.length > 0, fn, () => `'pairs' expected at least one preference pair`);
+  assertKnownInputs(ctx, ['model', 'optimizer', 'tokenizer'], fn, 'ctx');
   const {model, optimizer, tokenizer} = ctx;
+  check(model !== null && typeof model === 'object' && typeof model.score === 'function' && typeof model.variables === 'function' &&
+      model.trunk !== undefined, fn, () => `'model' expected a RewardModel (new RewardModel(trunk, head)), got ${describeValue(model)}`);
+  assertOptimizer(optimizer, fn);
+  check(Array.isArray(pairs) && pairs.length > 0, fn, () => `'pairs' expected at least one preference pair`);
+  pairs.forEach((p, i) => check(p !== null && typeof p === 'object' && typeof p.prompt === 'string' &&
+      typeof p.chosen === 'string' && typeof p.rejected === 'string', fn, () =>
+    `'pairs[${i}]' expected {prompt: string, chosen: string, rejected: string}, got ${describeValue(p)}`));
   const n = pairs.length;
   const texts = [...pairs.map((p) => p.prompt + p.chosen), ...pairs.map((p) => p.prompt + p.rejected)];
   const margins = pairs.map((p, i) => {

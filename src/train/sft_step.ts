@@ -3,12 +3,14 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertShape, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertRank, assertShape, check} from '../math/assert.js';
 import {sftLoss, type SftLossOptions} from '../math/sft_loss.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
 import {completionForward} from '../models/completion_forward.js';
 import {encodePrompts} from '../models/encode_prompts.js';
 import type {Policy, Tokenizer} from '../models/policy.js';
+import {assertBinaryMaskOnce} from '../models/checked_masks.js';
+import {assertOptimizer, assertOptionsObject, assertPolicy, describeValue} from './assert_step_inputs.js';
 import {HookMetrics, withAuxLoss} from './update_hooks.js';
 
 /** A batch of prompts with target completions. The caller disposes the tensors. */
@@ -31,7 +33,8 @@ export interface SftBatch {
  * @param pairs `{prompt, completion}` texts, at least one.
  * @param options.contextLength the policy's context; prompt + completion - 1 must fit (required).
  * @returns the batch tensors.
- * @throws when a pair does not fit the context or a text has unknown characters.
+ * @throws when `options` has an unknown key, `pairs` is empty or an entry is not `{prompt, completion}`
+ *   strings, a pair does not fit the context, or a text has unknown characters.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<think>', '</think>', '<answer>', '</answer>']});
  * const batch = encodeSftBatch(tok, [{prompt: '1+2', completion: '<think>1+2=3</think><answer>3</answer>'}], {contextLength: 48});
@@ -41,8 +44,12 @@ export function encodeSftBatch(
     tokenizer: Tokenizer, pairs: ReadonlyArray<{prompt: string; completion: string}>,
     options: {contextLength: number}): SftBatch {
   const fn = 'encodeSftBatch';
+  assertOptionsObject(options, fn, '{contextLength}');
+  assertKnownOptions(options, ['contextLength'], fn);
   const {contextLength} = options;
   check(Array.isArray(pairs) && pairs.length > 0, fn, () => `'pairs' expected a non-empty array`);
+  pairs.forEach((p, i) => check(p !== null && typeof p === 'object' && typeof p.prompt === 'string' &&
+      typeof p.completion === 'string', fn, () => `'pairs[${i}]' expected {prompt: string, completion: string}, got ${describeValue(p)}`));
   // A tokenizer that prepends BOS to every text: the completion continues the prompt, so no BOS.
   const completions = pairs.map((p) => {
     const ids = tokenizer.encode(p.completion);
@@ -92,6 +99,23 @@ export function sftBatchLoss(policy: Policy, batch: SftBatch, options: SftLossOp
   });
 }
 
+/**
+ * Checks an {@link SftBatch} before the gradient tape (an error thrown inside it would keep the tape's
+ * saved tensors): known keys, rank-2 tensors, masks shaped as their tokens, one batch size; and (a
+ * value check, once per mask) `completionMask` in {0, 1}.
+ */
+function assertSftBatch(batch: SftBatch, fn: string): void {
+  assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
+  const {promptTokens, promptMask, completionTokens, completionMask} = batch;
+  assertRank(promptTokens, 2, fn, 'batch.promptTokens', ['batch', 'promptTime']);
+  assertShape(promptMask, promptTokens.shape, fn, 'batch.promptMask', ['batch', 'promptTime']);
+  assertRank(completionTokens, 2, fn, 'batch.completionTokens', ['batch', 'completionTime']);
+  assertShape(completionTokens, [promptTokens.shape[0], completionTokens.shape[1]], fn, 'batch.completionTokens',
+      ['batch', 'completionTime']);
+  assertShape(completionMask, completionTokens.shape, fn, 'batch.completionMask', ['batch', 'completionTime']);
+  assertBinaryMaskOnce(completionMask, fn, 'batch.completionMask');
+}
+
 /** Result of {@link sftStep}; the metrics of the policy's `afterOptimizerStep` are merged in by name. */
 export interface SftStepResult {
   /** Loss before the update (including the policy's `auxLoss`, if any). */
@@ -119,7 +143,10 @@ export interface SftStepOptions extends SftLossOptions {
  *   (`labelSmoothing`, `aggregation`, `maxLength`, `normalizer`, with its defaults).
  * @returns the loss before the update and the gradient norm (JS numbers), plus the policy's
  *   `afterOptimizerStep` metrics.
- * @throws when the policy is frozen or the batch is malformed.
+ * @throws when `policy` is not a Policy or is frozen, `optimizer` is not a tf.Optimizer, an option is
+ *   unknown or out of range, or the batch is malformed: a key is unknown or missing, a tensor is not
+ *   rank 2, the masks' shapes differ from their tokens', the completion rows differ from the prompt
+ *   rows, or (a value check) `completionMask` is not 0/1.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<answer>', '</answer>']});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 24, layers: 1, width: 16, heads: 2});
@@ -135,6 +162,9 @@ export async function sftStep(
   const fn = 'sftStep';
   assertKnownOptions(options, ['maxGradNorm', 'labelSmoothing', 'aggregation', 'maxLength', 'normalizer'], fn);
   assertGradientsRegistered(fn);
+  assertPolicy(policy, fn, 'policy', true);
+  assertOptimizer(optimizer, fn);
+  assertSftBatch(batch, fn);
   const {maxGradNorm = 1, ...lossOptions} = options;
   check(typeof maxGradNorm === 'number' && maxGradNorm > 0, fn, () => `'maxGradNorm' expected a number > 0 (Infinity: no clip), got ${maxGradNorm}`);
   // Loss options fail here, not inside the gradient tape (tfjs keeps the saved tensors of a forward pass that throws).

@@ -64,11 +64,11 @@ describe('evaluatePolicy', () => {
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, k: -1})).rejects.toThrow(
         /evaluatePolicy: 'k' expected >= 0, got -1/);
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, k: 2, topP: 0})).rejects.toThrow(
-        /sampleCompletions: 'topP' expected > 0/);
+        /evaluatePolicy: 'topP' expected > 0/);
     await expect(evaluatePolicy(policy, tok, problems, accuracyReward(), {maxNewTokens: 4, samples: 2} as never)).rejects.toThrow(
         /evaluatePolicy: unknown option 'samples'/);
     await expect(evaluatePolicy(policy, tok, [], accuracyReward(), {maxNewTokens: 4})).rejects.toThrow(
-        /evaluatePolicy: 'problems' expected at least one item/);
+        "evaluatePolicy: 'problems' expected at least one problem {prompt, reference}, got an empty array");
     tf.dispose(table);
   });
 });

@@ -103,6 +103,58 @@ describe('runR1Pipeline', () => {
       await rm(dir, {recursive: true, force: true});
     }
   });
+  it('checks the whole configuration before stage 1 (keys, types, ranges of every section)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'r1-'));
+    const c = config(dir);
+    const cases: Array<[Partial<R1PipelineConfig>, string]> = [
+      [{seeds: 1} as never, "runR1Pipeline: unknown key of 'config' 'seeds'; expected one of 'outDir', 'seed', 'tokenizer', " +
+        "'createBase', 'createStudent', 'sampling', 'reasoningReward', 'reasoning', 'coldStart', 'reasoningRl', 'rejection', " +
+        "'allScenarios', 'distillation', 'onStage', 'onProgress'; did you mean 'seed'?"],
+      [{seed: 0.5}, "runR1Pipeline: 'seed' expected an integer, got 0.5"],
+      [{outDir: ''}, "runR1Pipeline: 'outDir' expected a folder path, got \"\""],
+      [{createBase: undefined as never}, "runR1Pipeline: 'createBase' expected a function, got undefined"],
+      [{onStage: 1 as never}, "runR1Pipeline: 'onStage' expected a function, got number 1"],
+      [{sampling: {maxNewTokens: 0}}, "runR1Pipeline: 'sampling.maxNewTokens' expected >= 1, got 0"],
+      [{sampling: {maxNewTokens: 11, stop_token: 3} as never},
+        "runR1Pipeline: unknown key of 'sampling' 'stop_token'; expected one of 'maxNewTokens', 'stopToken'; did you mean 'stopToken'?"],
+      [{reasoning: {train: [{prompt: '21'}] as never, heldOut}},
+        "runR1Pipeline: 'reasoning.train[0]' expected {prompt: string, reference: string}, got an object {prompt}"],
+      [{coldStart: {...c.coldStart, learning_rate: 1} as never},
+        "runR1Pipeline: unknown key of 'coldStart' 'learning_rate'; expected one of 'steps', 'batchSize', 'learningRate', " +
+        "'demonstrations'; did you mean 'learningRate'?"],
+      [{coldStart: {...c.coldStart, steps: -1}}, "runR1Pipeline: 'coldStart.steps' expected >= 0, got -1"],
+      [{coldStart: {...c.coldStart, batchSize: 1.5}}, "runR1Pipeline: 'coldStart.batchSize' expected an integer, got 1.5"],
+      [{coldStart: {...c.coldStart, learningRate: NaN}}, "runR1Pipeline: 'coldStart.learningRate' expected a finite number, got NaN"],
+      [{coldStart: {...c.coldStart, demonstrations: [{prompt: 'a'}] as never}},
+        "runR1Pipeline: 'coldStart.demonstrations[0]' expected {prompt: string, completion: string}, got an object {prompt}"],
+      [{reasoningRl: {...c.reasoningRl, groupSize: 1}}, "runR1Pipeline: 'reasoningRl.groupSize' expected >= 2, got 1"],
+      [{reasoningRl: {...c.reasoningRl, beta: -0.1}}, "runR1Pipeline: 'reasoningRl.beta' expected >= 0, got -0.1"],
+      [{reasoningRl: {...c.reasoningRl, learningRate: 0}}, "runR1Pipeline: 'reasoningRl.learningRate' expected > 0, got 0"],
+      [{rejection: {...c.rejection, samplesPerPrompt: 0}}, "runR1Pipeline: 'rejection.samplesPerPrompt' expected >= 1, got 0"],
+      [{rejection: {...c.rejection, accept: {min_reward: 1}} as never},
+        "runR1Pipeline: unknown key of 'rejection.accept' 'min_reward'; expected one of 'minReward', 'bestOf'; did you mean 'minReward'?"],
+      [{rejection: {...c.rejection, accept: {}}}, "runR1Pipeline: 'rejection.accept' expected {minReward: number} or {bestOf: k}, got neither"],
+      [{rejection: {...c.rejection, filters: {overLong: {maxTokens: 4}}} as never},
+        "runR1Pipeline: unknown key of 'rejection.filters' 'overLong'; expected one of 'unreadable', 'mixedLanguage', 'overlong'; did you mean 'overlong'?"],
+      [{rejection: {...c.rejection, from: 'start'} as never},
+        "runR1Pipeline: 'rejection.from' expected one of 'base', 'checkpoint', got \"start\""],
+      [{allScenarios: {...c.allScenarios, generalPrompts: [1]} as never},
+        "runR1Pipeline: 'allScenarios.generalPrompts' expected a non-empty array of strings, got an array of length 1"],
+      [{allScenarios: {...c.allScenarios, preferences: [{prompt: 'a', chosen: 'aa'}]} as never},
+        "runR1Pipeline: 'allScenarios.preferences[0]' expected {prompt: string, chosen: string, rejected: string}, got an object {prompt, chosen}"],
+      [{allScenarios: {...c.allScenarios, rewardModel: {steps: 2, batchSize: 0, learningRate: 1e-2}}},
+        "runR1Pipeline: 'allScenarios.rewardModel.batchSize' expected >= 1, got 0"],
+      [{distillation: {...c.distillation!, samplesPerPrompt: 2.5}}, "runR1Pipeline: 'distillation.samplesPerPrompt' expected an integer, got 2.5"],
+    ];
+    try {
+      for (const [overrides, message] of cases) {
+        await expect(runR1Pipeline(config(dir, overrides))).rejects.toThrow(message);
+      }
+      await expect(stat(join(dir, 'pipeline.json'))).rejects.toThrow(); // nothing ran
+    } finally {
+      await rm(dir, {recursive: true, force: true});
+    }
+  });
   it('names bad input: empty prompts, a student with another vocabulary', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'r1-'));
     try {

@@ -54,7 +54,7 @@ describe('grpoStep', () => {
     await expect(grpoStep(ctx, problems, {groupSize: 2, maxNewTokens: 21})).rejects.toThrow(/grpoStep: 'reference' is required when beta > 0 \(got beta 0.04\)/);
     const other = charTokenizer({alphabet: '0123456789+=,abcdefghij'});
     await expect(grpoStep({...ctx, tokenizer: other}, problems, {groupSize: 2, maxNewTokens: 21, loss: {beta: 0}})).rejects.toThrow(
-        /collectRollout: 'tokenizer' has vocabSize 25 but the policy's vocabSize is 19/);
+        /grpoStep: 'tokenizer' has vocabSize 25 but the policy's vocabSize is 19/);
     await expect(grpoStep(ctx, problems, {groupSize: 2, maxNewTokens: 30, loss: {beta: 0}})).rejects.toThrow(
         /encodePrompts: 'prompts\[0\]' has 5 tokens; with maxNewTokens=30 that exceeds contextLength=26/);
     policy.dispose(); optimizer.dispose();

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {describe, expect, it} from 'vitest';
+import {configureValidation} from '../../../src/math/assert.js';
 import {deepseekMoe} from '../../../src/models/deepseek_moe.js';
 import {DeepseekV3Policy} from '../../../src/models/deepseek_v3.js';
 import {mlaCacheBytesPerToken} from '../../../src/models/mla.js';
@@ -132,6 +133,30 @@ describe('DeepseekV3Policy', () => {
     expect(() => policy.apply(tf.tensor2d([[1, 2]]) as tf.Tensor2D)).toThrow(/'tokens' expected dtype int32/);
     policy.dispose();
     expect(() => policy.apply(ids([[1]]))).toThrow(/disposed/);
+  });
+
+  it("checks the values of 'attentionMask' and 'keyMask' (once per mask; skipped with valueChecks off)", () => {
+    const policy = DeepseekV3Policy.create(tinyConfig);
+    const tokens = ids([[1, 2, 3]]);
+    const half = tf.tensor2d([[0, 0.5, 1]]) as tf.Tensor2D;
+    const positions = tf.tensor2d([[0, 0, 1]], [1, 3], 'int32') as tf.Tensor2D;
+    const before = tf.memory().numTensors;
+    expect(() => policy.apply(tokens, {attentionMask: half})).toThrow(
+        "DeepseekV3Policy.apply: 'attentionMask' expected values in {0, 1}, got 0.5 (shape [1,3])");
+    expect(() => policy.applyWithCache({tokens, positions, keyMask: half, cache: null})).toThrow(
+        "DeepseekV3Policy.applyWithCache: 'keyMask' expected values in {0, 1}, got 0.5 (shape [1,3])");
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false});
+    try {
+      const out = policy.apply(tokens, {attentionMask: half});
+      const cached = policy.applyWithCache({tokens, positions, keyMask: half, cache: null});
+      tf.dispose([out.logits, out.hidden!, cached.logits, cached.hidden!]);
+      policy.disposeCache(cached.cache);
+    } finally {
+      configureValidation(previous);
+    }
+    tf.dispose([tokens, half, positions]);
+    policy.dispose();
   });
 });
 
