@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from '../policy.js';
+import {assertKnownInputs, assertKnownOptions} from '../../math/assert.js';
 import {architectureBuilder} from './architectures.js';
 import {safetensorsCheckpoint} from './checkpoint_weights.js';
 import {MissingConfigFieldError, MissingTensorError, PretrainedLoadError} from './errors.js';
@@ -177,7 +178,9 @@ function safetensorsFiles(files: Record<string, Uint8Array>): SafetensorsFile[] 
  *   `quantization_config`), `SafetensorsFormatError`, `UnsupportedDtypeError`, `MissingTensorError`,
  *   `ShapeMismatchError`, and `PretrainedLoadError` for a `config` that is not an object, a shard of the
  *   index that is missing or not a file name, a `quant_method` other than `'fp8'`, or a tokenizer with ids
- *   beyond `vocab_size` (all `PretrainedLoadError`s).
+ *   beyond `vocab_size` (all `PretrainedLoadError`s); `Error` for an unknown key of `source`,
+ *   `source.tokenizer` or `options` (a misspelled `tokenizer` would load no tokenizer silently) and a
+ *   non-boolean `trainable`.
  * @example
  * const config = (await (await fetch('config.json')).json()) as Record<string, unknown>;
  * const weights = new Uint8Array(await (await fetch('model.safetensors')).arrayBuffer());
@@ -199,6 +202,14 @@ export function loadPretrainedSync(source: PretrainedSource, options: LoadPretra
   const {trainable = true} = options;
   if (typeof source !== 'object' || source === null) {
     throw new PretrainedLoadError(`loadPretrained: 'source' expected {config, files}, got ${String(source)}`);
+  }
+  assertKnownOptions(options, ['trainable'], 'loadPretrained');
+  if (typeof trainable !== 'boolean') {
+    throw new PretrainedLoadError(`loadPretrained: 'trainable' expected a boolean, got ${JSON.stringify(trainable)}`);
+  }
+  assertKnownInputs(source, ['config', 'files', 'tokenizer'], 'loadPretrained', 'source');
+  if (source.tokenizer !== undefined) {
+    assertKnownInputs(source.tokenizer, ['tokenizerJson', 'tokenizerConfig', 'chatTemplate'], 'loadPretrained', 'source.tokenizer');
   }
   const {config, files, tokenizer} = source;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {

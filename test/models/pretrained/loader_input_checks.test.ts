@@ -123,6 +123,19 @@ describe('loadPretrained: bad configs, shards and tokenizers get named errors', 
         'F8_E4M3 with weight_scale_inv); dequantise the checkpoint first');
   });
 
+  it('unknown keys of source, source.tokenizer and options, and a non-boolean trainable', async () => {
+    const {config, files} = llamaSource();
+    await expect(loadFromBytes({config, files, tokenizers: tokFiles()} as never)).rejects.toThrow(
+        "loadPretrained: unknown key of 'source' 'tokenizers'; expected one of 'config', 'files', 'tokenizer'; did you mean 'tokenizer'?");
+    await expect(loadFromBytes({config, files, tokenizer: {tokenizer_json: {}} as never})).rejects.toThrow(
+        "loadPretrained: unknown key of 'source.tokenizer' 'tokenizer_json'; expected one of 'tokenizerJson', " +
+        "'tokenizerConfig', 'chatTemplate'; did you mean 'tokenizerJson'?");
+    await expect(loadFromBytes({config, files}, {trainble: false} as never)).rejects.toThrow(
+        "loadPretrained: unknown option 'trainble'; expected one of 'trainable'; did you mean 'trainable'?");
+    await expect(loadFromBytes({config, files}, {trainable: 'no' as never})).rejects.toThrow(
+        "loadPretrained: 'trainable' expected a boolean, got \"no\"");
+  });
+
   it('vocab_size that disagrees with the embedding, or with the tokenizer', async () => {
     const {config, files} = llamaSource();
     await expect(loadFromBytes({config: {...config, vocab_size: 300}, files})).rejects.toThrow(
