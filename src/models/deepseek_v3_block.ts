@@ -3,10 +3,12 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {assertNumber, assertRank, assertShape, check} from '../math/assert.js';
 import {tidyResult} from './tidy_result.js';
 import {deepseekMoe} from './deepseek_moe.js';
-import {isMoeLayer, type ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
+import {decoderLayerShapes, isMoeLayer, type ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
 import {multiHeadLatentAttention, type MlaInputs, type MlaLayerCache} from './mla.js';
+import {assertMlaInputs} from './mla_input_checks.js';
 import type {MoeRouting} from './moe_route.js';
 import {rmsNorm} from './rms_norm.js';
 import {swigluMlp, swigluWeightsAt} from './swiglu_mlp.js';
@@ -35,13 +37,29 @@ export interface DeepseekV3BlockOutput {
  * @param config the resolved config.
  * @param attention RoPE tables, bias, cache and mode of the MLA (see {@link MlaInputs}).
  * @returns the new residual stream, the extended cache and the routing.
+ * @throws when `config` is not a resolved config, `layer` is not an integer in
+ *   `[0, numLayers + mtpDepth)`, `x` is not float32 `[batch, time, hidden]`, a weight of the layer
+ *   (norms, MLA, MLP or experts) is not float32 of the shape the config implies, or on a bad `attention`
+ *   input (unknown key or `mode`, wrong shape of `cos` / `sin` / `bias` / cache); the messages name
+ *   `deepseekV3Block` and the weight's checkpoint name.
  * @example
  * const f: typeof deepseekV3Block = deepseekV3Block; // assembled by DeepseekV3Policy
  */
 export function deepseekV3Block(
     x: tf.Tensor3D, w: WeightGetter, layer: number, config: ResolvedDeepseekV3Config, attention: MlaInputs): DeepseekV3BlockOutput {
+  const fn = 'deepseekV3Block';
+  check(typeof config === 'object' && config !== null && typeof config.mla === 'object', fn, () =>
+    `'config' expected a resolved config (resolveDeepseekV3Config), got ${config === null ? 'null' : typeof config}`);
+  assertNumber(layer, fn, 'layer', {min: 0, max: config.numLayers + config.mtpDepth - 1, integer: true});
+  const prefix = `model.layers.${layer}.`;
+  assertMlaInputs(x, w, prefix + 'self_attn.', config.mla, attention, fn);
+  for (const [name, shape] of decoderLayerShapes(config, prefix, isMoeLayer(config, layer))) {
+    if (name.startsWith(prefix + 'self_attn.')) continue; // checked above
+    assertShape(w(name), shape, fn, name);
+    assertRank(w(name), shape.length, fn, name, undefined, 'float32');
+  }
   return tidyResult(() => {
-    const p = `model.layers.${layer}.`;
+    const p = prefix;
     const [B, T, D] = x.shape;
     const eps = config.rmsNormEps;
     const h = rmsNorm(x, w(p + 'input_layernorm.weight') as tf.Tensor1D, eps) as tf.Tensor3D;

@@ -3,7 +3,9 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {check, fmtShape} from '../math/assert.js';
+import {
+  assertKnownInputs, assertKnownOptions, assertNumber, assertRank, assertShape, check,
+} from '../math/assert.js';
 import {attentionSoftmaxWebGPU} from '../math/fused/attention_softmax_webgpu.js';
 import {projectedHeadsWebGPU, ropeWebGPU} from '../math/fused/rope_webgpu.js';
 import {linear} from './linear.js';
@@ -89,6 +91,10 @@ export interface GroupedQueryAttentionOutput {
  * @param inputs see {@link GroupedQueryAttentionInputs}.
  * @param options heads, kv heads, head dim, eps.
  * @returns the output and the extended keys / values.
+ * @throws when an input or weight is not a float32 tensor of its documented shape (`hidden` from `x`,
+ *   `pastTime` from `pastKeys`), only one of `pastKeys` / `pastValues` is given, an input, weight or
+ *   option key is unknown, `numHeads` / `numKvHeads` / `headDim` are not positive integers, `numKvHeads`
+ *   does not divide `numHeads`, or `rmsNormEps` is not a finite number >= 0.
  * @example
  * const D = 4, w = (r: number, c: number) => tf.randomNormal([r, c], 0, 0.5, 'float32', 1) as tf.Tensor2D;
  * const x = tf.randomNormal([1, 3, D]) as tf.Tensor3D;
@@ -101,14 +107,11 @@ export interface GroupedQueryAttentionOutput {
  */
 export function groupedQueryAttention(
     inputs: GroupedQueryAttentionInputs, options: GroupedQueryAttentionOptions): GroupedQueryAttentionOutput {
+  assertAttentionInputs(inputs, options, 'groupedQueryAttention', 'weights');
   const {x, weights: w, cos, sin, maskBias, pastKeys, pastValues} = inputs;
   const {numHeads: H, numKvHeads: G, headDim: d, rmsNormEps = 1e-6} = options;
   const [B, T] = x.shape;
   const rep = H / G;
-  for (const [name, b, n] of [['qBias', w.qBias, H], ['kBias', w.kBias, G], ['vBias', w.vBias, G]] as const) {
-    check(b === undefined || (b.rank === 1 && b.shape[0] === n * d), 'groupedQueryAttention', () =>
-      `'weights.${name}' expected shape [${n * d}], got ${fmtShape(b!.shape)}`);
-  }
   return tf.tidy('groupedQueryAttention', () => {
     // [B, T, n * d] projection -> [B, n, T, d] heads (+ bias, q/k norm, RoPE when `rotate`); on webgpu,
     // without a norm, bias + head transpose (+ RoPE) are one fused dispatch.
@@ -153,4 +156,68 @@ function attentionSoftmax(scores: tf.Tensor4D, bias: tf.Tensor4D, scale: number)
   if (fused !== null) return fused;
   const heads = scores.shape[1];
   return tf.softmax(tf.add(tf.mul(scores, scale), heads === 1 ? bias : tf.tile(bias, [1, heads, 1, 1]))) as tf.Tensor4D;
+}
+
+/** @internal The input keys of {@link groupedQueryAttention}. */
+export const ATTENTION_INPUT_KEYS = ['x', 'weights', 'cos', 'sin', 'maskBias', 'pastKeys', 'pastValues'] as const;
+const WEIGHT_KEYS = ['q', 'k', 'v', 'o', 'qBias', 'kBias', 'vBias', 'oBias', 'qNorm', 'kNorm'] as const;
+const OPTION_KEYS = ['numHeads', 'numKvHeads', 'headDim', 'rmsNormEps'] as const;
+
+/**
+ * @internal The shape, dtype and key checks of {@link groupedQueryAttention} (no value is read), with
+ * `fn` in the messages and the attention weights named `${weightsName}.q` and so on (`denseDecoderLayer`
+ * passes its own name and `'weights.attention'`). `extraInputKeys` are further keys the caller accepts.
+ */
+export function assertAttentionInputs(
+    inputs: Omit<GroupedQueryAttentionInputs, 'weights'> & {weights?: unknown}, options: GroupedQueryAttentionOptions,
+    fn: string, weightsName: string, attentionWeights: unknown = inputs.weights,
+    extraInputKeys: readonly string[] = []): void {
+  assertKnownInputs(inputs, [...ATTENTION_INPUT_KEYS, ...extraInputKeys], fn);
+  check(typeof options === 'object' && options !== null, fn, () =>
+    `'options' expected {numHeads, numKvHeads, headDim, rmsNormEps?}, got ${String(options)}`);
+  assertKnownOptions(options, OPTION_KEYS, fn);
+  const {numHeads: H, numKvHeads: G, headDim: d, rmsNormEps = 1e-6} = options;
+  assertNumber(H, fn, 'numHeads', {min: 1, integer: true});
+  assertNumber(G, fn, 'numKvHeads', {min: 1, integer: true});
+  assertNumber(d, fn, 'headDim', {min: 1, integer: true});
+  check(H % G === 0, fn, () => `'numKvHeads' expected a divisor of numHeads=${H}, got ${G}`);
+  assertNumber(rmsNormEps, fn, 'rmsNormEps', {min: 0});
+  const {x, cos, sin, maskBias, pastKeys, pastValues} = inputs;
+  assertRank(x, 3, fn, 'x', ['batch', 'newTime', 'hidden'], 'float32');
+  const [B, T, D] = x.shape;
+  assertKnownInputs(attentionWeights, WEIGHT_KEYS, fn, weightsName);
+  const w = attentionWeights as AttentionWeights;
+  const weight = (key: keyof AttentionWeights, shape: number[], axes: string[]): void => {
+    const t = w[key];
+    if (t === undefined && !['q', 'k', 'v', 'o'].includes(key)) return;
+    assertShape(t, shape, fn, `${weightsName}.${key}`, axes);
+    assertRank(t, shape.length, fn, `${weightsName}.${key}`, axes, 'float32');
+  };
+  weight('q', [H * d, D], ['heads * headDim', 'hidden']);
+  weight('k', [G * d, D], ['kvHeads * headDim', 'hidden']);
+  weight('v', [G * d, D], ['kvHeads * headDim', 'hidden']);
+  weight('o', [D, H * d], ['hidden', 'heads * headDim']);
+  weight('qBias', [H * d], ['heads * headDim']);
+  weight('kBias', [G * d], ['kvHeads * headDim']);
+  weight('vBias', [G * d], ['kvHeads * headDim']);
+  weight('oBias', [D], ['hidden']);
+  weight('qNorm', [d], ['headDim']);
+  weight('kNorm', [d], ['headDim']);
+  assertShape(cos, [B, T, d], fn, 'cos', ['batch', 'newTime', 'headDim']);
+  assertRank(cos, 3, fn, 'cos', undefined, 'float32');
+  assertShape(sin, [B, T, d], fn, 'sin', ['batch', 'newTime', 'headDim']);
+  assertRank(sin, 3, fn, 'sin', undefined, 'float32');
+  check((pastKeys === null || pastKeys === undefined) === (pastValues === null || pastValues === undefined), fn, () =>
+    `'pastKeys' and 'pastValues' expected both tensors or both null, got ${pastKeys == null ? 'null' : 'a tensor'} and ` +
+    `${pastValues == null ? 'null' : 'a tensor'}`);
+  let past = 0;
+  if (pastKeys !== null && pastKeys !== undefined) {
+    assertRank(pastKeys, 4, fn, 'pastKeys', ['batch', 'kvHeads', 'pastTime', 'headDim'], 'float32');
+    past = pastKeys.shape[2];
+    assertShape(pastKeys, [B, G, past, d], fn, 'pastKeys', ['batch', 'kvHeads', 'pastTime', 'headDim']);
+    assertShape(pastValues, [B, G, past, d], fn, 'pastValues', ['batch', 'kvHeads', 'pastTime', 'headDim']);
+    assertRank(pastValues, 4, fn, 'pastValues', undefined, 'float32');
+  }
+  assertShape(maskBias, [B, 1, T, past + T], fn, 'maskBias', ['batch', '1', 'newTime', 'pastTime + newTime']);
+  assertRank(maskBias, 4, fn, 'maskBias', undefined, 'float32');
 }

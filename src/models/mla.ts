@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertRank, check, fmtShape} from '../math/assert.js';
+import {assertMlaInputs} from './mla_input_checks.js';
 import {rmsNorm} from './rms_norm.js';
 import {applyRope} from './rope.js';
 import type {WeightGetter} from './weight_getter.js';
@@ -95,20 +95,21 @@ export interface MlaOutput {
  * @param config see {@link MlaConfig}.
  * @param inputs RoPE tables, attention bias, cache, mode (see {@link MlaInputs}).
  * @returns the output and the extended cache.
+ * @throws when `config` has an unknown key, a size that is not a positive integer, a non-finite
+ *   `rmsNormEps` or `softmaxScale`; when `x` is not float32 `[batch, time, hiddenSize]`; when an input
+ *   key or `mode` is unknown; when `cos` / `sin` / `bias` / the cache / a weight of the getter is not
+ *   float32 of its documented shape.
  * @example
  * // see DeepseekV3Policy, which assembles MLA with the RoPE tables and the mask
  * const f: typeof multiHeadLatentAttention = multiHeadLatentAttention;
  */
 export function multiHeadLatentAttention(
     x: tf.Tensor3D, w: WeightGetter, prefix: string, config: MlaConfig, inputs: MlaInputs): MlaOutput {
-  const fn = 'multiHeadLatentAttention';
-  assertRank(x, 3, fn, 'x', ['batch', 'time', 'hidden'], 'float32');
+  assertMlaInputs(x, w, prefix, config, inputs, 'multiHeadLatentAttention');
   const [B, T] = x.shape;
   const {numHeads: H, kvLoraRank: r, qkNopeHeadDim: dn, qkRopeHeadDim: dr, vHeadDim: dv, rmsNormEps: eps} = config;
   const {cos, sin, bias, cache, mode = 'expand'} = inputs;
   const past = cache === null ? 0 : cache.latent.shape[1];
-  check(bias.rank === 4 && bias.shape[0] === B && bias.shape[1] === 1 && bias.shape[2] === T && bias.shape[3] === past + T,
-      fn, () => `'bias' expected shape [batch, 1, time, pastTime + time]=${fmtShape([B, 1, T, past + T])}, got ${fmtShape(bias.shape)}`);
   return tf.tidy(() => {
     const h = tf.reshape(x, [B * T, config.hiddenSize]) as tf.Tensor2D;
     const lin = (t: tf.Tensor, name: string): tf.Tensor2D => tf.matMul(t as tf.Tensor2D, w(prefix + name + '.weight'), false, true);

@@ -59,7 +59,8 @@ function setup(c: Case): {inputs: GroupedQueryAttentionInputs; diff: Record<stri
   const maskBias = tf.tidy(() => tf.mul(tf.sub(1, tf.tensor4d(allowed, [B, 1, T, Tk])), -1e9)) as tf.Tensor4D;
   const pastKeys = past > 0 ? r([B, G, past, d], 1) as tf.Tensor4D : null;
   const pastValues = past > 0 ? r([B, G, past, d], 1) as tf.Tensor4D : null;
-  const inputs = {x: diff['x'] as tf.Tensor3D, weights: diff as unknown as AttentionWeights, cos, sin, maskBias, pastKeys, pastValues};
+  const {x, ...weights} = diff;
+  const inputs = {x: x as tf.Tensor3D, weights: weights as unknown as AttentionWeights, cos, sin, maskBias, pastKeys, pastValues};
   return {inputs, diff};
 }
 
@@ -80,7 +81,8 @@ describe('groupedQueryAttention', () => {
         const ws = outs.map((o, i) => tf.randomNormal(o.shape, 0, 1, 'float32', 100 + i));
         const grads = tf.grads((...ts: tf.Tensor[]) => {
           const p = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
-          const o = f({...inputs, x: p['x'] as tf.Tensor3D, weights: p as unknown as AttentionWeights});
+          const {x, ...weights} = p;
+          const o = f({...inputs, x: x as tf.Tensor3D, weights: weights as unknown as AttentionWeights});
           return tf.addN(o.map((t, i) => tf.sum(tf.mul(t, ws[i]!))));
         })(names.map((n) => diff[n]!));
         tf.dispose(ws);
@@ -103,7 +105,7 @@ describe('groupedQueryAttention', () => {
     const {inputs, diff} = setup(CASES[0]!);
     const bad = tf.zeros([5]) as tf.Tensor1D;
     expect(() => groupedQueryAttention({...inputs, weights: {...inputs.weights, kBias: bad}}, {numHeads: 4, numKvHeads: 2, headDim: 4}))
-        .toThrow(/groupedQueryAttention: 'weights.kBias' expected shape \[8\], got \[5\]/);
+        .toThrow("groupedQueryAttention: 'weights.kBias' expected shape [kvHeads * headDim]=[8], got [5]");
     tf.dispose([bad, ...Object.values(diff), inputs.cos, inputs.sin, inputs.maskBias]);
   });
 

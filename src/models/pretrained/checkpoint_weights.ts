@@ -25,7 +25,9 @@ export interface CheckpointWeights {
   /**
    * Checks that every spec is present with its shape, then decodes them to float32 tensors (the caller
    * owns and disposes them).
-   * @throws `MissingTensorError` listing every missing name, `ShapeMismatchError` for the first wrong shape.
+   * @throws `MissingTensorError` listing every missing name (and a close unrequested name, when one is a
+   *   likely rename), `ShapeMismatchError` for the first wrong shape; for an FP8 weight, `MissingTensorError`
+   *   without its `weight_scale_inv` and `ShapeMismatchError` when the scale is not the block grid.
    */
   load(specs: readonly WeightSpec[]): Map<string, tf.Tensor>;
 }
@@ -84,7 +86,10 @@ export function safetensorsCheckpoint(
     if (!entry.dtype.startsWith('F8_')) return values;
     const scaleName = name + SCALE_SUFFIX;
     const scaleFile = where.get(scaleName);
-    if (scaleFile === undefined) throw new MissingTensorError([scaleName], where.size);
+    if (scaleFile === undefined) {
+      throw new MissingTensorError([scaleName], where.size, [], `the ${entry.dtype} weight '${name}' needs its block ` +
+          `scales '${scaleName}' to be dequantised; check that every shard is present`);
+    }
     if (entry.shape.length !== 2) {
       throw new PretrainedLoadError(`loadPretrained: FP8 tensor '${name}' has shape [${entry.shape.join(',')}], ` +
           'expected a matrix for block dequantisation');
@@ -95,7 +100,8 @@ export function safetensorsCheckpoint(
     const grid = [Math.ceil(rows / br), Math.ceil(cols / bc)];
     const scaleShape = scaleFile.tensors.get(scaleName)!.shape;
     if (scaleShape.length !== 2 || scaleShape[0] !== grid[0] || scaleShape[1] !== grid[1]) {
-      throw new ShapeMismatchError(scaleName, grid, scaleShape);
+      throw new ShapeMismatchError(scaleName, grid, scaleShape, `[ceil(${rows}/${br}), ceil(${cols}/${bc})]: the ` +
+          `blocks of quantization_config.weight_block_size [${br},${bc}] over the weight [${rows},${cols}]`);
     }
     return dequantizeFp8Blocks(values, [rows, cols], scale, weightBlockSize);
   };
@@ -106,7 +112,10 @@ export function safetensorsCheckpoint(
     shapeOf: (name) => (listedSet.has(name) ? where.get(name)!.tensors.get(name)!.shape.slice() : undefined),
     load(specs) {
       const missing = specs.map(([n]) => n).filter((n) => !listedSet.has(n));
-      if (missing.length > 0) throw new MissingTensorError(missing, listed.length);
+      if (missing.length > 0) {
+        const wanted = new Set(specs.map(([n]) => n));
+        throw new MissingTensorError(missing, listed.length, listed.filter((n) => !wanted.has(n)));
+      }
       for (const [name, shape] of specs) {
         const got = where.get(name)!.tensors.get(name)!.shape;
         if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) throw new ShapeMismatchError(name, shape, got);

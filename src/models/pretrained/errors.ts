@@ -3,6 +3,7 @@
  * with `instanceof` or `error.name`.
  * @module
  */
+import {closestName} from '../../math/assert.js';
 
 /**
  * Base class of every checkpoint-loading error (`error.name` is the subclass name).
@@ -51,10 +52,22 @@ export class MissingTensorError extends PretrainedLoadError {
     /** Names of the absent tensors, e.g. `'model.norm.weight'`. */
     readonly missing: readonly string[],
     available: number,
+    /**
+     * Names the checkpoint holds that nothing asked for: a missing name close to one of them (a renamed
+     * or misspelled tensor) is suggested. Default none.
+     */
+    unused: readonly string[] = [],
+    /** Replaces the default advice in the parentheses. */
+    advice = 'check that every shard is present and that config.json matches the weights',
   ) {
     const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, ... (${missing.length - 5} more)` : '');
+    const guesses = unused.length === 0 ? [] : missing.flatMap((m) => {
+      const g = closestName(m, unused);
+      return g === undefined ? [] : [`'${g}' for '${m}'`];
+    });
+    const hint = guesses.length === 0 ? '' : `; did you mean ${guesses.slice(0, 3).join(', ')}?`;
     super(`loadPretrained: the checkpoint is missing ${missing.length} tensor(s): ${shown} ` +
-        `(it holds ${available} tensors; check that every shard is present and that config.json matches the weights)`);
+        `(it holds ${available} tensors; ${advice})${hint}`);
   }
 }
 
@@ -73,8 +86,10 @@ export class ShapeMismatchError extends PretrainedLoadError {
     readonly expected: readonly number[],
     /** The shape found in the checkpoint. */
     readonly got: readonly number[],
+    /** Where the expected shape comes from; default `'from config.json'`. */
+    source = 'from config.json',
   ) {
-    super(`loadPretrained: tensor '${tensor}' expected shape [${expected.join(',')}] (from config.json), got ` +
+    super(`loadPretrained: tensor '${tensor}' expected shape [${expected.join(',')}] (${source}), got ` +
         `[${got.join(',')}]; the config and the weights disagree`);
   }
 }

@@ -5,6 +5,7 @@
  */
 import {Template} from '@huggingface/jinja';
 import {Tokenizer as HfTokenizerImpl} from '@huggingface/tokenizers';
+import {assertKnownOptions} from '../../math/assert.js';
 import type {Tokenizer} from '../policy.js';
 import {MissingConfigFieldError, PretrainedLoadError} from './errors.js';
 
@@ -66,7 +67,10 @@ const tokenContent = (t: unknown): string | null =>
  * @param options see {@link HfTokenizerOptions}.
  * @returns the {@link HfTokenizer}.
  * @throws `MissingConfigFieldError` when no EOS token can be found; `PretrainedLoadError` when a special
- *   token is not in the vocabulary or `tokenizer.json` is not an object.
+ *   token is not in the vocabulary, `tokenizer.json` is not an object with a string `model.type` or cannot
+ *   be read by `@huggingface/tokenizers`, `tokenizerConfig` is not an object, its `chat_template` is neither
+ *   a string nor a list of `{name, template}`, or `eosTokenId` (when used: no `eos_token` in the config) is not an id of the vocabulary; `Error` for
+ *   an unknown option key. `applyChatTemplate` throws `PretrainedLoadError` when the template does not parse.
  * @example
  * const read = async (url: string) => (await (await fetch(url)).json()) as Record<string, unknown>;
  * const [tokenizerJson, tokenizerConfig] = [await read('tokenizer.json'), await read('tokenizer_config.json')];
@@ -75,11 +79,30 @@ const tokenContent = (t: unknown): string | null =>
  * tok.decode(ids);
  */
 export function hfTokenizer(tokenizerJson: Record<string, unknown>, options: HfTokenizerOptions = {}): HfTokenizer {
+  assertKnownOptions(options, ['tokenizerConfig', 'chatTemplate', 'eosTokenId'], 'hfTokenizer');
   const {tokenizerConfig = {}, eosTokenId} = options;
   if (typeof tokenizerJson !== 'object' || tokenizerJson === null || !('model' in tokenizerJson)) {
     throw new PretrainedLoadError("hfTokenizer: 'tokenizerJson' expected the parsed tokenizer.json (an object with 'model')");
   }
-  const impl = new HfTokenizerImpl(tokenizerJson, tokenizerConfig);
+  const model = tokenizerJson['model'] as {type?: unknown} | null;
+  if (typeof model !== 'object' || model === null || typeof model.type !== 'string') {
+    throw new PretrainedLoadError("hfTokenizer: tokenizer.json 'model.type' expected a string such as 'BPE', 'WordPiece' " +
+        `or 'Unigram', got ${JSON.stringify(typeof model === 'object' && model !== null ? model.type : model)}`);
+  }
+  if (typeof tokenizerConfig !== 'object' || tokenizerConfig === null || Array.isArray(tokenizerConfig)) {
+    throw new PretrainedLoadError("hfTokenizer: 'tokenizerConfig' expected the parsed tokenizer_config.json (an object), got " +
+        `${Array.isArray(tokenizerConfig) ? 'an array' : JSON.stringify(tokenizerConfig)}`);
+  }
+  if (options.chatTemplate !== undefined && typeof options.chatTemplate !== 'string') {
+    throw new PretrainedLoadError(`hfTokenizer: 'chatTemplate' expected a string, got ${typeof options.chatTemplate}`);
+  }
+  let impl: HfTokenizerImpl;
+  try {
+    impl = new HfTokenizerImpl(tokenizerJson, tokenizerConfig);
+  } catch (e) {
+    throw new PretrainedLoadError(`hfTokenizer: tokenizer.json (model.type '${model.type}') cannot be read by ` +
+        `@huggingface/tokenizers: ${(e as Error).message}; the file is malformed or from an unsupported tokenizer`);
+  }
   const idOf = (field: string): number | undefined => {
     const content = tokenContent(tokenizerConfig[field]);
     if (content === null) return undefined;
@@ -87,14 +110,20 @@ export function hfTokenizer(tokenizerJson: Record<string, unknown>, options: HfT
     if (id === undefined) throw new PretrainedLoadError(`hfTokenizer: tokenizer_config.json ${field} '${content}' is not in the vocabulary`);
     return id;
   };
-  const eosId = idOf('eos_token') ?? eosTokenId;
+  let vocabSize = 0;
+  for (const id of impl.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
+  const configEos = idOf('eos_token');
+  if (configEos === undefined && eosTokenId !== undefined &&
+      !(Number.isInteger(eosTokenId) && eosTokenId >= 0 && eosTokenId < vocabSize)) {
+    throw new PretrainedLoadError(`hfTokenizer: 'eosTokenId' expected an integer id in [0, ${vocabSize}) (the ` +
+        `tokenizer's vocabulary), got ${JSON.stringify(eosTokenId)}`);
+  }
+  const eosId = configEos ?? eosTokenId;
   if (eosId === undefined) {
     throw new MissingConfigFieldError('eos_token', 'an EOS token in tokenizer_config.json (or eos_token_id in config.json)', undefined);
   }
   const padId = idOf('pad_token') ?? eosId;
   const bosId = idOf('bos_token');
-  let vocabSize = 0;
-  for (const id of impl.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
 
   let chatTemplate: string | null = options.chatTemplate ?? null;
   const raw = tokenizerConfig['chat_template'];
@@ -102,6 +131,12 @@ export function hfTokenizer(tokenizerJson: Record<string, unknown>, options: HfT
   if (chatTemplate === null && Array.isArray(raw)) {
     const named = raw.find((t) => (t as {name?: string}).name === 'default') ?? raw[0];
     chatTemplate = typeof (named as {template?: unknown})?.template === 'string' ? (named as {template: string}).template : null;
+  }
+  const listOk = Array.isArray(raw) && raw.every((t) =>
+    typeof t === 'object' && t !== null && typeof (t as {template?: unknown}).template === 'string');
+  if (!(raw === undefined || raw === null || typeof raw === 'string' || listOk)) {
+    throw new PretrainedLoadError("hfTokenizer: tokenizer_config.json 'chat_template' expected a string or a list of " +
+        `{name, template}, got ${JSON.stringify(raw).slice(0, 60)}`);
   }
   let compiled: Template | null = null;
   const specials: Record<string, string | null> = {};
@@ -120,7 +155,11 @@ export function hfTokenizer(tokenizerJson: Record<string, unknown>, options: HfT
         throw new PretrainedLoadError('applyChatTemplate: this tokenizer has no chat template (tokenizer_config.json ' +
             "'chat_template' or chat_template.jinja); pass one as options.chatTemplate");
       }
-      compiled ??= new Template(chatTemplate);
+      try {
+        compiled ??= new Template(chatTemplate);
+      } catch (e) {
+        throw new PretrainedLoadError(`applyChatTemplate: the chat template does not parse (${(e as Error).message})`);
+      }
       return compiled.render({...specials, ...opts.variables, messages,
         add_generation_prompt: opts.addGenerationPrompt ?? true});
     },

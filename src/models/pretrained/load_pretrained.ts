@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type {Policy, PolicyApplyOptions, PolicyCachedInputs, PolicyCachedOutput, PolicyForward} from '../policy.js';
+import {assertKnownInputs, assertKnownOptions} from '../../math/assert.js';
 import {architectureBuilder} from './architectures.js';
 import {safetensorsCheckpoint} from './checkpoint_weights.js';
 import {MissingConfigFieldError, MissingTensorError, PretrainedLoadError} from './errors.js';
@@ -140,6 +141,13 @@ function safetensorsFiles(files: Record<string, Uint8Array>): SafetensorsFile[] 
   if (typeof weightMap !== 'object' || weightMap === null) {
     throw new PretrainedLoadError(`loadPretrained: ${INDEX} has no 'weight_map' object`);
   }
+  if (Array.isArray(weightMap)) throw new PretrainedLoadError(`loadPretrained: ${INDEX} has no 'weight_map' object`);
+  for (const [tensor, shard] of Object.entries(weightMap)) {
+    if (typeof shard !== 'string') {
+      throw new PretrainedLoadError(`loadPretrained: ${INDEX} weight_map['${tensor}'] expected a shard file name, got ` +
+          `${JSON.stringify(shard)}`);
+    }
+  }
   const shardNames = [...new Set(Object.values(weightMap))].sort();
   const absent = shardNames.filter((n) => files[n] === undefined);
   if (absent.length > 0) {
@@ -166,8 +174,13 @@ function safetensorsFiles(files: Record<string, Uint8Array>): SafetensorsFile[] 
  * @param source `{config, files, tokenizer?}` (see {@link PretrainedSource}).
  * @param options.trainable whether the variables are trainable; default `true`.
  * @returns a {@link PretrainedModel}: `apply(tokens).logits` is float32 `[batch, time, vocab]`; `dispose()` frees it.
- * @throws `UnknownArchitectureError`, `MissingConfigFieldError`, `SafetensorsFormatError`,
- *   `UnsupportedDtypeError`, `MissingTensorError`, `ShapeMismatchError` (all `PretrainedLoadError`s).
+ * @throws `UnknownArchitectureError`, `MissingConfigFieldError` (also for an ill-typed `eos_token_id` or
+ *   `quantization_config`), `SafetensorsFormatError`, `UnsupportedDtypeError`, `MissingTensorError`,
+ *   `ShapeMismatchError`, and `PretrainedLoadError` for a `config` that is not an object, a shard of the
+ *   index that is missing or not a file name, a `quant_method` other than `'fp8'`, or a tokenizer with ids
+ *   beyond `vocab_size` (all `PretrainedLoadError`s); `Error` for an unknown key of `source`,
+ *   `source.tokenizer` or `options` (a misspelled `tokenizer` would load no tokenizer silently) and a
+ *   non-boolean `trainable`.
  * @example
  * const config = (await (await fetch('config.json')).json()) as Record<string, unknown>;
  * const weights = new Uint8Array(await (await fetch('model.safetensors')).arrayBuffer());
@@ -190,8 +203,19 @@ export function loadPretrainedSync(source: PretrainedSource, options: LoadPretra
   if (typeof source !== 'object' || source === null) {
     throw new PretrainedLoadError(`loadPretrained: 'source' expected {config, files}, got ${String(source)}`);
   }
+  assertKnownOptions(options, ['trainable'], 'loadPretrained');
+  if (typeof trainable !== 'boolean') {
+    throw new PretrainedLoadError(`loadPretrained: 'trainable' expected a boolean, got ${JSON.stringify(trainable)}`);
+  }
+  assertKnownInputs(source, ['config', 'files', 'tokenizer'], 'loadPretrained', 'source');
+  if (source.tokenizer !== undefined) {
+    assertKnownInputs(source.tokenizer, ['tokenizerJson', 'tokenizerConfig', 'chatTemplate'], 'loadPretrained', 'source.tokenizer');
+  }
   const {config, files, tokenizer} = source;
-  if (typeof config !== 'object' || config === null) throw new MissingConfigFieldError('(config.json)', 'a parsed JSON object', config);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new PretrainedLoadError(`loadPretrained: 'config' expected the parsed config.json (an object), got ` +
+        `${Array.isArray(config) ? 'an array' : String(config)}`);
+  }
   if (typeof files !== 'object' || files === null) {
     throw new PretrainedLoadError("loadPretrained: 'files' expected an object of file name -> Uint8Array");
   }
@@ -201,7 +225,15 @@ export function loadPretrainedSync(source: PretrainedSource, options: LoadPretra
   }
   const architecture = archs[0];
   const build = architectureBuilder(architecture);
-  const quant = config['quantization_config'] as {weight_block_size?: unknown} | undefined;
+  const quant = config['quantization_config'] as {weight_block_size?: unknown; quant_method?: unknown} | undefined | null;
+  if (quant !== undefined && quant !== null && (typeof quant !== 'object' || Array.isArray(quant))) {
+    throw new MissingConfigFieldError('quantization_config', 'an object', quant);
+  }
+  const method = quant?.quant_method;
+  if (method !== undefined && method !== 'fp8') {
+    throw new PretrainedLoadError(`loadPretrained: quantization_config.quant_method ${JSON.stringify(method)} is not ` +
+        "supported; supported: 'fp8' (block-quantised F8_E4M3 with weight_scale_inv); dequantise the checkpoint first");
+  }
   const block = quant?.weight_block_size;
   if (block !== undefined && !(Array.isArray(block) && block.length === 2 && block.every((b) => Number.isInteger(b) && b > 0))) {
     throw new MissingConfigFieldError('quantization_config.weight_block_size', 'two positive integers', block);
@@ -209,12 +241,21 @@ export function loadPretrainedSync(source: PretrainedSource, options: LoadPretra
   const weights = safetensorsCheckpoint(safetensorsFiles(files),
       block !== undefined ? {weightBlockSize: block as [number, number]} : {});
   const eos = config['eos_token_id'];
-  const eosTokenId = typeof eos === 'number' ? eos : Array.isArray(eos) && typeof eos[0] === 'number' ? eos[0] : undefined;
+  const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  if (!(eos === undefined || eos === null || isId(eos) || (Array.isArray(eos) && eos.length > 0 && eos.every(isId)))) {
+    throw new MissingConfigFieldError('eos_token_id', 'a token id (an integer >= 0), a non-empty list of them, or null', eos);
+  }
+  const eosTokenId = isId(eos) ? eos : Array.isArray(eos) ? eos[0] as number : undefined;
   const tok = tokenizer === undefined ? undefined : hfTokenizer(tokenizer.tokenizerJson, {
     ...(tokenizer.tokenizerConfig !== undefined ? {tokenizerConfig: tokenizer.tokenizerConfig} : {}),
     ...(tokenizer.chatTemplate !== undefined ? {chatTemplate: tokenizer.chatTemplate} : {}),
     ...(eosTokenId !== undefined ? {eosTokenId} : {}),
   });
+  const vocab = config['vocab_size'];
+  if (tok !== undefined && typeof vocab === 'number' && tok.vocabSize > vocab) {
+    throw new PretrainedLoadError(`loadPretrained: the tokenizer has ids up to ${tok.vocabSize - 1} but config.json ` +
+        `vocab_size is ${vocab}, so ids >= ${vocab} have no embedding; the tokenizer files belong to another checkpoint`);
+  }
   const policy = build(config, weights, {trainable});
   return new PretrainedModel(config, architecture, policy, tok);
 }

@@ -4,6 +4,7 @@
  * __metadata__?}`, then the byte buffer that the offsets index, entirely and without holes.
  * @module
  */
+import {closestName} from '../../math/assert.js';
 import {decodeFp8} from '../../math/fp8_format.js';
 import {SafetensorsFormatError, UnsupportedDtypeError} from './errors.js';
 
@@ -156,7 +157,8 @@ function entryBytes(file: SafetensorsFile, e: SafetensorsEntry): Uint8Array {
  * @param file a {@link SafetensorsFile}.
  * @param name the tensor name.
  * @returns the values in row-major order.
- * @throws `UnsupportedDtypeError` for a dtype outside {@link DECODABLE_DTYPES}, `Error` for an unknown name.
+ * @throws `UnsupportedDtypeError` for a dtype outside {@link DECODABLE_DTYPES}, `Error` for an unknown name
+ *   (suggesting the closest stored name, else listing the first few).
  * @example
  * const header = new TextEncoder().encode(JSON.stringify({w: {dtype: 'BF16', shape: [1], data_offsets: [0, 2]}}));
  * const bytes = new Uint8Array(8 + header.length + 2);
@@ -167,7 +169,13 @@ function entryBytes(file: SafetensorsFile, e: SafetensorsEntry): Uint8Array {
  */
 export function decodeSafetensorsTensor(file: SafetensorsFile, name: string): Float32Array {
   const e = file.tensors.get(name);
-  if (e === undefined) throw new Error(`decodeSafetensorsTensor: no tensor '${name}' in '${file.name}'`);
+  if (e === undefined) {
+    const names = [...file.tensors.keys()];
+    const guess = closestName(String(name), names);
+    const listed = names.slice(0, 5).map((n) => `'${n}'`).join(', ') + (names.length > 5 ? `, ... (${names.length - 5} more)` : '');
+    throw new Error(`decodeSafetensorsTensor: no tensor '${name}' in '${file.name}'` +
+        (guess !== undefined ? `; did you mean '${guess}'?` : ` (it holds ${names.length}: ${listed || 'none'})`));
+  }
   const raw = entryBytes(file, e);
   switch (e.dtype) {
     case 'F32':
