@@ -36,7 +36,6 @@ describe('safetensors reading: bad files get named errors', () => {
     const cases: Array<[Uint8Array, string]> = [
       [good.slice(0, 5), "safetensors 'm.safetensors': file is 5 bytes, shorter than the 8-byte header length" + tail],
       [good.slice(0, 20), `safetensors 'm.safetensors': header length ${n} runs past the end of the file (20 bytes)` + tail],
-      [raw('{"w": ', 0), "safetensors 'm.safetensors': header is not valid UTF-8 JSON (Unexpected end of JSON input)" + tail],
       [raw('[1, 2]', 0), "safetensors 'm.safetensors': header is not a JSON object" + tail],
       [raw({w: {dtype: 'F32', shape: [3], data_offsets: [0, 8]}}, 8),
         "safetensors 'm.safetensors': entry 'w' (F32 [3]) needs 12 bytes, its data_offsets [0, 8] span 8" + tail],
@@ -50,6 +49,9 @@ describe('safetensors reading: bad files get named errors', () => {
         "safetensors 'm.safetensors': entry 'a' has data_offsets [0], expected [begin, end]" + tail],
     ];
     for (const [bytes, message] of cases) expect(() => parseSafetensors(bytes, 'm.safetensors')).toThrow(message);
+    // JSON.parse's own text (inside the parentheses) differs between Node versions.
+    expect(() => parseSafetensors(raw('{"w": ', 0), 'm.safetensors')).toThrow(
+        /^safetensors 'm\.safetensors': header is not valid UTF-8 JSON \(.+\); the file is truncated or corrupt \(download it again\)$/);
     expect(() => parseSafetensors(raw({a: {dtype: 'Q4', shape: [1], data_offsets: [0, 1]}}, 1))).toThrow(
         "safetensors: tensor 'a' has dtype Q4, which is not supported; supported: BOOL, U8, I8, F8_E4M3, F8_E5M2, I16, " +
         'U16, F16, BF16, I32, U32, F32, I64, U64, F64 (convert the checkpoint, e.g. to bfloat16)');
