@@ -4,7 +4,7 @@
  * All are free (no tensor is read).
  * @module
  */
-import {assertNumber, check} from '../math/assert.js';
+import {assertGradientsRegistered, assertKnownInputs, assertNumber, check} from '../math/assert.js';
 import type {Policy} from '../models/policy.js';
 
 /** @internal A short description of a JS value for an error message. */
@@ -104,4 +104,18 @@ export function assertSamplingOptions(
   if (o.topP !== undefined) assertNumber(o.topP, fn, `${prefix}topP`, {min: 0, minExclusive: true, max: 1});
   if (o.seed !== undefined) assertNumber(o.seed, fn, `${prefix}seed`, {integer: true});
   if (o.stopToken !== undefined) assertNumber(o.stopToken, fn, `${prefix}stopToken`, {integer: true, min: 0, max: vocabSize - 1});
+}
+
+/**
+ * @internal The context of an RL step (`grpoStep`, `ppoStep`): only the `known` keys, gradients
+ * registered, a trained `policy`, an optional `reference` policy, an optimizer and a reward function.
+ */
+export function assertRlStepContext(ctx: unknown, known: readonly string[], fn: string): void {
+  assertKnownInputs(ctx, known, fn, 'ctx');
+  assertGradientsRegistered(fn);
+  const {policy, reference, optimizer, reward} = ctx as Record<string, unknown>;
+  assertPolicy(policy, fn, 'policy', true);
+  if (reference !== undefined) assertPolicy(reference, fn, 'reference');
+  assertOptimizer(optimizer, fn);
+  assertRewardFn(reward, fn);
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {groupAdvantages, type GroupAdvantagesOptions} from '../math/group_advantages.js';
 import {grpoLossWithStats, type GrpoLossOptions} from '../math/grpo_loss.js';
 import {tokenLogProbs} from '../math/token_log_probs.js';
@@ -17,9 +17,7 @@ import {deprecatedAlias} from './deprecated_alias.js';
 import {type DynamicSamplingOptions, sampleTrainingBatch} from './dynamic_sampling.js';
 import {mergeOptions} from './merge_options.js';
 import {HookMetrics, withAuxLoss} from './update_hooks.js';
-import {
-  assertNestedOptions, assertOptimizer, assertOptionsObject, assertPolicy, assertRewardFn, checkNestedOptions,
-} from './assert_step_inputs.js';
+import {assertNestedOptions, assertOptionsObject, assertRlStepContext, checkNestedOptions} from './assert_step_inputs.js';
 
 /** What a GRPO step works on. */
 export interface GrpoStepContext {
@@ -136,13 +134,8 @@ export async function grpoStep(
   const fn = 'grpoStep';
   assertOptionsObject(options, fn, '{groupSize, maxNewTokens, ...}');
   assertKnownOptions(options, KNOWN, fn);
-  assertKnownInputs(ctx, ['policy', 'reference', 'optimizer', 'tokenizer', 'reward'], fn, 'ctx');
-  assertGradientsRegistered(fn);
+  assertRlStepContext(ctx, ['policy', 'reference', 'optimizer', 'tokenizer', 'reward'], fn);
   const {policy, reference, optimizer, tokenizer, reward} = ctx;
-  assertPolicy(policy, fn, 'policy', true);
-  if (reference !== undefined) assertPolicy(reference, fn, 'reference');
-  assertOptimizer(optimizer, fn);
-  assertRewardFn(reward, fn);
   assertNestedOptions(options.loss, fn, 'loss');
   assertNestedOptions(options.advantages, fn, 'advantages');
   const {groupSize, mu = 1, advantages: advOptions = {}, maxGradNorm = 1} = options;

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {assertKnownInputs, assertKnownOptions, assertNumber, check} from '../math/assert.js';
 import {gae, type GaeOptions} from '../math/gae.js';
 import {klShapedRewards} from '../math/kl_reward_shaping.js';
 import {whiten} from '../math/masked_stats.js';
@@ -22,7 +22,8 @@ import type {RlStepMetrics} from './grpo_step.js';
 import {mergeOptions} from './merge_options.js';
 import {HookMetrics, withAuxLoss} from './update_hooks.js';
 import {
-  assertNestedOptions, assertOptimizer, assertOptionsObject, assertPolicy, assertRewardFn, checkNestedOptions, describeValue,
+  assertNestedOptions, assertOptionsObject, assertPolicy, assertRlStepContext, checkNestedOptions,
+  describeValue,
 } from './assert_step_inputs.js';
 
 /**
@@ -124,13 +125,8 @@ export async function ppoStep(
   const fn = 'ppoStep';
   assertOptionsObject(options, fn, '{groupSize, maxNewTokens, ...}');
   assertKnownOptions(options, KNOWN, fn);
-  assertKnownInputs(ctx, ['policy', 'reference', 'critic', 'optimizer', 'tokenizer', 'reward'], fn, 'ctx');
-  assertGradientsRegistered(fn);
+  assertRlStepContext(ctx, ['policy', 'reference', 'critic', 'optimizer', 'tokenizer', 'reward'], fn);
   const {policy, reference, critic, optimizer, tokenizer, reward} = ctx;
-  assertPolicy(policy, fn, 'policy', true);
-  if (reference !== undefined) assertPolicy(reference, fn, 'reference');
-  assertOptimizer(optimizer, fn);
-  assertRewardFn(reward, fn);
   assertNestedOptions(options.gae, fn, 'gae');
   assertNestedOptions(options.loss, fn, 'loss');
   const mu = deprecatedAlias<number>(options, 'mu', 'epochs', fn) ?? 1;
