@@ -3,6 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import {pairwiseRewardLossCpu} from './fused/pairwise_cpu.js';
 import {assertDtype, assertFinite, assertKnownOptions, assertNumber, assertRank, assertShape, check, fmtShape} from './assert.js';
 
 /** Named inputs of {@link pairwiseRewardLoss}. */
@@ -36,7 +37,8 @@ export interface PairwiseRewardLossOptions {
  * 2.3.4) uses a reward model of human preferences for its general-purpose RL stage.
  *
  * Stable for any gap: softplus(x) = max(x, 0) + log1p(exp(-|x|)), so a gap of -1000 gives 1000, not
- * Infinity, and +1000 gives 0. Gradients: d L / d r_chosen_i = -sigmoid(-(gap_i)) / pairs, and the
+ * Infinity, and +1000 gives 0. On `cpu` / `wasm` one JavaScript loop over the pairs computes the same
+ * (float64 sums), value checks included. Gradients: d L / d r_chosen_i = -sigmoid(-(gap_i)) / pairs, and the
  * opposite for r_rejected (plus the centering term's 2 c (r_c + r_r) / pairs on both).
  *
  * @param inputs.chosenRewards `[pairs]` float32.
@@ -73,6 +75,9 @@ export function pairwiseRewardLoss(
     assertDtype(margin, 'float32', fn, 'margin');
   }
   assertNumber(centerCoefficient, fn, 'centerCoefficient', {min: 0});
+  // cpu / wasm: one JavaScript loop over the pairs, value checks included (fused/pairwise_cpu.ts).
+  const loop = pairwiseRewardLossCpu(chosenRewards, rejectedRewards, margin, centerCoefficient, fn);
+  if (loop !== null) return loop;
   assertFinite(chosenRewards, fn, 'chosenRewards');
   assertFinite(rejectedRewards, fn, 'rejectedRewards');
   if (typeof margin !== 'number') assertFinite(margin, fn, 'margin');
