@@ -6,6 +6,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {configureValidation} from '../../src/math/assert.js';
 import {setPairwiseCpu} from '../../src/math/fused/pairwise_cpu.js';
 import {pairwiseRewardLoss} from '../../src/math/pairwise_reward_loss.js';
+import {centralDifferences} from '../helpers/central_differences.js';
+import {expectGradientClose} from '../helpers/expect_gradient_close.js';
 
 const num = (t: tf.Tensor): number => t.dataSync()[0]!;
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
@@ -64,12 +66,7 @@ for (const [path, loop] of [['loop', true], ['composed ops', false]] as const) {
         const f = (x: number[]) => num(pairwiseRewardLoss({chosenRewards: tf.tensor1d(x), rejectedRewards: r}, {centerCoefficient: 0.1}));
         const g = tf.grad((a: tf.Tensor) => pairwiseRewardLoss({chosenRewards: a as tf.Tensor1D, rejectedRewards: r}, {centerCoefficient: 0.1}))(c);
         const x = [0.5, -1, 3];
-        const h = 1e-2;
-        x.forEach((_, i) => {
-          const plus = x.slice(); plus[i]! += h;
-          const minus = x.slice(); minus[i]! -= h;
-          expect(g.dataSync()[i]).toBeCloseTo((f(plus) - f(minus)) / (2 * h), 3);
-        });
+        expectGradientClose(g.dataSync(), centralDifferences(f, x, 1e-2), {digits: 3});
       });
     });
     it('agrees with a torch re-implementation of TRL RewardTrainer', () => {
