@@ -4,6 +4,8 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {describe, expect, it} from 'vitest';
 import {configureValidation} from '../../src/math/assert.js';
 import {gae} from '../../src/math/gae.js';
+import {gridCentralDifferences} from '../helpers/central_differences.js';
+import {expectGradientClose} from '../helpers/expect_gradient_close.js';
 
 /** Plain-JS reference over one row: skip masked steps, bootstrap 0 after the last unmasked step. */
 function referenceGae(r: number[], v: number[], m: number[], gamma: number, lambda: number): number[] {
@@ -181,26 +183,13 @@ describe('gae', () => {
     const v = tf.tensor2d(values);
     const [gr, gv] = tf.grads(f)([r, v]).map((g) => g.arraySync() as number[][]);
     const h = 1e-3;
-    const fd = (grid: number[][], which: 0 | 1, b: number, t: number) => {
-      const eval_ = (delta: number) => {
-        const g = grid.map((row) => row.slice());
-        g[b]![t]! += delta;
-        const x = tf.tensor2d(g);
-        const y = which === 0 ? f(x, v) : f(r, x);
-        const val = y.dataSync()[0]!;
-        tf.dispose([x, y]);
-        return val;
-      };
-      return (eval_(h) - eval_(-h)) / (2 * h);
-    };
+    const at = (x: number[][], which: 0 | 1) => tf.tidy(() => (which === 0 ? f(tf.tensor2d(x), v) : f(r, tf.tensor2d(x))).dataSync()[0]!);
+    expectGradientClose(gr!, gridCentralDifferences((x) => at(x, 0), rewards, h), {digits: 2}, 'rewards');
+    expectGradientClose(gv!, gridCentralDifferences((x) => at(x, 1), values, h), {digits: 2}, 'values');
     const maskData = mask.arraySync();
-    for (let b = 0; b < 2; b++) {
-      for (let t = 0; t < 4; t++) {
-        expect(gr![b]![t]!).toBeCloseTo(fd(rewards, 0, b, t), 2);
-        expect(gv![b]![t]!).toBeCloseTo(fd(values, 1, b, t), 2);
-        if (maskData[b]![t] === 0) expect(gr![b]![t]).toBe(0);
-      }
-    }
+    maskData.forEach((row, b) => row.forEach((m, t) => {
+      if (m === 0) expect(gr![b]![t]).toBe(0);
+    }));
     // A non-trivial check: the first reward of row 0 reaches 1*A0 (coefficient 1) and 0.3*R0.
     expect(gr![0]![0]!).toBeCloseTo(1.3, 3);
     tf.dispose([mask, w, r, v]);

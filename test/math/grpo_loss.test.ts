@@ -9,6 +9,8 @@ import {
   type GrpoLossInputs, type GrpoLossOptions, grpoLoss, grpoLossComposed, grpoLossWithStats, resolveGrpoLossOptions,
 } from '../../src/math/grpo_loss.js';
 import {klPenalty} from '../../src/math/kl_penalty.js';
+import {gridCentralDifferences} from '../helpers/central_differences.js';
+import {expectGradientClose} from '../helpers/expect_gradient_close.js';
 
 
 interface Data {lp: number[][]; old?: number[][]; ref?: number[][]; adv: number[] | number[][]; mask: number[][]}
@@ -53,18 +55,11 @@ const REF = LP.map((row, b) => row.map((x, t) => x - 0.3 + 0.2 * Math.sin(3 * b 
 const ADV = [1.2, -0.8, 0.6];
 
 function finiteDifference(d: Data, options: GrpoLossOptions, h = 1e-3): number[][] {
-  return d.lp.map((row, b) => row.map((_, t) => {
-    const plus = d.lp.map((r) => r.slice());
-    const minus = d.lp.map((r) => r.slice());
-    plus[b]![t]! += h;
-    minus[b]![t]! -= h;
-    return (run({...d, lp: plus}, options).loss - run({...d, lp: minus}, options).loss) / (2 * h);
-  }));
+  return gridCentralDifferences((lp) => run({...d, lp}, options).loss, d.lp, h);
 }
 
 function expectGradClose(grad: number[][], fd: number[][], label: string): void {
-  grad.forEach((row, b) => row.forEach((g, t) =>
-    expect(Math.abs(g - fd[b]![t]!), `${label} [${b},${t}] grad ${g} fd ${fd[b]![t]}`).toBeLessThan(1e-2 * Math.abs(fd[b]![t]!) + 1e-3)));
+  expectGradientClose(grad, fd, {rtol: 1e-2, atol: 1e-3}, label);
 }
 
 describe('grpoLoss', () => {

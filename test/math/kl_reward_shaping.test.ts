@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {describe, expect, it} from 'vitest';
 import {klShapedRewards} from '../../src/math/kl_reward_shaping.js';
+import {centralDifferences} from '../helpers/central_differences.js';
 
 function run(scores: number[], kl: number[][], mask: number[][], klCoef: number): number[][] {
   const [s, k, m] = [tf.tensor1d(scores), tf.tensor2d(kl), tf.tensor2d(mask)];
@@ -71,12 +72,10 @@ describe('klShapedRewards', () => {
     expect(Array.from(gk!.dataSync())).toEqual([-0.5, -1, 0, 0, 0, 0]);
     expect(Array.from(gs!.dataSync())).toEqual([2, 0]);
     // Central finite difference on one entry (h 1e-3): f is linear, so this is a sanity check of the tape.
-    const h = 1e-3;
-    const plus = tf.tensor2d([[0.2 + h, 0.3, 0.1], [0.4, 0.5, 0.6]]);
-    const minus = tf.tensor2d([[0.2 - h, 0.3, 0.1], [0.4, 0.5, 0.6]]);
-    const [fp, fm] = [f(scores, plus), f(scores, minus)];
-    expect((fp.dataSync()[0]! - fm.dataSync()[0]!) / (2 * h)).toBeCloseTo(-0.5, 2);
-    tf.dispose([kl, scores, mask, w, gs!, gk!, plus, minus, fp, fm]);
+    const [fd] = centralDifferences((k) => tf.tidy(() => f(scores, tf.tensor2d(k, [2, 3])).dataSync()[0]!),
+        [0.2, 0.3, 0.1, 0.4, 0.5, 0.6], 1e-3, [0]);
+    expect(fd).toBeCloseTo(-0.5, 2);
+    tf.dispose([kl, scores, mask, w, gs!, gk!]);
   });
 
   it('does not leak tensors and accepts int32 and bool masks', () => {

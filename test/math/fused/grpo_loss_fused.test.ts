@@ -10,6 +10,8 @@ import {
   fusedGrpoLossAvailable, grpoLossFused, useFusedGrpoLoss,
 } from '../../../src/math/fused/grpo_loss_fused.js';
 import {mulberry32} from '../../../src/models/mulberry32.js';
+import {gridCentralDifferences} from '../../helpers/central_differences.js';
+import {expectGradientClose} from '../../helpers/expect_gradient_close.js';
 
 const BASE: ResolvedGrpoLossOptions = {
   beta: 0, klEstimator: 'k3', clipLow: 0.2, clipHigh: 0.2, dualClip: undefined, ratioLevel: 'token',
@@ -158,22 +160,8 @@ describe('grpoLossFused (typed-array kernel)', () => {
         const o = opts({beta: 0.3, klEstimator, aggregation});
         const {grad} = lossAndGrad((i) => grpoLossFused(i, o), inputs);
         const lp = inputs.logProbs.arraySync() as number[][];
-        const h = 1e-3;
-        const f = (i: number, j: number, delta: number): number => {
-          const x = lp.map((row) => row.slice());
-          x[i]![j]! += delta;
-          const t = tf.tensor2d(x);
-          const v = tf.tidy(() => grpoLossFused({...inputs, logProbs: t}, o).dataSync()[0]!);
-          t.dispose();
-          return v;
-        };
-        for (let i = 0; i < 2; i++) {
-          for (let j = 0; j < 3; j++) {
-            const fd = (f(i, j, h) - f(i, j, -h)) / (2 * h);
-            expect(Math.abs(grad[i]![j]! - fd), `${aggregation} ${klEstimator} [${i},${j}]`)
-                .toBeLessThanOrEqual(1e-3 + 1e-2 * Math.abs(fd));
-          }
-        }
+        const fd = gridCentralDifferences((x) => tf.tidy(() => grpoLossFused({...inputs, logProbs: tf.tensor2d(x)}, o).dataSync()[0]!), lp, 1e-3);
+        expectGradientClose(grad, fd, {rtol: 1e-2, atol: 1e-3, inclusive: true}, `${aggregation} ${klEstimator}`);
       }
     }
     disposeInputs(inputs);
