@@ -3,6 +3,9 @@ import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {rmsNorm} from '../../src/models/rms_norm.js';
 import {maxAbsDiff} from '../helpers/max_abs_diff.js';
+import {centralDifferences} from '../helpers/central_differences.js';
+import {gridCentralDifferences} from '../helpers/central_differences.js';
+import {expectGradientClose} from '../helpers/expect_gradient_close.js';
 
 /** The previous rmsNorm (tfjs autodiff through transposes and tf.mean): the reference for values and gradients. */
 function rmsNormAutodiff(x: tf.Tensor, weight: tf.Tensor1D, eps: number): tf.Tensor {
@@ -63,22 +66,10 @@ describe('rmsNorm', () => {
     const [gx, gw] = tf.grads(f)([x, w]);
     const h = 1e-3;
     const xs = x.arraySync(), ws = w.arraySync();
-    const gxa = gx!.arraySync() as number[][];
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
-      const val = (d: number): number => tf.tidy(() => {
-        const xx = xs.map((r) => r.slice()); xx[i]![j]! += d;
-        return f(tf.tensor2d(xx), w).dataSync()[0]!;
-      });
-      expect(gxa[i]![j]).toBeCloseTo((val(h) - val(-h)) / (2 * h), 2);
-    }
-    const gwa = gw!.arraySync() as number[];
-    for (let j = 0; j < 3; j++) {
-      const val = (d: number): number => tf.tidy(() => {
-        const ww = ws.slice(); ww[j]! += d;
-        return f(x, tf.tensor1d(ww)).dataSync()[0]!;
-      });
-      expect(gwa[j]).toBeCloseTo((val(h) - val(-h)) / (2 * h), 2);
-    }
+    const fdx = gridCentralDifferences((xx) => tf.tidy(() => f(tf.tensor2d(xx), w).dataSync()[0]!), xs, h);
+    expectGradientClose(gx!.arraySync() as number[][], fdx, {digits: 2}, 'x');
+    const fdw = centralDifferences((ww) => tf.tidy(() => f(x, tf.tensor1d(ww)).dataSync()[0]!), ws, h);
+    expectGradientClose(gw!.dataSync(), fdw, {digits: 2}, 'weight');
     tf.dispose([x, w, c, gx!, gw!]);
   });
 

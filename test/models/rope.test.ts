@@ -5,6 +5,8 @@ import {MissingConfigFieldError} from '../../src/models/pretrained/errors.js';
 import {
   applyRope, normalizeRopeConfig, ropeCosSin, ropeInverseFrequencies, ropeSoftmaxScaleFactor, type RopeConfig,
 } from '../../src/models/rope.js';
+import {centralDifferences} from '../helpers/central_differences.js';
+import {expectGradientClose} from '../helpers/expect_gradient_close.js';
 
 const base = (extra: Partial<RopeConfig> = {}): RopeConfig =>
   ({type: 'default', theta: 10000, maxPositionEmbeddings: 64, partialRotaryFactor: 1, ...extra});
@@ -152,15 +154,10 @@ describe('ropeCosSin / applyRope', () => {
     const c = tf.tensor4d([1, 0, -1, 2, 0.5, 1, 1, -1], [1, 1, 2, 4]);
     const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(applyRope(xx as tf.Tensor4D, cos, sin, {interleaved: true}), c)))(x);
     // d/dx <R x, c> = R^T c: check by finite differences on one coordinate per row
-    const h = 1e-3;
     const ga = g.dataSync();
-    for (const k of [1, 6]) {
-      const val = (dlt: number): number => tf.tidy(() => {
-        const xv = Array.from(x.dataSync()); xv[k]! += dlt;
-        return tf.sum(tf.mul(applyRope(tf.tensor4d(xv, [1, 1, 2, 4]), cos, sin, {interleaved: true}), c)).dataSync()[0]!;
-      });
-      expect(ga[k]).toBeCloseTo((val(h) - val(-h)) / (2 * h), 2);
-    }
+    const fd = centralDifferences((xv) => tf.tidy(() =>
+      tf.sum(tf.mul(applyRope(tf.tensor4d(xv, [1, 1, 2, 4]), cos, sin, {interleaved: true}), c)).dataSync()[0]!), x.dataSync(), 1e-3, [1, 6]);
+    expectGradientClose([ga[1]!, ga[6]!], fd, {digits: 2});
     const before = tf.memory().numTensors;
     const cs = ropeCosSin(pos, f);
     const y = applyRope(x, cs.cos, cs.sin);

@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {configureValidation} from '../../../src/math/assert.js';
 import {moeRoute, moeRouteInModel, type MoeRouting} from '../../../src/models/moe_route.js';
+import {gridCentralDifferences} from '../../helpers/central_differences.js';
+import {expectGradientClose} from '../../helpers/expect_gradient_close.js';
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 const free = (r: MoeRouting): void => tf.dispose([r.indices, r.weights, r.combine, r.selected, r.affinities]);
@@ -104,11 +106,8 @@ describe('moeRoute', () => {
     });
     const g = tf.grad(f as (x: tf.Tensor) => tf.Tensor)(x0).arraySync() as number[][];
     const base = x0.arraySync();
-    const h = 1e-3;
-    for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) {
-      const at = (d: number): number => { const b = base.map((r) => [...r]); b[i]![j]! += d; const t = tf.tensor2d(b); const v = f(t).dataSync()[0]!; t.dispose(); return v; };
-      expect(g[i]![j]).toBeCloseTo((at(h) - at(-h)) / (2 * h), 2);
-    }
+    const fd = gridCentralDifferences((b) => tf.tidy(() => f(tf.tensor2d(b)).dataSync()[0]!), base, 1e-3);
+    expectGradientClose(g, fd, {digits: 2});
     tf.dispose([x0, cot, bias]);
   });
 
