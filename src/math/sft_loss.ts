@@ -66,19 +66,45 @@ const KNOWN = ['labelSmoothing', 'aggregation', 'maxLength', 'normalizer'];
  * sftLoss({logits, labels, mask}, {labelSmoothing: 0.1}); // 0.9 * 0.3955 + 0.1 * 1.3955 = 0.4955, as torch's cross_entropy(label_smoothing=0.1)
  */
 export function sftLoss(inputs: SftLossInputs, options: SftLossOptions = {}): tf.Scalar {
+  return sftLossChecked(inputs, options, false);
+}
+
+/** {@link SftLossOptions} with their defaults, as {@link resolveSftLossOptions} returns them. */
+export interface ResolvedSftLossOptions {
+  labelSmoothing: number;
+  aggregation: LossAggregation;
+  maxLength: number | undefined;
+  normalizer: number | undefined;
+}
+
+/**
+ * @internal The option checks of {@link sftLoss} (known keys, ranges), naming `fn`: a training step
+ * that forwards its options calls it on entry so that the message names the step. Returns them with
+ * their defaults.
+ */
+export function resolveSftLossOptions(options: SftLossOptions, fn: string): ResolvedSftLossOptions {
+  assertKnownOptions(options, KNOWN, fn);
+  const {labelSmoothing = 0, aggregation = 'token-mean'} = options;
+  assertNumber(labelSmoothing, fn, 'labelSmoothing', {min: 0, max: 1});
+  assertOneOf(aggregation, LOSS_AGGREGATIONS, fn, 'aggregation');
+  const {maxLength, normalizer} = resolveAggregationOptions(
+      {maxLength: options.maxLength, normalizer: options.normalizer}, aggregation, fn, false);
+  return {labelSmoothing, aggregation, maxLength, normalizer};
+}
+
+/**
+ * @internal {@link sftLoss}; with `maskChecked` the value check of `mask` is skipped (the caller
+ * checked its values already: `sftStep` checks the batch's completion mask once, on entry).
+ */
+export function sftLossChecked(inputs: SftLossInputs, options: SftLossOptions, maskChecked: boolean): tf.Scalar {
   assertKnownInputs(inputs, ['logits', 'labels', 'mask'], FN);
-  assertKnownOptions(options, KNOWN, FN);
+  const {labelSmoothing, aggregation, maxLength, normalizer} = resolveSftLossOptions(options, FN);
   const {logits, labels, mask} = inputs;
   assertRank(logits, 3, FN, 'logits', ['batch', 'time', 'vocab'], 'float32');
-  const [B, T, V] = logits.shape;
+  const [B, T] = logits.shape;
   assertShape(labels, [B, T], FN, 'labels', ['batch', 'time']);
   assertShape(mask, [B, T], FN, 'mask', ['batch', 'time']);
-  const {labelSmoothing = 0, aggregation = 'token-mean'} = options;
-  assertNumber(labelSmoothing, FN, 'labelSmoothing', {min: 0, max: 1});
-  assertOneOf(aggregation, LOSS_AGGREGATIONS, FN, 'aggregation');
-  const {maxLength, normalizer} = resolveAggregationOptions(
-      {maxLength: options.maxLength, normalizer: options.normalizer}, aggregation, FN, false);
-  assertBinaryMask(mask, FN, 'mask');
+  if (!maskChecked) assertBinaryMask(mask, FN, 'mask');
   return tf.tidy(() => {
     let perToken: tf.Tensor2D = tf.neg(tokenLogProbsAs({fn: FN, tokens: 'labels'}, logits, labels));
     if (labelSmoothing > 0) {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {tidyResult} from './tidy_result.js';
-import {assertRank, check} from '../math/assert.js';
+import {assertDeepseekMoeInputs} from './deepseek_moe_checks.js';
 import {moeRouteInModel, type MoeRouting} from './moe_route.js';
 import {swigluMlp, swigluWeightsAt} from './swiglu_mlp.js';
 import type {WeightGetter} from './weight_getter.js';
@@ -60,6 +60,11 @@ export interface DeepseekMoeOutput {
  * @param prefix e.g. `model.layers.3.mlp.`.
  * @param config see {@link DeepseekMoeConfig}.
  * @returns the output and the routing.
+ * @throws when `config` has an unknown key, a non-integer or out-of-range expert count or group
+ *   setting, a `routedScalingFactor` not > 0, a non-boolean `normTopkProb` or an unknown
+ *   `expertCompute`, `x` is not float32 `[tokens, hidden]`, `w` is not a function, or a weight
+ *   (router, bias, every expert, shared experts) is not float32 of its shape; shape checks only
+ *   (no value is read back).
  * @example
  * const H = 4, I = 2, E = 4;
  * const w = (n: string) => n.endsWith('bias') ? tf.zeros([E]) : n.startsWith('gate') ? tf.ones([E, H])
@@ -70,10 +75,16 @@ export interface DeepseekMoeOutput {
  */
 export function deepseekMoe(
     x: tf.Tensor2D, w: WeightGetter, prefix: string, config: DeepseekMoeConfig): DeepseekMoeOutput {
-  const fn = 'deepseekMoe';
-  assertRank(x, 2, fn, 'x', ['tokens', 'hidden'], 'float32');
-  check(config.expertCompute === 'dense' || config.expertCompute === 'gather', fn, () =>
-    `'expertCompute' expected 'dense' or 'gather', got ${JSON.stringify(config.expertCompute)}`);
+  assertDeepseekMoeInputs(x, w, prefix, config, 'deepseekMoe');
+  return deepseekMoeInModel(x, w, prefix, config);
+}
+
+/**
+ * @internal {@link deepseekMoe} without its checks, for `deepseekV3Block`, which checked the
+ * resolved config and every weight of the layer.
+ */
+export function deepseekMoeInModel(
+    x: tf.Tensor2D, w: WeightGetter, prefix: string, config: DeepseekMoeConfig): DeepseekMoeOutput {
   const E = config.nRoutedExperts;
   const N = x.shape[0];
   return tidyResult(() => {

@@ -3,15 +3,16 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {assertKnownOptions, assertNumber, assertShape, check, fmtShape} from '../math/assert.js';
-import {assertPolicyTokens} from './assert_policy_tokens.js';
+import {assertKnownOptions, assertNumber, check, fmtShape} from '../math/assert.js';
 import {causalAttentionBiasInModel} from './causal_attention_bias.js';
-import {assertBinaryMaskOnce} from './checked_masks.js';
 import type {ExpertCompute} from './deepseek_moe.js';
 import {deepseekV3Block} from './deepseek_v3_block.js';
 import {
   deepseekV3WeightShapes, isMoeLayer, resolveDeepseekV3Config, type DeepseekV3Config, type ResolvedDeepseekV3Config,
 } from './deepseek_v3_config.js';
+import {
+  assertDeepseekApplyInputs, assertDeepseekCachedInputs, assertMtpCachedInputs, type MtpCachedInputs,
+} from './deepseek_v3_input_checks.js';
 import {embeddingLookup} from './embedding_lookup.js';
 import {expertLoadStats} from './expert_load_stats.js';
 import type {MlaLayerCache} from './mla.js';
@@ -192,16 +193,11 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     return new DeepseekV3Policy(this.config, weights, {...this.options, trainable});
   }
 
-  /** Full forward pass. @throws on bad `tokens`, a mask of another shape, or (value check, once per mask) a mask value not 0/1. */
+  /** Full forward pass. @throws on bad `tokens`, an unknown option, a mask of another shape, or (value check, once per mask) a mask value not 0/1. */
   apply(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): PolicyForward {
-    const fn = 'DeepseekV3Policy.apply';
     this.assertLive('apply');
-    assertPolicyTokens(tokens, fn, 'tokens', this.contextLength);
+    assertDeepseekApplyInputs(tokens, options, this.contextLength, 'DeepseekV3Policy.apply');
     const {attentionMask} = options;
-    if (attentionMask !== undefined) {
-      assertShape(attentionMask, tokens.shape, fn, 'attentionMask', ['batch', 'time']);
-      assertBinaryMaskOnce(attentionMask, fn, 'attentionMask');
-    }
     return tf.tidy(() => {
       const mask = (attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32')) as tf.Tensor2D;
       const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
@@ -231,15 +227,8 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
 
   /** Cached forward pass. @throws when shapes disagree, the context overflows, or (value check, once per mask) `keyMask` is not 0/1. */
   applyWithCache({tokens, positions, keyMask, cache}: PolicyCachedInputs<DeepseekV3Cache>): PolicyCachedOutput<DeepseekV3Cache> {
-    const fn = 'DeepseekV3Policy.applyWithCache';
     this.assertLive('applyWithCache');
-    assertPolicyTokens(tokens, fn, 'tokens', this.contextLength);
-    assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
-    const past = cache === null ? 0 : cache.layers[0]!.latent.shape[1];
-    const [B, Tq] = tokens.shape;
-    assertShape(keyMask, [B, past + Tq], fn, 'keyMask', ['batch', 'pastTime + newTime']);
-    assertBinaryMaskOnce(keyMask, fn, 'keyMask');
-    check(past + Tq <= this.contextLength, fn, () => `sequence length ${past + Tq} exceeds contextLength ${this.contextLength}`);
+    assertDeepseekCachedInputs({tokens, positions, keyMask, cache}, this.contextLength, 'DeepseekV3Policy.applyWithCache');
     return tf.tidy(() => {
       const out = this.forward(tokens, tf.cast(positions, 'int32') as tf.Tensor2D, tf.cast(keyMask, 'float32') as tf.Tensor2D, cache, 'absorb');
       return {logits: out.logits, hidden: out.hidden, cache: {layers: out.caches}} as unknown as tf.TensorContainer;
@@ -257,10 +246,13 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
    * @param tokens `[batch, time]` int32.
    * @param options.attentionMask `[batch, time]`; default all ones.
    * @returns one logits tensor per depth (empty without MTP modules).
+   * @throws when `tokens` is not int32 `[batch, time]` with time <= contextLength, `options` has a key
+   *   other than `attentionMask`, the mask is not a tensor of the shape of `tokens`, or (value check,
+   *   once per mask) a mask value is not 0/1.
    */
   mtpLogits(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): tf.Tensor3D[] {
     this.assertLive('mtpLogits');
-    assertPolicyTokens(tokens, 'DeepseekV3Policy.mtpLogits', 'tokens', this.contextLength);
+    assertDeepseekApplyInputs(tokens, options, this.contextLength, 'DeepseekV3Policy.mtpLogits');
     return tf.tidy(() => {
       const mask = (options.attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(options.attentionMask, 'float32')) as tf.Tensor2D;
       const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
@@ -276,18 +268,24 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
    * @param inputs `prevHidden` `[batch, newTime, hidden]` h_i, `tokens` `[batch, newTime]` t_{i+1},
    *   `positions` of i, `keyMask` `[batch, pastTime + newTime]`, the module's `cache` or `null`.
    * @returns `[batch, newTime, vocab]` logits of t_{i+2} and the extended cache.
+   * @throws when the model has no MTP module, `inputs` has other keys, `tokens` is not int32
+   *   `[batch, newTime]`, `prevHidden` not float32 `[batch, newTime, hidden]`, `positions` not of the
+   *   shape of `tokens`, `cache` not null or `{latent, ropeKey}` of the batch, `keyMask` not
+   *   `[batch, pastTime + newTime]`, the sequence exceeds contextLength, or (value check, once per
+   *   mask) a `keyMask` value is not 0/1.
    */
-  mtpApplyWithCache(inputs: {prevHidden: tf.Tensor3D; tokens: tf.Tensor2D; positions: tf.Tensor2D; keyMask: tf.Tensor2D;
-      cache: MlaLayerCache | null}): {
+  mtpApplyWithCache(inputs: MtpCachedInputs): {
       /** `[batch, newTime, vocab]` MTP logits (token t + 2). */ logits: tf.Tensor3D;
       /** The MTP layer's cache extended by the new positions. */ cache: MlaLayerCache} {
+    const fn = 'DeepseekV3Policy.mtpApplyWithCache';
     this.assertLive('mtpApplyWithCache');
-    check(this.config.mtpDepth >= 1, 'DeepseekV3Policy.mtpApplyWithCache', () => 'the model has no MTP module (num_nextn_predict_layers 0)');
+    check(this.config.mtpDepth >= 1, fn, () => 'the model has no MTP module (num_nextn_predict_layers 0)');
+    const past = assertMtpCachedInputs(inputs, this.config, this.contextLength, fn);
     const {prevHidden, tokens, positions, keyMask, cache} = inputs;
     const [B, T] = tokens.shape;
     return tidyResult(() => {
       const {cos, sin} = ropeCosSin(tf.cast(positions, 'int32') as tf.Tensor2D, this.freqs);
-      const bias = causalAttentionBiasInModel(B, T, cache === null ? 0 : cache.latent.shape[1], tf.cast(keyMask, 'float32') as tf.Tensor2D);
+      const bias = causalAttentionBiasInModel(B, T, past, tf.cast(keyMask, 'float32') as tf.Tensor2D);
       const m = mtpModule(prevHidden, this.embed(tokens), this.w, this.config.numLayers, this.config, {cos, sin, bias, cache, mode: 'absorb'});
       return {logits: this.head(m.normed), cache: m.cache};
     });

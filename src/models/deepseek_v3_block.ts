@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {assertNumber, assertRank, assertShape, check} from '../math/assert.js';
 import {tidyResult} from './tidy_result.js';
-import {deepseekMoe} from './deepseek_moe.js';
+import {deepseekMoeInModel} from './deepseek_moe.js';
 import {decoderLayerShapes, isMoeLayer, type ResolvedDeepseekV3Config} from './deepseek_v3_config.js';
 import {multiHeadLatentAttention, type MlaInputs, type MlaLayerCache} from './mla.js';
 import {assertMlaInputs} from './mla_input_checks.js';
@@ -69,7 +69,7 @@ export function deepseekV3Block(
     if (!isMoeLayer(config, layer)) {
       return {x: tf.add(x1, tf.reshape(swigluMlp(h2, swigluWeightsAt(w, p + 'mlp.')), [B, T, D])) as tf.Tensor3D, cache};
     }
-    const {output, routing} = deepseekMoe(h2, w, p + 'mlp.', config.moe);
+    const {output, routing} = deepseekMoeInModel(h2, w, p + 'mlp.', config.moe);
     return {x: tf.add(x1, tf.reshape(output, [B, T, D])) as tf.Tensor3D, cache, routing};
   });
 }

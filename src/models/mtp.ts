@@ -45,12 +45,18 @@ export interface MtpModuleOutput {
  * @param config the resolved config.
  * @param attention RoPE tables (positions i), bias, cache, mode.
  * @returns {@link MtpModuleOutput}.
+ * @throws when `config` is not a resolved config, `layer` is not an MTP layer (an integer in
+ *   `[numLayers, numLayers + mtpDepth)`), `prevHidden` is not float32 `[batch, time, hidden]`,
+ *   `nextEmbedding` not float32 of its shape, `w` not a function, or `enorm`, `hnorm`,
+ *   `shared_head.norm` (`[hidden]`) or `eh_proj` (`[hidden, 2 hidden]`) not float32 of that shape;
+ *   the block's own checks (attention inputs, layer weights) name `deepseekV3Block`. No value is read.
  * @example
  * const f: typeof mtpModule = mtpModule; // assembled by DeepseekV3Policy.mtpLogits
  */
 export function mtpModule(
     prevHidden: tf.Tensor3D, nextEmbedding: tf.Tensor3D, w: WeightGetter, layer: number, config: ResolvedDeepseekV3Config,
     attention: MlaInputs): MtpModuleOutput {
+  assertMtpModuleInputs(prevHidden, nextEmbedding, w, layer, config);
   return tidyResult(() => {
     const p = `model.layers.${layer}.`;
     const [B, T, D] = prevHidden.shape;
@@ -63,6 +69,30 @@ export function mtpModule(
     const normed = rmsNorm(out.x, w(p + 'shared_head.norm.weight') as tf.Tensor1D, eps) as tf.Tensor3D;
     return {hidden: out.x, normed, cache: out.cache, routing: out.routing};
   });
+}
+
+/** The shape / dtype checks of {@link mtpModule} (before the block's own). */
+function assertMtpModuleInputs(
+    prevHidden: unknown, nextEmbedding: unknown, w: WeightGetter, layer: unknown, config: ResolvedDeepseekV3Config): void {
+  const fn = 'mtpModule';
+  check(typeof config === 'object' && config !== null && typeof config.mla === 'object', fn, () =>
+    `'config' expected a resolved config (resolveDeepseekV3Config), got ${config === null ? 'null' : typeof config}`);
+  const L = config.numLayers;
+  check(config.mtpDepth >= 1, fn, () => `'config' expected an MTP module (mtpDepth >= 1), got mtpDepth ${config.mtpDepth}`);
+  assertNumber(layer, fn, 'layer', {integer: true, min: L, max: L + config.mtpDepth - 1});
+  const D = config.hiddenSize;
+  assertRank(prevHidden, 3, fn, 'prevHidden', ['batch', 'time', 'hidden'], 'float32');
+  const [B, T] = prevHidden.shape as [number, number, number];
+  assertShape(prevHidden, [B, T, D], fn, 'prevHidden', ['batch', 'time', 'hidden']);
+  assertRank(nextEmbedding, 3, fn, 'nextEmbedding', ['batch', 'time', 'hidden'], 'float32');
+  assertSameShape(nextEmbedding, prevHidden, fn, 'nextEmbedding', 'prevHidden');
+  check(typeof w === 'function', fn, () => `'w' expected a weight getter (name) => tf.Tensor, got ${String(w)}`);
+  const p = `model.layers.${layer}.`;
+  for (const [name, shape] of [['enorm.weight', [D]], ['hnorm.weight', [D]], ['shared_head.norm.weight', [D]],
+    ['eh_proj.weight', [D, 2 * D]]] as const) {
+    assertShape(w(p + name), shape, fn, p + name);
+    assertRank(w(p + name), shape.length, fn, p + name, undefined, 'float32');
+  }
 }
 
 /**

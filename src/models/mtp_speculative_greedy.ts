@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertKnownOptions, assertNumber, check} from '../math/assert.js';
+import {markBinaryMask} from './checked_masks.js';
 import type {DeepseekV3Cache, DeepseekV3Policy} from './deepseek_v3.js';
 import type {MlaLayerCache} from './mla.js';
 
@@ -32,6 +33,13 @@ export interface MtpSpeculativeGreedyResult {
 const argmaxAt = (logits: tf.Tensor3D, t: number): number => tf.tidy(() =>
   tf.argMax(tf.slice(logits, [0, t, 0], [1, 1, logits.shape[2]]), -1).dataSync()[0]!);
 const ids = (row: number[]): tf.Tensor2D => tf.tensor2d(row, [1, row.length], 'int32');
+
+/** A `[1, n]` key mask of ones, marked as binary (the forward passes do not read it back each step). */
+function onesMask(n: number): tf.Tensor2D {
+  const m = tf.ones([1, n]) as tf.Tensor2D;
+  markBinaryMask(m, []);
+  return m;
+}
 
 function truncate(c: MlaLayerCache, len: number): MlaLayerCache {
   return {
@@ -75,19 +83,19 @@ export function mtpSpeculativeGreedy(
   // Every input and result tensor is freed at the end of this scope (the passes free their own intermediates).
   tf.tidy(() => {
     // prefill: main over the prompt; MTP over positions 0..n-1 with (h_i, t_{i+1})
-    const pre = policy.applyWithCache({tokens: ids([...prompt]), positions: ids(range(0, n0)), keyMask: tf.ones([1, n0]) as tf.Tensor2D, cache: null});
+    const pre = policy.applyWithCache({tokens: ids([...prompt]), positions: ids(range(0, n0)), keyMask: onesMask(n0), cache: null});
     let cache: DeepseekV3Cache = pre.cache;
     let next = argmaxAt(pre.logits, n0 - 1);
     out.push(next);
     let mtp = policy.mtpApplyWithCache({prevHidden: pre.hidden!, tokens: ids([...prompt.slice(1), next]), positions: ids(range(0, n0)),
-      keyMask: tf.ones([1, n0]) as tf.Tensor2D, cache: null});
+      keyMask: onesMask(n0), cache: null});
     let draft = argmaxAt(mtp.logits, n0 - 1);
     tf.dispose([pre.logits, pre.hidden!, mtp.logits]);
     let mtpCache = mtp.cache;
     let len = n0; // tokens in the main cache; `next` is the last emitted token, not yet in the cache
     while (out.length < maxNewTokens && next !== stopToken) {
       const step = policy.applyWithCache({tokens: ids([next, draft]), positions: ids([len, len + 1]),
-        keyMask: tf.ones([1, len + 2]) as tf.Tensor2D, cache});
+        keyMask: onesMask(len + 2), cache});
       policy.disposeCache(cache);
       mainPasses++;
       drafted++;
@@ -108,7 +116,7 @@ export function mtpSpeculativeGreedy(
       // MTP positions len.. take (h_i, t_{i+1}): h of the fed tokens, the tokens after them
       const hidden = tf.slice(step.hidden!, [0, 0, 0], [1, hiddenRows, step.hidden!.shape[2]]);
       const m = policy.mtpApplyWithCache({prevHidden: hidden as tf.Tensor3D, tokens: ids(newTokens), positions: ids(range(len, len + hiddenRows)),
-        keyMask: tf.ones([1, len + hiddenRows]) as tf.Tensor2D, cache: mtpCache});
+        keyMask: onesMask(len + hiddenRows), cache: mtpCache});
       tf.dispose([mtpCache.latent, mtpCache.ropeKey, hidden, step.logits, step.hidden!]);
       mtpCache = m.cache;
       draft = argmaxAt(m.logits, hiddenRows - 1);

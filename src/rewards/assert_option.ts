@@ -14,6 +14,7 @@ export function describeValue(x: unknown): string {
   if (Array.isArray(x)) return `an array of length ${x.length}`;
   if (typeof x === 'string') return JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x);
   if (typeof x === 'function') return 'a function';
+  if (typeof x === 'object' && typeof (x as {then?: unknown}).then === 'function') return 'a Promise';
   if (typeof x === 'object') return 'an object';
   return String(x);
 }
@@ -79,6 +80,8 @@ export function assertRewardValues(values: unknown, count: number, fn: string, w
   for (let i = 0; i < count; i++) {
     const v = arr[i];
     checkOption(typeof v === 'number' && Number.isFinite(v), fn, () =>
-      `${what} expected finite numbers, got ${describeValue(v)} at index ${i}`);
+      `${what} expected finite numbers, got ${describeValue(v)} at index ${i}` + (describeValue(v) === 'a Promise'
+        ? ' (an async function per sample? an async reward returns one Promise of the whole array: ' +
+          'async (samples) => Promise.all(samples.map(...)))' : ''));
   }
 }

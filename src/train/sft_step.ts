@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {assertGradientsRegistered, assertKnownInputs, assertKnownOptions, assertRank, assertShape, check} from '../math/assert.js';
-import {sftLoss, type SftLossOptions} from '../math/sft_loss.js';
+import {resolveSftLossOptions, sftLossChecked, type SftLossOptions} from '../math/sft_loss.js';
 import {applyClippedGradients} from './apply_clipped_gradients.js';
 import {completionForward} from '../models/completion_forward.js';
 import {encodePrompts} from '../models/encode_prompts.js';
@@ -91,11 +91,16 @@ export function encodeSftBatch(
 export function sftBatchLoss(policy: Policy, batch: SftBatch, options: SftLossOptions = {}): tf.Scalar {
   const fn = 'sftBatchLoss';
   assertKnownInputs(batch, ['promptTokens', 'promptMask', 'completionTokens', 'completionMask'], fn, 'batch');
+  assertShape(batch.completionMask, batch.completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
+  return batchLoss(policy, batch, options, false);
+}
+
+/** {@link sftBatchLoss} without its batch checks; `maskChecked`: the completion mask's values were checked. */
+function batchLoss(policy: Policy, batch: SftBatch, options: SftLossOptions, maskChecked: boolean): tf.Scalar {
   const {promptTokens, promptMask, completionTokens, completionMask} = batch;
-  assertShape(completionMask, completionTokens.shape, fn, 'completionMask', ['batch', 'completionTime']);
   return tf.tidy(() => {
     const {logits, auxLoss} = completionForward(policy, {promptTokens, promptMask, completionTokens});
-    return withAuxLoss(sftLoss({logits, labels: completionTokens, mask: completionMask}, options), auxLoss);
+    return withAuxLoss(sftLossChecked({logits, labels: completionTokens, mask: completionMask}, options, maskChecked), auxLoss);
   });
 }
 
@@ -144,9 +149,10 @@ export interface SftStepOptions extends SftLossOptions {
  * @returns the loss before the update and the gradient norm (JS numbers), plus the policy's
  *   `afterOptimizerStep` metrics.
  * @throws when `policy` is not a Policy or is frozen, `optimizer` is not a tf.Optimizer, an option is
- *   unknown or out of range, or the batch is malformed: a key is unknown or missing, a tensor is not
- *   rank 2, the masks' shapes differ from their tokens', the completion rows differ from the prompt
- *   rows, or (a value check) `completionMask` is not 0/1.
+ *   unknown or out of range (the loss options too, named `sftStep`), or the batch is malformed: a key
+ *   is unknown or missing, a tensor is not rank 2, the masks' shapes differ from their tokens', the
+ *   completion rows differ from the prompt rows, or (a value check, one read-back per mask)
+ *   `completionMask` is not 0/1.
  * @example
  * const tok = charTokenizer({alphabet: '0123456789+=', specialTokens: ['<answer>', '</answer>']});
  * const policy = TransformerPolicy.create({vocabSize: tok.vocabSize, contextLength: 24, layers: 1, width: 16, heads: 2});
@@ -164,13 +170,15 @@ export async function sftStep(
   assertGradientsRegistered(fn);
   assertPolicy(policy, fn, 'policy', true);
   assertOptimizer(optimizer, fn);
-  assertSftBatch(batch, fn);
   const {maxGradNorm = 1, ...lossOptions} = options;
   check(typeof maxGradNorm === 'number' && maxGradNorm > 0, fn, () => `'maxGradNorm' expected a number > 0 (Infinity: no clip), got ${maxGradNorm}`);
-  // Loss options fail here, not inside the gradient tape (tfjs keeps the saved tensors of a forward pass that throws).
-  tf.tidy(() => { sftLoss({logits: tf.zeros([1, 1, 2]), labels: tf.zeros([1, 1], 'int32'), mask: tf.ones([1, 1])}, lossOptions); });
+  // Loss options fail here, named by the step, not inside the gradient tape (tfjs keeps the saved
+  // tensors of a forward pass that throws).
+  resolveSftLossOptions(lossOptions, fn);
+  // Checks the completion mask's values once (a value check); the loss inside the tape does not read it again.
+  assertSftBatch(batch, fn);
   const {loss, gradNorms} = applyClippedGradients(
-      optimizer, () => sftBatchLoss(policy, batch, lossOptions), [policy.variables()], maxGradNorm);
+      optimizer, () => batchLoss(policy, batch, lossOptions, true), [policy.variables()], maxGradNorm);
   const hooks = new HookMetrics();
   hooks.after([['', policy]]);
   const [l, n] = await Promise.all([loss.data(), gradNorms[0]!.data()]);
