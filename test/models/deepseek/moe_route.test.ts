@@ -69,17 +69,24 @@ describe('moeRoute', () => {
         (logits, bias, [nGroup, topkGroup], topK, norm) => {
           const per = 8 / nGroup!;
           fc.pre(topK <= topkGroup! * per);
+          // Skip inputs whose kept groups are tied with a dropped one (either choice is right).
+          const score = logits.map((l, i) => sig(Math.fround(l)) + bias[i]!);
+          const groupScores = Array.from({length: nGroup!}, (_, g) => {
+            const v = score.slice(g * per, (g + 1) * per).sort((a, b) => b - a);
+            return v[0]! + v[1]!;
+          }).sort((a, b) => b - a);
+          fc.pre(topkGroup === nGroup || groupScores[topkGroup! - 1]! - groupScores[topkGroup!]! > 1e-4);
           const ref = referenceRoute(logits, bias, {topK, nGroup: nGroup!, topkGroup: topkGroup!, norm, scale: 1.5});
           const r = moeRoute(tf.tensor2d([logits]), tf.tensor1d(bias), {topK, nGroup, topkGroup, normTopkProb: norm, routedScalingFactor: 1.5});
           const idx = r.indices.arraySync()[0]!, w = r.weights.arraySync()[0]!;
           free(r);
-          // compare as sets of (expert, gate): ties in float32 may order differently
+          // The selection scores of the chosen experts agree (ties in float32 may pick another expert
+          // of the same score); where the experts agree, so do the gates.
+          const sorted = (ids: number[]) => ids.map((e) => score[e]!).sort((a, b) => b - a);
+          sorted(idx).forEach((v, k) => expect(Math.abs(v - sorted(ref.idx)[k]!)).toBeLessThan(1e-5));
           const got = new Map(idx.map((e, k) => [e, w[k]!]));
-          for (let k = 0; k < topK; k++) {
-            const g = got.get(ref.idx[k]!);
-            if (g === undefined) return Math.abs(logits[ref.idx[k]!]! - logits[idx[k]!]!) < 1e-3; // tie
-            expect(g).toBeCloseTo(ref.gates[k]!, 4);
-          }
+          if (!ref.idx.every((e) => got.has(e))) return true; // a tie picked another expert: gates renormalise
+          ref.idx.forEach((e, k) => expect(got.get(e)).toBeCloseTo(ref.gates[k]!, 4));
           return true;
         }), {numRuns: 100});
   });
