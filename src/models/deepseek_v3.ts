@@ -13,7 +13,7 @@ import {
 import {
   assertDeepseekApplyInputs, assertDeepseekCachedInputs, assertMtpCachedInputs, type MtpCachedInputs,
 } from './deepseek_v3_input_checks.js';
-import {embeddingLookup} from './embedding_lookup.js';
+import {embeddingLookupOfCheckedIds} from './embedding_lookup.js';
 import {expertLoadStats} from './expert_load_stats.js';
 import type {MlaLayerCache} from './mla.js';
 import type {MoeRouting} from './moe_route.js';
@@ -196,7 +196,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   /** Full forward pass. @throws on bad `tokens`, an unknown option, a mask of another shape, or (value check, once per mask) a mask value not 0/1. */
   apply(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): PolicyForward {
     this.assertLive('apply');
-    assertDeepseekApplyInputs(tokens, options, this.contextLength, 'DeepseekV3Policy.apply');
+    assertDeepseekApplyInputs(tokens, options, this.contextLength, 'DeepseekV3Policy.apply', this.config.vocabSize);
     const {attentionMask} = options;
     return tf.tidy(() => {
       const mask = (attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(attentionMask, 'float32')) as tf.Tensor2D;
@@ -228,7 +228,8 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
   /** Cached forward pass. @throws when shapes disagree, the context overflows, or (value check, once per mask) `keyMask` is not 0/1. */
   applyWithCache({tokens, positions, keyMask, cache}: PolicyCachedInputs<DeepseekV3Cache>): PolicyCachedOutput<DeepseekV3Cache> {
     this.assertLive('applyWithCache');
-    assertDeepseekCachedInputs({tokens, positions, keyMask, cache}, this.contextLength, 'DeepseekV3Policy.applyWithCache');
+    assertDeepseekCachedInputs({tokens, positions, keyMask, cache}, this.contextLength, 'DeepseekV3Policy.applyWithCache',
+        this.config.vocabSize);
     return tf.tidy(() => {
       const out = this.forward(tokens, tf.cast(positions, 'int32') as tf.Tensor2D, tf.cast(keyMask, 'float32') as tf.Tensor2D, cache, 'absorb');
       return {logits: out.logits, hidden: out.hidden, cache: {layers: out.caches}} as unknown as tf.TensorContainer;
@@ -252,7 +253,7 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
    */
   mtpLogits(tokens: tf.Tensor2D, options: PolicyApplyOptions = {}): tf.Tensor3D[] {
     this.assertLive('mtpLogits');
-    assertDeepseekApplyInputs(tokens, options, this.contextLength, 'DeepseekV3Policy.mtpLogits');
+    assertDeepseekApplyInputs(tokens, options, this.contextLength, 'DeepseekV3Policy.mtpLogits', this.config.vocabSize);
     return tf.tidy(() => {
       const mask = (options.attentionMask === undefined ? tf.ones(tokens.shape) : tf.cast(options.attentionMask, 'float32')) as tf.Tensor2D;
       const positions = tf.cast(tf.relu(tf.sub(tf.cumsum(mask, 1), 1)), 'int32') as tf.Tensor2D;
@@ -346,9 +347,10 @@ export class DeepseekV3Policy implements Policy<DeepseekV3Cache> {
     const V = this.config.vocabSize, D = this.config.hiddenSize;
     const table = this.w('model.embed_tokens.weight');
     // One-hot matmul for small vocabularies (as cheap, one op); else a gather with a scatter-add gradient.
+    // The ids were checked against the vocabulary on entry (assertPolicyTokens): no second read here.
     const flat = V <= 4096
       ? tf.matMul(tf.cast(tf.oneHot(tf.reshape(ids, [-1]) as tf.Tensor1D, V), 'float32'), table)
-      : embeddingLookup(table as tf.Tensor2D, tf.reshape(ids, [-1]) as tf.Tensor1D);
+      : embeddingLookupOfCheckedIds(table as tf.Tensor2D, tf.reshape(ids, [-1]) as tf.Tensor1D);
     return tf.reshape(flat, [B, T, D]);
   }
 

@@ -27,11 +27,12 @@ export interface MtpCachedInputs {
 }
 
 /**
- * @internal Checks `tokens` and the options of `apply` / `mtpLogits`: an options object with only
+ * @internal Checks `tokens` (ids in [0, vocabSize) when given: a value check) and the options of `apply` / `mtpLogits`: an options object with only
  * `attentionMask`, a tensor of the shape of `tokens`, in {0, 1} (value check, once per mask).
  */
-export function assertDeepseekApplyInputs(tokens: tf.Tensor2D, options: PolicyApplyOptions, contextLength: number, fn: string): void {
-  assertPolicyTokens(tokens, fn, 'tokens', contextLength);
+export function assertDeepseekApplyInputs(tokens: tf.Tensor2D, options: PolicyApplyOptions, contextLength: number, fn: string,
+    vocabSize?: number): void {
+  assertPolicyTokens(tokens, fn, 'tokens', contextLength, vocabSize);
   check(options !== null && typeof options === 'object' && !Array.isArray(options), fn, () =>
     `'options' expected {attentionMask?}, got ${options === null ? 'null' : describeNonTensor(options).split(';')[0]}`);
   assertKnownOptions(options, ['attentionMask'], fn);
@@ -46,8 +47,9 @@ export function assertDeepseekApplyInputs(tokens: tf.Tensor2D, options: PolicyAp
  * `[batch, pastTime + newTime]` in {0, 1} (value check, once per mask) and the context length.
  */
 export function assertDeepseekCachedInputs(
-    {tokens, positions, keyMask, cache}: PolicyCachedInputs<DeepseekV3Cache>, contextLength: number, fn: string): void {
-  assertPolicyTokens(tokens, fn, 'tokens', contextLength);
+    {tokens, positions, keyMask, cache}: PolicyCachedInputs<DeepseekV3Cache>, contextLength: number, fn: string,
+    vocabSize?: number): void {
+  assertPolicyTokens(tokens, fn, 'tokens', contextLength, vocabSize);
   assertShape(positions, tokens.shape, fn, 'positions', ['batch', 'newTime']);
   const past = cache === null ? 0 : cache.layers[0]!.latent.shape[1];
   const [B, Tq] = tokens.shape;
@@ -66,7 +68,7 @@ export function assertMtpCachedInputs(
     inputs: MtpCachedInputs, config: ResolvedDeepseekV3Config, contextLength: number, fn: string): number {
   assertKnownInputs(inputs, ['prevHidden', 'tokens', 'positions', 'keyMask', 'cache'], fn);
   const {prevHidden, tokens, positions, keyMask, cache} = inputs;
-  assertPolicyTokens(tokens, fn, 'tokens', contextLength);
+  assertPolicyTokens(tokens, fn, 'tokens', contextLength, config.vocabSize);
   const [B, T] = tokens.shape;
   const D = config.hiddenSize;
   assertRank(prevHidden, 3, fn, 'prevHidden', ['batch', 'newTime', 'hidden'], 'float32');

@@ -130,6 +130,26 @@ describe('DeepseekV3Policy', () => {
     expect(() => DeepseekV3Policy.create(tinyConfig, {gamma: 1} as never)).toThrow(/unknown option 'gamma'/);
     const policy = DeepseekV3Policy.create(tinyConfig);
     expect(() => policy.apply(tf.tensor2d([[1, 2]]) as tf.Tensor2D)).toThrow(/'tokens' expected dtype int32/);
+    // Ids outside the vocabulary (12): the one-hot embedding would give them a zero row, silently.
+    const before = tf.memory().numTensors;
+    const out = ids([[1, 12]]);
+    const positions = tf.tensor2d([[0, 1]], [1, 2], 'int32') as tf.Tensor2D;
+    const keyMask = tf.ones([1, 2]) as tf.Tensor2D;
+    const message = "'tokens' expected ids in [0, vocabSize=12), got values in [1, 12]";
+    expect(() => policy.apply(out)).toThrow(`DeepseekV3Policy.apply: ${message}`);
+    expect(() => policy.mtpLogits(out)).toThrow(`DeepseekV3Policy.mtpLogits: ${message}`);
+    expect(() => policy.applyWithCache({tokens: out, positions, keyMask, cache: null}))
+        .toThrow(`DeepseekV3Policy.applyWithCache: ${message}`);
+    tf.dispose([out, positions, keyMask]);
+    expect(tf.memory().numTensors).toBe(before);
+    const previous = configureValidation({valueChecks: false}); // a value check: off, the ids pass
+    try {
+      const unchecked = ids([[1, 12]]);
+      const r = policy.apply(unchecked);
+      tf.dispose([unchecked, r.logits, r.hidden!]);
+    } finally {
+      configureValidation(previous);
+    }
     policy.dispose();
     expect(() => policy.apply(ids([[1]]))).toThrow(/disposed/);
   });
