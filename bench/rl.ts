@@ -1,12 +1,13 @@
 // npm run bench -- --rl [--backends wasm,cpu] [--sizes tiny,small] [--steps N] [--sft-steps N]
-//   [--eval-every N] [--eval-size N] [--quick] [--machine NAME] [--out DIR]
+//   [--eval-every N] [--eval-size N] [--quick] [--machine NAME] [--out DIR] [--save]
 //
 // The GRPO-vs-PPO benchmark a user of this library runs: for each backend and model size, one
 // cold-start SFT, then GRPO and PPO from that checkpoint on the same prompts with the same sample
 // budget (examples/grpo_vs_ppo.ts, the demo's experiment). Reports per-step time (median, the first
 // step excluded), peak tensor memory of a step (tf.profile), peak process RSS, parameters in memory
 // (policy + frozen reference, + critic for PPO) and held-out accuracy against completions sampled,
-// as bench/results/rl-<machine>-<date>.json, a markdown table (.md) and a vega-lite chart (.svg).
+// as rl-<machine>-<date>.json, a markdown table (.md) and a vega-lite chart (.svg), in
+// bench/results/tmp/ (ignored by git) or, with --save, bench/results/ (committed), as `npm run bench`.
 import * as tf from '@tensorflow/tfjs-core';
 import {mkdirSync, writeFileSync} from 'node:fs';
 import os from 'node:os';
@@ -48,7 +49,7 @@ function parseArgs(argv: string[]): RlBenchArgs {
     evalEvery: Math.max(1, int('--eval-every', quick ? 2 : 5)),
     evalSize: Math.max(1, int('--eval-size', quick ? 50 : 200)),
     machine: get('--machine') ?? `cpu${os.cpus().length}-${os.arch()}`,
-    out: get('--out') ?? 'bench/results',
+    out: get('--out') ?? (argv.includes('--save') ? 'bench/results' : 'bench/results/tmp'),
     quick,
   };
 }
