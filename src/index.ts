@@ -170,6 +170,7 @@ export {
 // === Models: DeepSeek-V3 (MLA, DeepSeekMoE with auxiliary-loss-free balancing, MTP) ===
 export {DeepseekV3Policy} from './models/deepseek_v3.js';
 export type {DeepseekV3Cache, DeepseekV3CreateOptions, DeepseekV3Options} from './models/deepseek_v3.js';
+export type {MtpCachedInputs} from './models/deepseek_v3_input_checks.js';
 export {deepseekV3WeightShapes, resolveDeepseekV3Config} from './models/deepseek_v3_config.js';
 export type {DeepseekV3Config, ResolvedDeepseekV3Config} from './models/deepseek_v3_config.js';
 export {deepseekV3Block} from './models/deepseek_v3_block.js';
