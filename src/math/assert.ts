@@ -256,15 +256,7 @@ export function assertFiniteOnMask(x: tf.Tensor, mask: tf.Tensor, fn: string, na
       tf.notEqual(tf.cast(mask, 'float32'), 0), tf.logicalNot(tf.isFinite(tf.cast(x, 'float32'))))));
   const isBad = bad.dataSync()[0] !== 0;
   bad.dispose();
-  if (!isBad) return;
-  const values = x.dataSync() as ArrayLike<number>;
-  const m = mask.dataSync() as ArrayLike<number>;
-  for (let i = 0; i < values.length; i++) {
-    if (Number(m[i]) !== 0 && !Number.isFinite(values[i]!)) {
-      throw new Error(`${fn}: '${name}' expected finite values, got ${values[i]} at flat index ${i} ` +
-          `(shape ${fmtShape(x.shape)})`);
-    }
-  }
+  if (isBad) assertFiniteValues(x.dataSync() as ArrayLike<number>, fn, name, x.shape, mask.dataSync() as ArrayLike<number>);
 }
 
 /**
@@ -288,15 +280,19 @@ export function assertSameShapes(fn: string, named: ReadonlyArray<readonly [stri
 }
 
 /**
- * @internal Asserts every element of `values` (a tensor's data, `shape`) is finite, with the message
- * of {@link assertFinite}. One pass; the caller decides whether value checks are on.
+ * @internal Asserts every element of `values` (a tensor's data, `shape`) is finite, or only those
+ * where `mask` (same length) is not 0, with the message of {@link assertFinite}. One pass; the caller
+ * decides whether value checks are on.
  */
-export function assertFiniteValues(values: ArrayLike<number>, fn: string, name: string, shape: readonly number[]): void {
+export function assertFiniteValues(values: ArrayLike<number>, fn: string, name: string, shape: readonly number[],
+    mask?: ArrayLike<number>): void {
+  const counted = (i: number) => mask === undefined || Number(mask[i]) !== 0;
   let bad = 0;
-  for (let i = 0; i < values.length; i++) bad += values[i]! - values[i]!; // NaN for NaN and +-Infinity
+  if (mask === undefined) for (let i = 0; i < values.length; i++) bad += values[i]! - values[i]!; // NaN for NaN, +-Infinity
+  else for (let i = 0; i < values.length; i++) if (counted(i)) bad += values[i]! - values[i]!;
   if (bad === 0) return;
   let index = 0;
-  while (Number.isFinite(values[index]!)) index++;
+  while (!counted(index) || Number.isFinite(values[index]!)) index++;
   throw new Error(`${fn}: '${name}' expected finite values, got ${values[index]} at flat index ${index} ` +
       `(shape ${fmtShape(shape)})`);
 }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {assertFinite, assertKnownOptions, assertRank, assertShape, check, fmtShape, syncValueChecksEnabled} from './assert.js';
 import {
-  assertTokensInVocab, chunkLogProbs, chunkLogProbsGrad, chunkNotFinite, joinChunks, readChunkOptions,
+  anyFlagSet, assertTokensInVocab, chunkLogProbs, chunkLogProbsGrad, chunkNotFinite, joinChunks, readChunkOptions,
 } from './token_log_probs.js';
 
 /** Options of {@link linearTokenLogProbs}. */
@@ -32,10 +32,7 @@ export interface LinearTokenLogProbsOptions {
  * ±Infinity (the `assertFinite` error), or says the logits overflowed when both are finite.
  */
 function throwIfLogitsNotFinite(flags: tf.Scalar[], hidden: tf.Tensor, weight: tf.Tensor, fn: string): void {
-  const any = tf.tidy(() => tf.any(tf.stack(flags)));
-  const bad = any.dataSync()[0] !== 0;
-  tf.dispose([any, ...flags]);
-  if (!bad) return;
+  if (!anyFlagSet(flags)) return;
   assertFinite(hidden, fn, 'hidden');
   assertFinite(weight, fn, 'weight');
   throw new Error(`${fn}: the logits 'hidden' @ 'weight' expected finite values, got NaN or Infinity ` +

@@ -68,11 +68,16 @@ export function chunkNotFinite(x: tf.Tensor): tf.Scalar {
  * {@link assertFinite}'s error for `logits`: the chunked paths' finiteness value check, no full-size temporary.
  */
 export function throwIfNotFinite(flags: tf.Scalar[], logits: tf.Tensor, fn: string): void {
-  if (flags.length === 0) return;
+  if (anyFlagSet(flags)) assertFinite(logits, fn, 'logits');
+}
+
+/** @internal Whether any of the chunks' {@link chunkNotFinite} flags is set: one read; disposes the flags. */
+export function anyFlagSet(flags: tf.Scalar[]): boolean {
+  if (flags.length === 0) return false;
   const any = tf.tidy(() => tf.any(tf.stack(flags)));
   const bad = any.dataSync()[0] !== 0;
   tf.dispose([any, ...flags]);
-  if (bad) assertFinite(logits, fn, 'logits');
+  return bad;
 }
 
 /**

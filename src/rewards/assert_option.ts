@@ -79,9 +79,11 @@ export function assertRewardValues(values: unknown, count: number, fn: string, w
     `${what} expected to return ${count} values (one per sample), got ${arr.length}`);
   for (let i = 0; i < count; i++) {
     const v = arr[i];
-    checkOption(typeof v === 'number' && Number.isFinite(v), fn, () =>
-      `${what} expected finite numbers, got ${describeValue(v)} at index ${i}` + (describeValue(v) === 'a Promise'
+    checkOption(typeof v === 'number' && Number.isFinite(v), fn, () => {
+      const got = describeValue(v);
+      return `${what} expected finite numbers, got ${got} at index ${i}` + (got === 'a Promise'
         ? ' (an async function per sample? an async reward returns one Promise of the whole array: ' +
-          'async (samples) => Promise.all(samples.map(...)))' : ''));
+          'async (samples) => Promise.all(samples.map(...)))' : '');
+    });
   }
 }
